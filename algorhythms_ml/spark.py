@@ -1,0 +1,45 @@
+"""Spark session settings from the environment, shared by the pipeline, CLI and benchmarks."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[*]"
+
+
+def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Spark config: `SPARK_MASTER` (default local[*]), memory from `SPARK_DRIVER_MEMORY` and
+    `SPARK_EXECUTOR_MEMORY`, shuffle partitions from `SPARK_SHUFFLE_PARTITIONS`."""
+    env = os.environ if environ is None else environ
+    master = env.get("SPARK_MASTER", DEFAULT_MASTER)
+    local = master.startswith("local")
+    conf: dict[str, Any] = {
+        "spark.master": master,
+        "spark.app.name": "algorhythms",
+        "spark.driver.memory": env.get("SPARK_DRIVER_MEMORY", "4g"),
+        "spark.executor.memory": env.get("SPARK_EXECUTOR_MEMORY", "4g"),
+        # Few cores locally: a handful of shuffle partitions beats the default 200.
+        "spark.sql.shuffle.partitions": env.get("SPARK_SHUFFLE_PARTITIONS", "8" if local else "400"),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": env.get("SPARK_UI_ENABLED", "false"),
+        "spark.driver.bindAddress": env.get("SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
+        "spark.driver.host": env.get("SPARK_DRIVER_HOST", env.get("SPARK_LOCAL_IP", "127.0.0.1")),
+    }
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return conf
+
+
+def build_spark_session(conf: dict[str, Any] | None = None) -> SparkSession:
+    """Create (or reuse) the process's SparkSession with `conf` (default: from the environment)."""
+    builder = SparkSession.builder
+    for key, value in (conf or spark_conf_from_env()).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
