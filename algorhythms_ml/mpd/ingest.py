@@ -157,7 +157,10 @@ def _parse(spark: SparkSession, files: list[str]) -> DataFrame:
     bad_uri = F.element_at(F.col("t"), bad_track.cast("int")).getField("track_uri")
     reason = (
         F.when(F.col("record_index") < 0, F.lit("corrupt file"))
-        .when(F.col("p").isNull(), F.lit("record is not a JSON object"))
+        .when(
+            F.col("p").isNull() | ~F.ltrim("raw").startswith("{"),
+            F.lit("record is not a JSON object"),
+        )
         .when(F.col("p.pid").isNull(), F.lit("missing pid"))
         .when(
             ~F.trim("p.pid").rlike(INT_PATTERN),

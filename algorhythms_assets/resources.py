@@ -1,0 +1,62 @@
+"""Resources, chosen from the environment in one place.
+
+Local default: data under `ALGORHYTHMS_DATA_DIR` (./data), Spark `local[*]`. A scaled deployment
+sets `SPARK_MASTER`, `ALGORHYTHMS_WAREHOUSE` (e.g. s3a://bucket/warehouse) and
+`ALGORHYTHMS_MPD_DIR` without touching the code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+
+from algorhythms_ml.mpd.ingest import partition_key
+from algorhythms_ml.spark import spark_conf_from_env
+from algorhythms_ml.warehouse import Warehouse
+
+SLICE_GLOB = "mpd.slice.*.json"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ALGORHYTHMS_DATA_DIR", "data")).resolve()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the Parquet tables live: a local folder or any URI Spark and pyarrow understand."""
+
+    root: str
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse.at(self.root)
+
+
+class MpdSourceResource(dg.ConfigurableResource):
+    """The folder that MPD slice files (`mpd.slice.<a>-<b>.json`) are dropped into."""
+
+    path: str
+
+    def slice_files(self) -> dict[str, Path]:
+        """Partition key -> file, for every slice file in the folder."""
+        folder = Path(self.path)
+        if not folder.is_dir():
+            return {}
+        return {partition_key(p.name): p for p in sorted(folder.glob(SLICE_GLOB))}
+
+    def file_for(self, key: str) -> Path:
+        return Path(self.path) / f"{key}.json"
+
+
+def build_resources() -> dict[str, object]:
+    root = data_dir()
+    return {
+        "pyspark": PySparkResource(spark_config=spark_conf_from_env()),
+        "warehouse": WarehouseResource(
+            root=os.environ.get("ALGORHYTHMS_WAREHOUSE", str(root / "warehouse"))
+        ),
+        "mpd_source": MpdSourceResource(
+            path=os.environ.get("ALGORHYTHMS_MPD_DIR", str(root / "mpd"))
+        ),
+    }

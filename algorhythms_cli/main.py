@@ -1,0 +1,141 @@
+"""`algorhythms`: the command line of the platform."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("algorhythms")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
+
+    paths = generate_mpd(
+        GeneratorConfig(playlists=args.playlists, seed=args.seed), Path(args.out), log=log
+    )
+    print(f"wrote {len(paths)} slice files ({args.playlists} playlists) to {args.out}")
+    return 0
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    """Register the folder's slice files as partitions, ingest them in one run, then build
+    every asset downstream, recording the runs in the Dagster instance at DAGSTER_HOME."""
+    if args.mpd_dir:
+        os.environ["ALGORHYTHMS_MPD_DIR"] = str(Path(args.mpd_dir).resolve())
+    if args.data_dir:
+        os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    import dagster as dg
+
+    from algorhythms_assets.definitions import defs
+    from algorhythms_assets.partitions import mpd_slices
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is None:
+        instance = dg.DagsterInstance.ephemeral()
+        print("DAGSTER_HOME is not set: runs are not recorded for the UI")
+    source = defs.resources["mpd_source"]
+    files = source.slice_files()
+    if not files:
+        print(f"no MPD slice files (mpd.slice.*.json) in {source.path}", file=sys.stderr)
+        return 2
+    known = set(instance.get_dynamic_partitions(mpd_slices.name))
+    new = [k for k in files if k not in known]
+    if new:
+        instance.add_dynamic_partitions(mpd_slices.name, new)
+    keys = instance.get_dynamic_partitions(mpd_slices.name)
+    print(f"ingesting {len(keys)} slice partitions ({len(new)} new) from {source.path}")
+    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "ERROR"}}}}
+    ingest = defs.resolve_job_def("ingest_mpd").execute_in_process(
+        instance=instance,
+        run_config=quiet,
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        },
+        raise_on_error=False,
+    )
+    if not ingest.success:
+        print("ingestion failed for some slices; see the run in the UI:", file=sys.stderr)
+        for event in ingest.all_events:
+            if event.is_step_failure:
+                message = event.step_failure_data.error.message.strip()
+                print(f"  {message.splitlines()[-1]}", file=sys.stderr)
+        if not args.keep_going:
+            return 1
+    build = defs.resolve_job_def("build_from_slices").execute_in_process(
+        instance=instance, run_config=quiet, raise_on_error=False
+    )
+    for event in build.all_events:
+        if event.is_step_materialization:
+            mat = event.step_materialization_data.materialization
+            print(f"  materialised {mat.asset_key.to_user_string()}")
+    if not build.success:
+        print("building downstream assets failed; see the run in the UI", file=sys.stderr)
+        return 1
+    return 0 if ingest.success else 1
+
+
+def _summary(args: argparse.Namespace) -> int:
+    """What the pipeline has built so far, and where to look next."""
+    import pyarrow.dataset as ds
+
+    from algorhythms_assets.resources import build_resources
+
+    warehouse = build_resources()["warehouse"].warehouse()
+    if not warehouse.root.startswith("file:"):
+        print(f"warehouse: {warehouse.root}")
+        return 0
+    print(f"warehouse: {warehouse.local_path('')}")
+    for name in (
+        "playlists", "playlist_tracks", "quarantine", "track_metadata", "cooccurrence_edges",
+        "gcn_embeddings",
+    ):
+        path = warehouse.local_path(name)
+        if not path.exists():
+            continue
+        rows = ds.dataset(path, format="parquet", partitioning="hive").count_rows()
+        print(f"  {name:<20} {rows:>12,} rows   {path}")
+    print("next: `make ui` opens the Dagster UI at http://127.0.0.1:3000 on this data")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="algorhythms", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate-mpd", help="write realistic MPD-format slice files")
+    gen.add_argument("--playlists", type=int, required=True)
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.set_defaults(func=_generate)
+
+    mat = sub.add_parser("materialize", help="ingest the MPD folder and build every asset")
+    mat.add_argument("--mpd-dir", help="folder of slice files (default $ALGORHYTHMS_MPD_DIR)")
+    mat.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)")
+    mat.add_argument(
+        "--keep-going", action="store_true", help="build downstream assets even if a slice failed"
+    )
+    mat.set_defaults(func=_materialize)
+
+    summary = sub.add_parser("summary", help="list what has been built and where")
+    summary.set_defaults(func=_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The track table: one row per distinct track URI, with a dense integer id that never changes.
+
+Ids live in `track_ids`, a table that only grows: a track seen before keeps its id, a new one
+gets the next free ids in URI order, so re-runs over the same data give the same ids and new
+slices never renumber old tracks. `track_metadata` is rebuilt from all ingested partitions on
+every run, and optionally joined with an external per-track features file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+
+TRACK_IDS = "track_ids"
+TRACK_METADATA = "track_metadata"
+FEATURE_PREFIX = "feature_"
+
+TRACK_IDS_SCHEMA = T.StructType(
+    [T.StructField("track_uri", T.StringType()), T.StructField("track_id", T.LongType())]
+)
+
+
+@dataclass
+class TrackMetadataStats:
+    tracks: int
+    new_tracks: int
+    playlist_tracks: int
+    feature_columns: list[str]
+    tracks_with_features: int
+
+
+def read_features(spark: SparkSession, uri: str) -> DataFrame:
+    """A per-track features file (CSV with a header, or Parquet) keyed by `track_uri`; every
+    other column is cast to double and prefixed `feature_`."""
+    lower = uri.lower()
+    if lower.endswith(".csv"):
+        frame = spark.read.option("header", True).csv(uri)
+    elif lower.endswith(".parquet") or lower.endswith("/") or "." not in lower.rsplit("/", 1)[-1]:
+        frame = spark.read.parquet(uri)
+    else:
+        raise ValueError(f"features file {uri}: expected a .csv or .parquet file")
+    if "track_uri" not in frame.columns:
+        raise ValueError(f"features file {uri} has no track_uri column")
+    others = [c for c in frame.columns if c != "track_uri"]
+    if not others:
+        raise ValueError(f"features file {uri} has no feature columns")
+    return frame.select(
+        "track_uri", *[F.col(f"`{c}`").cast("double").alias(FEATURE_PREFIX + c) for c in others]
+    ).dropDuplicates(["track_uri"])
+
+
+def assign_track_ids(known: DataFrame, uris: DataFrame) -> DataFrame:
+    """`known` ids plus new ids, in URI order after the largest known id, for unseen `uris`."""
+    start = known.agg(F.coalesce(F.max("track_id"), F.lit(-1))).first()[0] + 1
+    new = uris.join(known, "track_uri", "left_anti")
+    # One window over the new URIs: small next to the pairs, and deterministic.
+    numbered = new.withColumn(
+        "track_id", (F.row_number().over(Window.orderBy("track_uri")) - 1 + start).cast("long")
+    )
+    return known.unionByName(numbered)
+
+
+def build_track_metadata(
+    spark: SparkSession,
+    warehouse: Warehouse,
+    features_uri: str | None = None,
+    log: logging.Logger | None = None,
+) -> TrackMetadataStats:
+    log = log or logging.getLogger(__name__)
+    fs = FileSystem(spark)
+    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
+    per_playlist = tracks.groupBy("track_uri", "pid").agg(
+        F.count(F.lit(1)).alias("occurrences"),
+        F.max("track_name").alias("track_name"),
+        F.max("artist_uri").alias("artist_uri"),
+        F.max("artist_name").alias("artist_name"),
+        F.max("album_uri").alias("album_uri"),
+        F.max("album_name").alias("album_name"),
+        F.max("duration_ms").alias("duration_ms"),
+    )
+    per_track = per_playlist.groupBy("track_uri").agg(
+        F.max("track_name").alias("track_name"),
+        F.max("artist_uri").alias("artist_uri"),
+        F.max("artist_name").alias("artist_name"),
+        F.max("album_uri").alias("album_uri"),
+        F.max("album_name").alias("album_name"),
+        F.max("duration_ms").alias("duration_ms"),
+        F.count(F.lit(1)).cast("int").alias("num_playlists"),
+        F.sum("occurrences").cast("int").alias("num_occurrences"),
+    )
+
+    staging = warehouse.staging()
+    try:
+        known = read_table(spark, warehouse.table(TRACK_IDS), TRACK_IDS_SCHEMA)
+        n_known = known.count()
+        ids = assign_track_ids(known, per_track.select("track_uri"))
+        ids.repartition(max(1, spark.sparkContext.defaultParallelism)).write.parquet(
+            f"{staging}/{TRACK_IDS}"
+        )
+        ids = spark.read.parquet(f"{staging}/{TRACK_IDS}")
+        n_ids = ids.count()
+
+        table = per_track.join(ids, "track_uri").select(
+            "track_id", "track_uri", "track_name", "artist_uri", "artist_name", "album_uri",
+            "album_name", "duration_ms", "num_playlists", "num_occurrences",
+        )
+        feature_columns: list[str] = []
+        if features_uri:
+            features = read_features(spark, features_uri)
+            feature_columns = [c for c in features.columns if c != "track_uri"]
+            table = table.join(features, "track_uri", "left").withColumn(
+                "has_features", F.col(feature_columns[0]).isNotNull()
+            )
+        table.orderBy("track_id").write.parquet(f"{staging}/{TRACK_METADATA}")
+        written = spark.read.parquet(f"{staging}/{TRACK_METADATA}")
+        counts = written.agg(
+            F.count(F.lit(1)).alias("tracks"),
+            F.coalesce(F.sum("num_occurrences"), F.lit(0)).alias("rows"),
+            (
+                F.sum(F.col("has_features").cast("int")) if feature_columns else F.lit(0)
+            ).alias("with_features"),
+        ).first()
+
+        fs.move(f"{staging}/{TRACK_IDS}", warehouse.table(TRACK_IDS))
+        fs.move(f"{staging}/{TRACK_METADATA}", warehouse.table(TRACK_METADATA))
+    finally:
+        fs.delete(staging)
+    stats = TrackMetadataStats(
+        tracks=int(counts["tracks"]),
+        new_tracks=int(n_ids - n_known),
+        playlist_tracks=int(counts["rows"]),
+        feature_columns=feature_columns,
+        tracks_with_features=int(counts["with_features"] or 0),
+    )
+    log.info(
+        "track_metadata: %d tracks (%d new), %d playlist-track rows",
+        stats.tracks, stats.new_tracks, stats.playlist_tracks,
+    )
+    return stats

@@ -1,0 +1,134 @@
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from algorhythms_ml.mpd.ingest import ingest_slices, partition_key
+from algorhythms_ml.warehouse import Warehouse
+from tests.conftest import load_playlists, trim_playlists, write_slice
+
+
+def read(warehouse: Warehouse, table: str) -> pd.DataFrame:
+    path = warehouse.local_path(table)
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.read_parquet(path)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse.at(tmp_path / "warehouse")
+
+
+def test_partition_key_is_the_file_name_without_json():
+    assert partition_key("file:///data/mpd/mpd.slice.0-999.json") == "mpd.slice.0-999"
+
+
+def test_generated_slices_ingest_every_playlist_and_track(spark, generated_mpd, warehouse):
+    files = sorted(generated_mpd.glob("*.json"))[:2]
+    result = ingest_slices(spark, [f.as_uri() for f in files], warehouse)
+    assert result.failed == {}
+    expected = [p for f in files for p in load_playlists(f)]
+    playlists = read(warehouse, "playlists")
+    tracks = read(warehouse, "playlist_tracks")
+    assert len(playlists) == len(expected) == 2000
+    assert len(tracks) == sum(len(p["tracks"]) for p in expected)
+    assert read(warehouse, "quarantine").empty
+    first = expected[0]
+    row = playlists.set_index("pid").loc[first["pid"]]
+    assert row["name"] == first["name"]
+    assert row["num_followers"] == first["num_followers"]
+    assert bool(row["collaborative"]) == (first["collaborative"] == "true")
+    got = tracks[tracks.pid == first["pid"]].sort_values("pos")
+    assert list(got.track_uri) == [t["track_uri"] for t in first["tracks"]]
+    assert list(got.album_name) == [t["album_name"] for t in first["tracks"]]
+    assert result.written["mpd.slice.0-999"].playlists == 1000
+
+
+def test_trimmed_slice_ingests_with_absent_fields_as_null(spark, generated_mpd, tmp_path, warehouse):
+    source = load_playlists(generated_mpd / "mpd.slice.0-999.json")[:50]
+    path = write_slice(tmp_path / "mpd.slice.0-49.json", trim_playlists(source))
+    result = ingest_slices(spark, [path.as_uri()], warehouse)
+    assert result.failed == {} and result.written["mpd.slice.0-49"].quarantined == 0
+    playlists = read(warehouse, "playlists")
+    tracks = read(warehouse, "playlist_tracks")
+    assert len(playlists) == 50
+    assert playlists.collaborative.isna().all() and playlists.modified_at.isna().all()
+    assert len(tracks) == sum(len(p["tracks"]) for p in source)
+    assert tracks.album_uri.isna().all() and tracks.duration_ms.isna().all()
+    assert tracks.track_name.notna().all()
+
+
+def test_corrupt_file_fails_alone_with_its_position(spark, generated_mpd, tmp_path, warehouse):
+    good = generated_mpd / "mpd.slice.0-999.json"
+    bad = tmp_path / "mpd.slice.5000-5999.json"
+    bad.write_text('{"info": {}, "playlists": [\n  {"pid": 1, "tracks": [}\n]}')
+    result = ingest_slices(spark, [good.as_uri(), bad.as_uri()], warehouse)
+    assert list(result.failed) == ["mpd.slice.5000-5999"]
+    message = result.failed["mpd.slice.5000-5999"].message
+    assert "line 2 column" in message and "invalid JSON" in message
+    assert list(result.written) == ["mpd.slice.0-999"]
+    assert read(warehouse, "playlists").slice.unique().tolist() == ["mpd.slice.0-999"]
+
+
+def test_a_json_document_without_playlists_is_reported(spark, tmp_path, warehouse):
+    path = tmp_path / "mpd.slice.0-0.json"
+    path.write_text(json.dumps({"info": {}, "items": []}))
+    result = ingest_slices(spark, [path.as_uri()], warehouse)
+    assert "no \"playlists\" list" in result.failed["mpd.slice.0-0"].message
+
+
+def test_bad_records_are_quarantined_with_their_reason(spark, tmp_path, warehouse):
+    ok = {"pid": 1, "name": "ok", "tracks": [{"pos": 0, "track_uri": "spotify:track:aaa"}]}
+    records = [
+        ok,
+        {"name": "no pid", "tracks": []},
+        {"pid": "seven", "tracks": []},
+        {"pid": 3, "tracks": "not a list"},
+        {"pid": 4, "tracks": [{"track_uri": "spotify:track:bbb"}, {"track_name": "no uri"}]},
+        {"pid": 5, "tracks": [{"track_uri": 12345}]},
+        {"pid": 1, "name": "duplicate", "tracks": []},
+        "just a string",
+        {"pid": 6},
+    ]
+    path = write_slice(tmp_path / "mpd.slice.0-8.json", records)
+    result = ingest_slices(spark, [path.as_uri()], warehouse)
+    stats = result.written["mpd.slice.0-8"]
+    assert (stats.playlists, stats.tracks, stats.quarantined) == (1, 1, 8)
+    quarantine = read(warehouse, "quarantine").set_index("record_index")
+    assert quarantine.loc[1, "reason"] == "missing pid"
+    assert quarantine.loc[2, "reason"] == "pid is not an integer: seven"
+    assert quarantine.loc[3, "reason"] == "tracks is not a list of track objects"
+    assert quarantine.loc[4, "reason"] == "tracks[1].track_uri missing"
+    assert quarantine.loc[5, "reason"] == "tracks[0].track_uri is not a Spotify track URI"
+    assert quarantine.loc[6, "reason"] == "duplicate pid (first at record 0)"
+    assert quarantine.loc[7, "reason"] == "record is not a JSON object"
+    assert quarantine.loc[8, "reason"] == "missing tracks"
+    assert json.loads(quarantine.loc[4, "raw"])["pid"] == 4
+    assert read(warehouse, "playlists").name.tolist() == ["ok"]
+
+
+def test_rerun_replaces_partition_rows_without_duplicates(spark, generated_mpd, tmp_path, warehouse):
+    folder = tmp_path / "mpd"
+    folder.mkdir()
+    path = folder / "mpd.slice.0-999.json"
+    shutil.copy(generated_mpd / "mpd.slice.0-999.json", path)
+    other = generated_mpd / "mpd.slice.1000-1999.json"
+    for _ in range(2):
+        ingest_slices(spark, [path.as_uri(), other.as_uri()], warehouse)
+    once = len(read(warehouse, "playlist_tracks"))
+    assert len(read(warehouse, "playlists")) == 2000
+    assert once == sum(len(p["tracks"]) for f in (path, other) for p in load_playlists(f))
+
+    # The file shrinks and gains a bad record: old rows go, the quarantine follows the file.
+    playlists = load_playlists(path)[:10] + [{"pid": "bad", "tracks": []}]
+    write_slice(path, playlists)
+    ingest_slices(spark, [path.as_uri()], warehouse)
+    assert len(read(warehouse, "playlists")) == 1010
+    assert len(read(warehouse, "quarantine")) == 1
+    write_slice(path, playlists[:10])
+    ingest_slices(spark, [path.as_uri()], warehouse)
+    assert read(warehouse, "quarantine").empty
+    assert len(read(warehouse, "playlists")) == 1010
