@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 log = logging.getLogger("algorhythms")
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if not args.verbose:
+        warnings.filterwarnings("ignore", message=".*is currently in beta")
     return args.func(args)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
 DEFAULT_MASTER = "local[*]"
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
 def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -28,10 +31,14 @@ def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": env.get("SPARK_UI_ENABLED", "false"),
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}",
         "spark.driver.bindAddress": env.get("SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
         "spark.driver.host": env.get("SPARK_DRIVER_HOST", env.get("SPARK_LOCAL_IP", "127.0.0.1")),
     }
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if local:  # Python workers run this interpreter (its venv); a cluster sets PYSPARK_PYTHON
+        conf["spark.pyspark.python"] = env.get("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_PYTHON", conf["spark.pyspark.python"])
     return conf
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -59,12 +59,10 @@ def read_features(spark: SparkSession, uri: str) -> DataFrame:
 def assign_track_ids(known: DataFrame, uris: DataFrame) -> DataFrame:
     """`known` ids plus new ids, in URI order after the largest known id, for unseen `uris`."""
     start = known.agg(F.coalesce(F.max("track_id"), F.lit(-1))).first()[0] + 1
-    new = uris.join(known, "track_uri", "left_anti")
-    # One window over the new URIs: small next to the pairs, and deterministic.
-    numbered = new.withColumn(
-        "track_id", (F.row_number().over(Window.orderBy("track_uri")) - 1 + start).cast("long")
-    )
-    return known.unionByName(numbered)
+    new = uris.join(known, "track_uri", "left_anti").orderBy("track_uri")
+    # zipWithIndex numbers a sorted frame densely without moving it into one partition.
+    numbered = new.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1] + start))
+    return known.unionByName(known.sparkSession.createDataFrame(numbered, TRACK_IDS_SCHEMA))
 
 
 def build_track_metadata(
