@@ -1,15 +1,19 @@
 import dagster as dg
 
-from algorhythms_assets.assets import mpd
+from algorhythms_assets.assets import graph, mpd
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
 from algorhythms_assets.sensors import mpd_slice_sensor
 
 defs = dg.Definitions(
-    assets=[mpd.raw_mpd_slices, mpd.track_metadata],
+    assets=[mpd.raw_mpd_slices, mpd.track_metadata, graph.cooccurrence_edges],
     asset_checks=[
         mpd.check_track_metadata_covers_playlist_tracks,
         mpd.check_track_metadata_unique_ids,
+        graph.check_cooccurrence_edges_no_self_loops,
+        graph.check_cooccurrence_edges_weights_positive_finite,
+        graph.check_cooccurrence_edges_endpoints_known,
+        graph.check_cooccurrence_edges_symmetric,
     ],
     jobs=[ingest_job, build_job],
     sensors=[mpd_slice_sensor],

@@ -1,15 +1,20 @@
 """The weighted song-song co-occurrence graph, computed with Spark.
 
 `count(a, b)` is the number of playlists that contain both tracks `a` and `b` (a playlist counts
-once per pair, however often a track repeats in it). The plan never materialises raw pairs:
+once per pair, however often a track repeats in it). The plan never materialises raw pairs and
+never shuffles them:
 
-1. `(pid, track_id)` rows are de-duplicated and bucketed by `pid` into `blocks` groups;
-2. each group computes its own sparse product `X_b^T X_b` (playlists x tracks, binary) with
-   scipy inside `applyInPandas`, emitting only the upper triangle's non-zeros;
-3. one shuffle sums the per-block counts by `(src, dst)`; Spark combines map-side first.
+1. `(pid, track_id)` rows are de-duplicated; tracks are split into `blocks` by id;
+2. each playlist's rows are sent to every block that owns one of its tracks (a playlist-track
+   row is copied at most `min(length, blocks)` times; rows are small next to pairs);
+3. each block computes, with a scipy sparse product inside `applyInPandas`, the final counts of
+   its own source tracks: `X[:, S_b]^T X`, upper triangle (src < dst). Every pair is counted in
+   exactly one block, so the output needs no aggregation and no shuffle.
 
-Raw pairs grow with the square of playlist length (about 2 billion for the full MPD); the
-per-block non-zeros are far fewer, and no step holds all pairs on the driver or one executor.
+Raw pairs grow with the square of playlist length (about 2 billion for the full MPD); here the
+shuffle carries playlist-track rows only, and each block holds only its own playlists and
+output, so no step gathers all pairs on the driver or one executor. More blocks mean smaller
+tasks and more row copies.
 
 With `window` set, a playlist longer than `window` contributes only pairs of tracks whose
 positions are less than `window` apart (neighbours in listening order) instead of all pairs:
@@ -61,37 +66,49 @@ class EdgeConfig:
 
 
 def block_pairs(
-    pids: np.ndarray, tracks: np.ndarray, positions: np.ndarray | None, window: int | None
+    pids: np.ndarray,
+    tracks: np.ndarray,
+    positions: np.ndarray | None = None,
+    window: int | None = None,
+    owned: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Upper-triangle co-occurrence counts of one block of playlists.
+    """Upper-triangle co-occurrence counts (src < dst) among these playlist-track rows.
 
-    `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated playlist-track rows.
+    `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated rows. With `owned`
+    (a boolean function of track ids, as an array mask over them), only pairs whose src is
+    owned are returned: the block's share of the whole product.
     """
     if pids.size == 0:
         return pd.DataFrame({"src": [], "dst": [], "count": []}, dtype=np.int64)
     uniq_tracks, col = np.unique(tracks, return_inverse=True)
     uniq_pids, row = np.unique(pids, return_inverse=True)
+    owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
     frames = []
     if window is not None and positions is not None:
         lengths = np.bincount(row)
-        long_rows = np.flatnonzero(lengths > window)
-        is_long = np.isin(row, long_rows)
-        if long_rows.size:
-            frames.append(_windowed_pairs(row[is_long], col[is_long], positions[is_long], window))
+        is_long = np.isin(row, np.flatnonzero(lengths > window))
+        if is_long.any():
+            pairs = _windowed_pairs(row[is_long], col[is_long], positions[is_long], window)
+            frames.append(pairs[owns[pairs["a"].to_numpy()]])
             row, col = row[~is_long], col[~is_long]
     x = sp.csr_matrix(
         (np.ones(row.size, dtype=np.float32), (row, col)),
         shape=(uniq_pids.size, uniq_tracks.size),
     )
-    product = sp.triu(x.T.tocsr() @ x, k=1).tocoo()
+    sources = np.flatnonzero(owns)
+    product = (x[:, sources].T.tocsr() @ x).tocoo()
+    a = sources[product.row]
+    upper = product.col > a
     frames.append(
         pd.DataFrame(
-            {"a": product.row, "b": product.col, "count": np.rint(product.data).astype(np.int64)}
+            {
+                "a": a[upper],
+                "b": product.col[upper],
+                "count": np.rint(product.data[upper]).astype(np.int64),
+            }
         )
     )
-    pairs = pd.concat(frames, ignore_index=True)
-    if len(frames) > 1:
-        pairs = pairs.groupby(["a", "b"], as_index=False)["count"].sum()
+    pairs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return pd.DataFrame(
         {
             "src": uniq_tracks[pairs["a"].to_numpy()],
@@ -130,19 +147,26 @@ def cooccurrence_counts(
     spark: SparkSession, rows: DataFrame, window: int | None = None, blocks: int | None = None
 ) -> DataFrame:
     """Unpruned upper-triangle counts (src < dst) from de-duplicated (pid, track_id, pos)."""
-    blocks = blocks or 4 * spark.sparkContext.defaultParallelism
+    blocks = blocks or 2 * spark.sparkContext.defaultParallelism
 
     def per_block(frame: pd.DataFrame) -> pd.DataFrame:
+        block = int(frame["block"].iloc[0])
         return block_pairs(
             frame["pid"].to_numpy(),
             frame["track_id"].to_numpy(),
             frame["pos"].to_numpy(),
             window,
+            owned=lambda ids: ids % blocks == block,
         )
 
-    bucketed = rows.select("pid", "track_id", "pos").withColumn("block", F.col("pid") % blocks)
-    partial = bucketed.groupBy("block").applyInPandas(per_block, PAIR_SCHEMA)
-    return partial.groupBy("src", "dst").agg(F.sum("count").alias("count"))
+    rows = rows.select("pid", "track_id", "pos")
+    touched = rows.groupBy("pid").agg(
+        F.collect_set(F.pmod("track_id", F.lit(blocks))).alias("blocks")
+    )
+    replicated = rows.join(touched, "pid").select(
+        "pid", "track_id", "pos", F.explode("blocks").alias("block")
+    )
+    return replicated.groupBy("block").applyInPandas(per_block, PAIR_SCHEMA)
 
 
 def weighted_edges(

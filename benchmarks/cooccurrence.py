@@ -1,0 +1,168 @@
+"""Spark co-occurrence counts against a single-process scipy sparse product, side by side.
+
+    .venv/bin/python benchmarks/cooccurrence.py --playlists 50000
+    .venv/bin/python benchmarks/cooccurrence.py --mpd-dir ../shared/mpd_dev/train
+    .venv/bin/python benchmarks/cooccurrence.py --playlists 100000 --scaling 10000,25000,50000,100000
+
+Both engines start from the same de-duplicated (pid, track_id) Parquet rows and write their
+unpruned upper-triangle counts to Parquet; the script checks that every count agrees, then
+prints both times, the ratio Spark/scipy and edges per second.
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from algorhythms_ml.graph.cooccurrence import cooccurrence_counts, playlist_track_ids
+from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
+from algorhythms_ml.mpd.ingest import ingest_slices
+from algorhythms_ml.mpd.tracks import build_track_metadata
+from algorhythms_ml.spark import build_spark_session, spark_conf_from_env
+from algorhythms_ml.warehouse import Warehouse
+
+
+def scipy_counts(rows_path: Path, out: Path) -> int:
+    table = pq.read_table(rows_path, columns=["pid", "track_id"])
+    pids = table["pid"].to_numpy()
+    tracks = table["track_id"].to_numpy()
+    _, row = np.unique(pids, return_inverse=True)
+    n_tracks = int(tracks.max()) + 1
+    x = sp.csr_matrix(
+        (np.ones(row.size, dtype=np.float32), (row, tracks)), shape=(row.max() + 1, n_tracks)
+    )
+    product = sp.triu(x.T.tocsr() @ x, k=1).tocoo()
+    pq.write_table(
+        pa.table(
+            {
+                "src": product.row.astype(np.int64),
+                "dst": product.col.astype(np.int64),
+                "count": np.rint(product.data).astype(np.int64),
+            }
+        ),
+        out,
+    )
+    return product.nnz
+
+
+def spark_counts(spark, rows_uri: str, out_uri: str, blocks: int | None) -> int:
+    rows = spark.read.parquet(rows_uri)
+    cooccurrence_counts(spark, rows, blocks=blocks).write.mode("overwrite").parquet(out_uri)
+    return spark.read.parquet(out_uri).count()
+
+
+def compare(spark_out: Path, scipy_out: Path) -> int:
+    """Number of pairs whose counts differ between the two results."""
+    a = pd.read_parquet(spark_out).set_index(["src", "dst"])["count"].sort_index()
+    b = pd.read_parquet(scipy_out).set_index(["src", "dst"])["count"].sort_index()
+    if len(a) != len(b) or not a.index.equals(b.index):
+        return int(len(a.index.symmetric_difference(b.index)))
+    return int((a.to_numpy() != b.to_numpy()).sum())
+
+
+def measure(spark, rows: Path, work: Path, blocks: int | None, label: str) -> dict:
+    table = pq.read_table(rows, columns=["pid"])
+    lengths = np.bincount(np.unique(table["pid"].to_numpy(), return_inverse=True)[1])
+    raw_pairs = int((lengths * (lengths - 1) // 2).sum())
+    spark_out, scipy_out = work / f"spark-{label}", work / f"scipy-{label}.parquet"
+    started = time.perf_counter()
+    edges = spark_counts(spark, rows.as_uri(), spark_out.as_uri(), blocks)
+    spark_s = time.perf_counter() - started
+    started = time.perf_counter()
+    scipy_edges = scipy_counts(rows, scipy_out)
+    scipy_s = time.perf_counter() - started
+    mismatches = compare(spark_out, scipy_out)
+    return {
+        "playlists": int(lengths.size),
+        "rows": int(lengths.sum()),
+        "raw_pairs": raw_pairs,
+        "edges": edges,
+        "scipy_edges": scipy_edges,
+        "mismatches": mismatches,
+        "spark_s": spark_s,
+        "scipy_s": scipy_s,
+    }
+
+
+def report(m: dict) -> None:
+    agree = "all counts agree" if m["mismatches"] == 0 and m["edges"] == m["scipy_edges"] else (
+        f"MISMATCH: {m['mismatches']} pairs differ"
+    )
+    print(f"playlists            {m['playlists']:,} ({m['rows']:,} playlist-track rows)")
+    print(f"raw pairs            {m['raw_pairs']:,}")
+    print(f"distinct pairs       {m['edges']:,} ({agree})")
+    print(f"spark                {m['spark_s']:8.2f} s  ({m['edges'] / m['spark_s']:,.0f} edges/s)")
+    print(f"scipy X^T X          {m['scipy_s']:8.2f} s  ({m['edges'] / m['scipy_s']:,.0f} edges/s)")
+    print(f"ratio spark/scipy    {m['spark_s'] / m['scipy_s']:8.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--playlists", type=int, default=50_000)
+    parser.add_argument("--mpd-dir", help="use these slice files instead of generated ones")
+    parser.add_argument("--scaling", help="comma-separated playlist counts to measure as well")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--blocks", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cooc-bench-"))
+    try:
+        if args.mpd_dir:
+            files = sorted(Path(args.mpd_dir).resolve().glob("mpd.slice.*.json"))
+            if not files:
+                raise SystemExit(f"no mpd.slice.*.json files in {args.mpd_dir}")
+        else:
+            files = generate_mpd(
+                GeneratorConfig(playlists=args.playlists, seed=args.seed), work / "mpd"
+            )
+        env = dict(os.environ, SPARK_MASTER=args.master, SPARK_DRIVER_MEMORY="6g")
+        spark = build_spark_session(spark_conf_from_env(env))
+        warehouse = Warehouse.at(work / "warehouse")
+        started = time.perf_counter()
+        ingest_slices(spark, [f.as_uri() for f in files], warehouse)
+        build_track_metadata(spark, warehouse)
+        rows = work / "rows.parquet"
+        tracks = spark.read.parquet(warehouse.table("playlist_tracks"))
+        meta = spark.read.parquet(warehouse.table("track_metadata"))
+        playlist_track_ids(tracks, meta).select("pid", "track_id", "pos").toPandas().sort_values(
+            ["pid", "track_id"]
+        ).to_parquet(rows, index=False)
+        print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
+
+        # A warm-up so that neither side pays for JVM or import start-up in its figure.
+        measure(spark, rows, work, args.blocks, "warmup")
+        report(measure(spark, rows, work, args.blocks, "main"))
+
+        if args.scaling:
+            all_rows = pd.read_parquet(rows)
+            pids = np.sort(all_rows.pid.unique())
+            print("\nscaling: playlists, raw pairs, spark s, scipy s, ratio, ns per raw pair (spark)")
+            for n in [int(x) for x in args.scaling.split(",")]:
+                if n > pids.size:
+                    print(f"{n:>9,}  (only {pids.size:,} playlists available)")
+                    continue
+                subset = work / f"rows-{n}.parquet"
+                all_rows[all_rows.pid.isin(pids[:n])].to_parquet(subset, index=False)
+                m = measure(spark, subset, work, args.blocks, f"n{n}")
+                flag = "" if m["mismatches"] == 0 else f"  MISMATCH {m['mismatches']}"
+                print(
+                    f"{n:>9,}  {m['raw_pairs']:>14,}  {m['spark_s']:7.2f}  {m['scipy_s']:7.2f}  "
+                    f"{m['spark_s'] / m['scipy_s']:5.2f}  {m['spark_s'] / m['raw_pairs'] * 1e9:6.1f}"
+                    f"{flag}"
+                )
+        spark.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
