@@ -121,9 +121,9 @@ def main() -> None:
             if not files:
                 raise SystemExit(f"no mpd.slice.*.json files in {args.mpd_dir}")
         else:
-            files = generate_mpd(
-                GeneratorConfig(playlists=args.playlists, seed=args.seed), work / "mpd"
-            )
+            sizes = [int(x) for x in args.scaling.split(",")] if args.scaling else []
+            total = max([args.playlists, *sizes])
+            files = generate_mpd(GeneratorConfig(playlists=total, seed=args.seed), work / "mpd")
         env = dict(os.environ, SPARK_MASTER=args.master, SPARK_DRIVER_MEMORY="6g")
         spark = build_spark_session(spark_conf_from_env(env))
         warehouse = Warehouse.at(work / "warehouse")
@@ -138,21 +138,26 @@ def main() -> None:
         ).to_parquet(rows, index=False)
         print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
 
+        all_rows = pd.read_parquet(rows)
+        pids = np.sort(all_rows.pid.unique())
+
+        def subset(n: int) -> Path:
+            path = work / f"rows-{n}.parquet"
+            all_rows[all_rows.pid.isin(pids[:n])].to_parquet(path, index=False)
+            return path
+
         # A warm-up so that neither side pays for JVM or import start-up in its figure.
-        measure(spark, rows, work, args.blocks, "warmup")
-        report(measure(spark, rows, work, args.blocks, "main"))
+        measure(spark, subset(min(2000, pids.size)), work, args.blocks, "warmup")
+        main_rows = rows if args.mpd_dir else subset(args.playlists)
+        report(measure(spark, main_rows, work, args.blocks, "main"))
 
         if args.scaling:
-            all_rows = pd.read_parquet(rows)
-            pids = np.sort(all_rows.pid.unique())
             print("\nscaling: playlists, raw pairs, spark s, scipy s, ratio, ns per raw pair (spark)")
             for n in [int(x) for x in args.scaling.split(",")]:
                 if n > pids.size:
                     print(f"{n:>9,}  (only {pids.size:,} playlists available)")
                     continue
-                subset = work / f"rows-{n}.parquet"
-                all_rows[all_rows.pid.isin(pids[:n])].to_parquet(subset, index=False)
-                m = measure(spark, subset, work, args.blocks, f"n{n}")
+                m = measure(spark, subset(n), work, args.blocks, f"n{n}")
                 flag = "" if m["mismatches"] == 0 else f"  MISMATCH {m['mismatches']}"
                 print(
                     f"{n:>9,}  {m['raw_pairs']:>14,}  {m['spark_s']:7.2f}  {m['scipy_s']:7.2f}  "

@@ -31,6 +31,7 @@ are stored: every undirected edge appears as (a, b) and (b, a).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,6 +66,61 @@ class EdgeConfig:
     blocks: int | None = None  # default: 4 per core
 
 
+def block_pair_chunks(
+    pids: np.ndarray,
+    tracks: np.ndarray,
+    positions: np.ndarray | None = None,
+    window: int | None = None,
+    owned: np.ndarray | None = None,
+    max_pairs: int = 4_000_000,
+) -> Iterator[pd.DataFrame]:
+    """Upper-triangle co-occurrence counts (src < dst) among these playlist-track rows, in
+    chunks of source tracks whose output is bounded by about `max_pairs` rows.
+
+    `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated rows. With `owned`
+    (a function from track ids to a boolean mask), only pairs whose src is owned are returned:
+    the block's share of the whole product.
+    """
+    if pids.size == 0:
+        return
+    uniq_tracks, col = np.unique(tracks, return_inverse=True)
+    uniq_pids, row = np.unique(pids, return_inverse=True)
+    owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
+
+    def named(a: np.ndarray, b: np.ndarray, count: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"src": uniq_tracks[a], "dst": uniq_tracks[b], "count": count.astype(np.int64)}
+        )
+
+    if window is not None and positions is not None:
+        lengths = np.bincount(row)
+        is_long = np.isin(row, np.flatnonzero(lengths > window))
+        if is_long.any():
+            pairs = _windowed_pairs(row[is_long], col[is_long], positions[is_long], window)
+            pairs = pairs[owns[pairs["a"].to_numpy()]]
+            yield named(pairs["a"].to_numpy(), pairs["b"].to_numpy(), pairs["count"].to_numpy())
+            row, col = row[~is_long], col[~is_long]
+    x = sp.csr_matrix(
+        (np.ones(row.size, dtype=np.float32), (row, col)),
+        shape=(uniq_pids.size, uniq_tracks.size),
+    )
+    xt = x.T.tocsr()
+    sources = np.flatnonzero(owns)
+    # A source's output is at most the summed length of its playlists: chunk by that bound.
+    bound = np.asarray(xt[sources] @ np.asarray(x.sum(1)).ravel()).ravel()
+    edges = np.searchsorted(np.cumsum(bound), np.arange(max_pairs, bound.sum() + max_pairs, max_pairs))
+    start = 0
+    for stop in np.unique(np.append(np.minimum(edges + 1, sources.size), sources.size)):
+        chunk = sources[start:stop]
+        start = stop
+        if chunk.size == 0:
+            continue
+        product = (xt[chunk] @ x).tocoo()
+        a = chunk[product.row]
+        upper = product.col > a
+        yield named(a[upper], product.col[upper], np.rint(product.data[upper]))
+
+
 def block_pairs(
     pids: np.ndarray,
     tracks: np.ndarray,
@@ -72,50 +128,11 @@ def block_pairs(
     window: int | None = None,
     owned: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Upper-triangle co-occurrence counts (src < dst) among these playlist-track rows.
-
-    `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated rows. With `owned`
-    (a boolean function of track ids, as an array mask over them), only pairs whose src is
-    owned are returned: the block's share of the whole product.
-    """
-    if pids.size == 0:
+    """All of `block_pair_chunks` in one frame."""
+    chunks = list(block_pair_chunks(pids, tracks, positions, window, owned))
+    if not chunks:
         return pd.DataFrame({"src": [], "dst": [], "count": []}, dtype=np.int64)
-    uniq_tracks, col = np.unique(tracks, return_inverse=True)
-    uniq_pids, row = np.unique(pids, return_inverse=True)
-    owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
-    frames = []
-    if window is not None and positions is not None:
-        lengths = np.bincount(row)
-        is_long = np.isin(row, np.flatnonzero(lengths > window))
-        if is_long.any():
-            pairs = _windowed_pairs(row[is_long], col[is_long], positions[is_long], window)
-            frames.append(pairs[owns[pairs["a"].to_numpy()]])
-            row, col = row[~is_long], col[~is_long]
-    x = sp.csr_matrix(
-        (np.ones(row.size, dtype=np.float32), (row, col)),
-        shape=(uniq_pids.size, uniq_tracks.size),
-    )
-    sources = np.flatnonzero(owns)
-    product = (x[:, sources].T.tocsr() @ x).tocoo()
-    a = sources[product.row]
-    upper = product.col > a
-    frames.append(
-        pd.DataFrame(
-            {
-                "a": a[upper],
-                "b": product.col[upper],
-                "count": np.rint(product.data[upper]).astype(np.int64),
-            }
-        )
-    )
-    pairs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return pd.DataFrame(
-        {
-            "src": uniq_tracks[pairs["a"].to_numpy()],
-            "dst": uniq_tracks[pairs["b"].to_numpy()],
-            "count": pairs["count"].to_numpy(np.int64),
-        }
-    )
+    return pd.concat(chunks, ignore_index=True)
 
 
 def _windowed_pairs(row: np.ndarray, col: np.ndarray, pos: np.ndarray, window: int) -> pd.DataFrame:
@@ -149,15 +166,19 @@ def cooccurrence_counts(
     """Unpruned upper-triangle counts (src < dst) from de-duplicated (pid, track_id, pos)."""
     blocks = blocks or 2 * spark.sparkContext.defaultParallelism
 
-    def per_block(frame: pd.DataFrame) -> pd.DataFrame:
-        block = int(frame["block"].iloc[0])
-        return block_pairs(
-            frame["pid"].to_numpy(),
-            frame["track_id"].to_numpy(),
-            frame["pos"].to_numpy(),
-            window,
-            owned=lambda ids: ids % blocks == block,
-        )
+    def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        frames = list(batches)
+        if not frames:
+            return
+        frame = pd.concat(frames, ignore_index=True)
+        for block, part in frame.groupby("block", sort=True):
+            yield from block_pair_chunks(
+                part["pid"].to_numpy(),
+                part["track_id"].to_numpy(),
+                part["pos"].to_numpy(),
+                window,
+                owned=lambda ids, b=int(block): ids % blocks == b,
+            )
 
     rows = rows.select("pid", "track_id", "pos")
     touched = rows.groupBy("pid").agg(
@@ -166,7 +187,9 @@ def cooccurrence_counts(
     replicated = rows.join(touched, "pid").select(
         "pid", "track_id", "pos", F.explode("blocks").alias("block")
     )
-    return replicated.groupBy("block").applyInPandas(per_block, PAIR_SCHEMA)
+    # One block per partition (range partitioning over the block ids); a task streams its
+    # block's output in bounded chunks.
+    return replicated.repartitionByRange(blocks, "block").mapInPandas(per_partition, PAIR_SCHEMA)
 
 
 def weighted_edges(

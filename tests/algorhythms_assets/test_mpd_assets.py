@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 from dagster_pyspark import PySparkResource
 
+from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
@@ -35,7 +36,7 @@ def resources(spark, mpd_dir: Path, tmp_path: Path) -> dict:
 
 def test_definitions_load_with_every_asset_check_and_sensor():
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert {"raw_mpd_slices", "track_metadata"} <= keys
+    assert {"raw_mpd_slices", "track_metadata", "cooccurrence_edges"} <= keys
     assert defs.resolve_sensor_def("mpd_slice_sensor") is not None
     check_names = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {
@@ -43,6 +44,10 @@ def test_definitions_load_with_every_asset_check_and_sensor():
         "check_raw_mpd_slices_no_null_track_uri",
         "check_track_metadata_covers_playlist_tracks",
         "check_track_metadata_unique_ids",
+        "check_cooccurrence_edges_no_self_loops",
+        "check_cooccurrence_edges_weights_positive_finite",
+        "check_cooccurrence_edges_endpoints_known",
+        "check_cooccurrence_edges_symmetric",
     } <= check_names
 
 
@@ -85,14 +90,20 @@ def test_corrupt_slice_fails_its_partition_and_the_rest_materialise(resources, m
         }
 
         result = dg.materialize(
-            [raw_mpd_slices, track_metadata, *defs.asset_checks], instance=instance,
-            resources=resources, selection=[track_metadata],
+            [raw_mpd_slices, track_metadata, cooccurrence_edges, *defs.asset_checks],
+            instance=instance,
+            resources=resources,
+            selection=[track_metadata, cooccurrence_edges],
+            run_config={"ops": {"cooccurrence_edges": {"config": {"top_k": 20}}}},
         )
         assert result.success
         meta = result.asset_materializations_for_node("track_metadata")[0].metadata
         assert meta["playlist_tracks"].value > 100_000
+        edges = result.asset_materializations_for_node("cooccurrence_edges")[0].metadata
+        assert edges["nodes"].value > 10_000 and edges["degree"].data["min"] >= 1
+        assert edges["distinct_pairs_before_pruning"].value * 2 > edges["edges_directed"].value
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 2 and all(c.passed for c in checks)
+        assert len(checks) == 6 and all(c.passed for c in checks)
 
 
 def test_sensor_registers_new_slices_and_reruns_changed_ones(mpd_dir):

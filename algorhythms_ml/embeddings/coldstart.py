@@ -1,0 +1,271 @@
+"""The cold-start model: a track's content features -> its GCN vector.
+
+Features: artist and album names as hashed embeddings, the title as a bag of hashed tokens,
+log duration (with a missing flag), and any external numeric features (standardised, missing
+as 0). Hashing is `crc32("<field>:<value>") % buckets` on lower-cased text, simple enough for the
+service to reproduce without this package. The trained model is exported as plain arrays and a
+JSON spec (`export`), and `forward_numpy` is the reference forward pass on those arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+TOKEN = re.compile(r"[a-z0-9]+")
+MAX_TOKENS = 16
+
+
+def bucket(field_name: str, value: str, buckets: int) -> int:
+    return zlib.crc32(f"{field_name}:{value.strip().lower()}".encode()) % buckets
+
+
+def tokens(title: str) -> list[str]:
+    return TOKEN.findall(title.lower())[:MAX_TOKENS]
+
+
+@dataclass(frozen=True)
+class ColdStartConfig:
+    buckets: int = 2**16
+    token_buckets: int = 2**15
+    field_dim: int = 32
+    hidden: int = 256
+    epochs: int = 30
+    lr: float = 0.003
+    batch_size: int = 2048
+    holdout_fraction: float = 0.1
+    recall_k: int = 100
+    seed: int = 0
+
+
+@dataclass
+class EncodedFeatures:
+    artist: np.ndarray  # (n,) bucket ids
+    album: np.ndarray  # (n,)
+    token_ids: np.ndarray  # (n, MAX_TOKENS) bucket ids, padded with -1
+    numeric: np.ndarray  # (n, 2 + n_external): log duration, duration missing, external...
+
+
+@dataclass
+class FeatureSpec:
+    """What the service needs to encode features the same way."""
+
+    buckets: int
+    token_buckets: int
+    external: list[str]
+    duration_mean: float
+    duration_std: float
+    external_mean: list[float] = field(default_factory=list)
+    external_std: list[float] = field(default_factory=list)
+
+
+def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedFeatures:
+    """Encode rows with columns artist_name, album_name, track_name, duration_ms and the spec's
+    external columns (any may be missing or null)."""
+    n = len(frame)
+
+    def col(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series([None] * n, index=frame.index)
+
+    artist = np.array([bucket("artist", str(a or ""), spec.buckets) for a in col("artist_name")])
+    album = np.array([bucket("album", str(a or ""), spec.buckets) for a in col("album_name")])
+    token_ids = np.full((n, MAX_TOKENS), -1, dtype=np.int64)
+    for i, title in enumerate(col("track_name")):
+        for j, tok in enumerate(tokens(str(title or ""))):
+            token_ids[i, j] = bucket("token", tok, spec.token_buckets)
+    duration = pd.to_numeric(col("duration_ms"), errors="coerce").to_numpy(dtype=float)
+    missing = np.isnan(duration)
+    log_d = np.where(missing, 0.0, (np.log1p(np.nan_to_num(duration)) - spec.duration_mean)
+                     / spec.duration_std)
+    numeric = [log_d, missing.astype(float)]
+    for name, mean, std in zip(spec.external, spec.external_mean, spec.external_std, strict=True):
+        values = pd.to_numeric(col(name), errors="coerce").to_numpy(dtype=float)
+        numeric.append(np.where(np.isnan(values), 0.0, (values - mean) / std))
+    return EncodedFeatures(
+        artist=artist.astype(np.int64),
+        album=album.astype(np.int64),
+        token_ids=token_ids,
+        numeric=np.stack(numeric, 1).astype(np.float32),
+    )
+
+
+def fit_spec(frame: pd.DataFrame, external: list[str], config: ColdStartConfig) -> FeatureSpec:
+    duration = np.log1p(pd.to_numeric(frame.get("duration_ms"), errors="coerce").dropna())
+    means, stds = [], []
+    for name in external:
+        values = pd.to_numeric(frame[name], errors="coerce").dropna()
+        means.append(float(values.mean()) if len(values) else 0.0)
+        stds.append(float(values.std()) if len(values) > 1 and values.std() > 0 else 1.0)
+    return FeatureSpec(
+        buckets=config.buckets,
+        token_buckets=config.token_buckets,
+        external=external,
+        duration_mean=float(duration.mean()) if len(duration) else 0.0,
+        duration_std=float(duration.std()) if len(duration) > 1 and duration.std() > 0 else 1.0,
+        external_mean=means,
+        external_std=stds,
+    )
+
+
+class ColdStartMLP(nn.Module):
+    """Hashed field embeddings + numeric features -> a vector of the GCN's dimension."""
+
+    def __init__(self, spec: FeatureSpec, config: ColdStartConfig, out_dim: int):
+        super().__init__()
+        d = config.field_dim
+        self.artist = nn.Embedding(spec.buckets, d)
+        self.album = nn.Embedding(spec.buckets, d)
+        self.token = nn.EmbeddingBag(spec.token_buckets, d, mode="mean", padding_idx=None)
+        n_numeric = 2 + len(spec.external)
+        self.hidden = nn.Linear(3 * d + n_numeric, config.hidden)
+        self.out = nn.Linear(config.hidden, out_dim)
+
+    def forward(self, artist, album, token_ids, numeric) -> torch.Tensor:
+        """(B,) (B,) (B, T) (B, F) -> (B, out_dim)."""
+        mask = token_ids >= 0
+        flat = token_ids[mask]
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), mask.sum(1).cumsum(0)[:-1]])
+        bag = self.token(flat, offsets)
+        x = torch.cat([self.artist(artist), self.album(album), bag, numeric], 1)
+        return self.out(torch.relu(self.hidden(x)))
+
+
+def _tensors(enc: EncodedFeatures, idx: np.ndarray):
+    return (
+        torch.from_numpy(enc.artist[idx]),
+        torch.from_numpy(enc.album[idx]),
+        torch.from_numpy(enc.token_ids[idx]),
+        torch.from_numpy(enc.numeric[idx]),
+    )
+
+
+@dataclass
+class ColdStartResult:
+    model: ColdStartMLP
+    spec: FeatureSpec
+    loss: list[float]
+    metrics: dict[str, float]
+
+
+def neighbour_recall(
+    predicted: np.ndarray, vectors: np.ndarray, ids: np.ndarray,
+    neighbours: dict[int, set[int]], k: int,
+) -> float:
+    """Mean over `ids` of |top-k by cosine of the predicted vector ∩ true neighbours| /
+    min(k, |neighbours|); the track itself is excluded from the search."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    q = predicted / np.maximum(np.linalg.norm(predicted, axis=1, keepdims=True), 1e-12)
+    scores = []
+    for start in range(0, len(ids), 512):
+        block = q[start : start + 512] @ unit.T
+        block[np.arange(block.shape[0]), ids[start : start + 512]] = -np.inf
+        top = np.argpartition(-block, k, axis=1)[:, :k]
+        for row, track in enumerate(ids[start : start + 512]):
+            truth = neighbours.get(int(track), set())
+            if truth:
+                scores.append(len(truth & set(top[row].tolist())) / min(k, len(truth)))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def fit_coldstart(
+    config: ColdStartConfig,
+    tracks: pd.DataFrame,
+    vectors: np.ndarray,
+    neighbours: dict[int, set[int]],
+    external: list[str] | None = None,
+    log: logging.Logger | None = None,
+) -> ColdStartResult:
+    """Train on `tracks` (track_id + feature columns) to predict `vectors[track_id]`; evaluate
+    on held-out tracks: mean cosine to their true vector, and neighbour recall@k."""
+    log = log or logging.getLogger(__name__)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    spec = fit_spec(tracks, external or [], config)
+    enc = encode(tracks, spec)
+    ids = tracks["track_id"].to_numpy()
+    target = torch.from_numpy(vectors[ids].astype(np.float32))
+    order = rng.permutation(len(ids))
+    n_hold = max(1, int(len(ids) * config.holdout_fraction))
+    hold, train = order[:n_hold], order[n_hold:]
+    model = ColdStartMLP(spec, config, vectors.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    losses = []
+    for epoch in range(config.epochs):
+        model.train()
+        perm = rng.permutation(train)
+        total = 0.0
+        for start in range(0, len(perm), config.batch_size):
+            idx = perm[start : start + config.batch_size]
+            pred = model(*_tensors(enc, idx))
+            loss = (1 - nn.functional.cosine_similarity(pred, target[idx])).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        losses.append(total / max(len(perm), 1))
+        log.info("cold-start epoch %d: cosine loss %.4f", epoch, losses[-1])
+    model.eval()
+    with torch.no_grad():
+        pred = model(*_tensors(enc, hold))
+        cosine = nn.functional.cosine_similarity(pred, target[hold]).mean().item()
+    recall = neighbour_recall(pred.numpy(), vectors, ids[hold], neighbours, config.recall_k)
+    metrics = {"holdout_mean_cosine": cosine, f"holdout_neighbour_recall@{config.recall_k}": recall}
+    log.info("cold-start hold-out: %s", metrics)
+    return ColdStartResult(model=model, spec=spec, loss=losses, metrics=metrics)
+
+
+def export(result: ColdStartResult) -> tuple[dict[str, np.ndarray], dict]:
+    """Plain arrays and a JSON-able spec: everything `forward_numpy` (or the service) needs."""
+    m = result.model
+    arrays = {
+        "artist": m.artist.weight.detach().numpy(),
+        "album": m.album.weight.detach().numpy(),
+        "token": m.token.weight.detach().numpy(),
+        "hidden_w": m.hidden.weight.detach().numpy(),
+        "hidden_b": m.hidden.bias.detach().numpy(),
+        "out_w": m.out.weight.detach().numpy(),
+        "out_b": m.out.bias.detach().numpy(),
+    }
+    s = result.spec
+    spec = {
+        "format": "algorhythms-coldstart-v1",
+        "hash": "crc32(field:value.strip().lower()) % buckets; fields artist, album, token",
+        "token_pattern": TOKEN.pattern,
+        "max_tokens": MAX_TOKENS,
+        "buckets": s.buckets,
+        "token_buckets": s.token_buckets,
+        "duration_mean": s.duration_mean,
+        "duration_std": s.duration_std,
+        "external": s.external,
+        "external_mean": s.external_mean,
+        "external_std": s.external_std,
+        "output_dim": int(arrays["out_w"].shape[0]),
+    }
+    return arrays, spec
+
+
+def forward_numpy(arrays: dict[str, np.ndarray], spec: dict, frame: pd.DataFrame) -> np.ndarray:
+    """The exported model's forward pass in numpy: (n, output_dim)."""
+    fs = FeatureSpec(
+        buckets=spec["buckets"], token_buckets=spec["token_buckets"], external=spec["external"],
+        duration_mean=spec["duration_mean"], duration_std=spec["duration_std"],
+        external_mean=spec["external_mean"], external_std=spec["external_std"],
+    )
+    enc = encode(frame, fs)
+    mask = enc.token_ids >= 0
+    bags = np.zeros((len(frame), arrays["token"].shape[1]), dtype=np.float32)
+    for i in range(len(frame)):
+        if mask[i].any():
+            bags[i] = arrays["token"][enc.token_ids[i, mask[i]]].mean(0)
+    x = np.concatenate(
+        [arrays["artist"][enc.artist], arrays["album"][enc.album], bags, enc.numeric], 1
+    )
+    h = np.maximum(x @ arrays["hidden_w"].T + arrays["hidden_b"], 0)
+    return (h @ arrays["out_w"].T + arrays["out_b"]).astype(np.float32)

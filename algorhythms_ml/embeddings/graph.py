@@ -1,0 +1,182 @@
+"""The co-occurrence graph as tensors: loading, edge splits, normalisation, neighbour sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+@dataclass
+class TrackGraph:
+    """An undirected weighted graph over track ids 0..num_nodes-1.
+
+    `edge_index` (2, E) holds each undirected edge once with src < dst; `edge_weight` (E,).
+    `popularity` (num_nodes,) counts playlists per track, for popularity-matched negatives.
+    """
+
+    num_nodes: int
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    popularity: torch.Tensor
+    features: torch.Tensor | None = None
+
+    @classmethod
+    def from_frames(
+        cls, edges: pd.DataFrame, tracks: pd.DataFrame, features: np.ndarray | None = None
+    ) -> TrackGraph:
+        """From `cooccurrence_edges` (src, dst, weight; both directions) and `track_metadata`
+        (track_id, num_playlists). Nodes are all track ids, isolated ones included."""
+        num_nodes = int(tracks["track_id"].max()) + 1 if len(tracks) else 0
+        upper = edges[edges["src"] < edges["dst"]]
+        popularity = np.zeros(num_nodes, dtype=np.float32)
+        popularity[tracks["track_id"].to_numpy()] = tracks["num_playlists"].to_numpy()
+        return cls(
+            num_nodes=num_nodes,
+            edge_index=torch.from_numpy(
+                np.stack([upper["src"].to_numpy(), upper["dst"].to_numpy()]).astype(np.int64)
+            ),
+            edge_weight=torch.from_numpy(upper["weight"].to_numpy(np.float32)),
+            popularity=torch.from_numpy(popularity),
+            features=None if features is None else torch.as_tensor(features, dtype=torch.float32),
+        )
+
+
+@dataclass
+class EdgeSplit:
+    train: torch.Tensor  # (2, E_train) undirected, src < dst
+    train_weight: torch.Tensor
+    val: torch.Tensor  # (2, E_val)
+    test: torch.Tensor  # (2, E_test)
+
+
+def split_edges(
+    graph: TrackGraph, val_fraction: float, test_fraction: float, seed: int
+) -> EdgeSplit:
+    """Hold out undirected edges for validation and test, never a node's last edge, so that
+    every held-out edge joins two nodes that keep a training edge."""
+    gen = torch.Generator().manual_seed(seed)
+    n_edges = graph.edge_index.size(1)
+    perm = torch.randperm(n_edges, generator=gen)
+    degree = torch.bincount(graph.edge_index.flatten(), minlength=graph.num_nodes)
+    n_hold = int(n_edges * (val_fraction + test_fraction))
+    held = torch.zeros(n_edges, dtype=torch.bool)
+    # Greedy over a random order: an edge may go only if both ends keep degree >= 1.
+    src, dst = graph.edge_index[0, perm].tolist(), graph.edge_index[1, perm].tolist()
+    deg = degree.tolist()
+    chosen = []
+    for i, (a, b) in enumerate(zip(src, dst, strict=True)):
+        if len(chosen) >= n_hold:
+            break
+        if deg[a] > 1 and deg[b] > 1:
+            deg[a] -= 1
+            deg[b] -= 1
+            chosen.append(i)
+    chosen_t = perm[torch.tensor(chosen, dtype=torch.long)]
+    held[chosen_t] = True
+    n_val = int(len(chosen) * val_fraction / max(val_fraction + test_fraction, 1e-9))
+    return EdgeSplit(
+        train=graph.edge_index[:, ~held],
+        train_weight=graph.edge_weight[~held],
+        val=graph.edge_index[:, chosen_t[:n_val]],
+        test=graph.edge_index[:, chosen_t[n_val:]],
+    )
+
+
+@dataclass
+class Adjacency:
+    """Symmetric, GCN-normalised adjacency with self-loops, in CSR form.
+
+    norm(u, v) = w(u, v) / sqrt(d_u d_v), with d the weighted degree including the self-loop.
+    """
+
+    rowptr: torch.Tensor  # (N + 1,)
+    col: torch.Tensor  # (nnz,)
+    value: torch.Tensor  # (nnz,)
+    num_nodes: int
+
+    @classmethod
+    def build(cls, num_nodes: int, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> Adjacency:
+        loops = torch.arange(num_nodes)
+        src = torch.cat([edge_index[0], edge_index[1], loops])
+        dst = torch.cat([edge_index[1], edge_index[0], loops])
+        weight = torch.cat([edge_weight, edge_weight, torch.ones(num_nodes)])
+        degree = torch.zeros(num_nodes).scatter_add_(0, src, weight)
+        value = weight * degree[src].rsqrt() * degree[dst].rsqrt()
+        order = torch.argsort(src * num_nodes + dst)
+        src, dst, value = src[order], dst[order], value[order]
+        rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        rowptr[1:] = torch.cumsum(torch.bincount(src, minlength=num_nodes), 0)
+        return cls(rowptr=rowptr, col=dst, value=value, num_nodes=num_nodes)
+
+    def sparse(self) -> torch.Tensor:
+        return torch.sparse_csr_tensor(
+            self.rowptr, self.col, self.value, (self.num_nodes, self.num_nodes),
+            check_invariants=False,
+        )
+
+    def degree(self) -> torch.Tensor:
+        return self.rowptr[1:] - self.rowptr[:-1]
+
+
+@dataclass
+class SampledBlock:
+    """A sampled computation graph: `n_id` (global ids, seeds first), and per layer the
+    sparse (num_local x num_local) normalised adjacency to propagate with."""
+
+    n_id: torch.Tensor
+    num_seeds: int
+    adjacency: torch.Tensor
+
+
+class NeighborSampler:
+    """Uniform neighbour sampling with replacement over a CSR adjacency (GraphSAGE-style).
+
+    For each hop, every frontier node draws `fanout` neighbours; a sampled message is
+    scaled by degree / fanout so that its expected sum equals the full aggregation. The
+    sampled edges of all hops form one local sub-adjacency used by every layer.
+    """
+
+    def __init__(self, adjacency: Adjacency, fanouts: list[int]):
+        self.adj = adjacency
+        self.fanouts = fanouts
+        self.degree = adjacency.degree()
+
+    def sample(self, seeds: torch.Tensor, generator: torch.Generator) -> SampledBlock:
+        seeds = torch.unique(seeds)
+        nodes = seeds
+        frontier = seeds
+        expanded = seeds[:0]
+        rows, cols, vals = [], [], []
+        for fanout in self.fanouts:
+            deg = self.degree[frontier]
+            pick = (torch.rand(frontier.numel(), fanout, generator=generator) * deg[:, None]).long()
+            edge_pos = self.adj.rowptr[frontier][:, None] + pick
+            nbr = self.adj.col[edge_pos]
+            scale = (deg.float() / fanout)[:, None]
+            rows.append(frontier[:, None].expand_as(nbr).reshape(-1))
+            cols.append(nbr.reshape(-1))
+            vals.append((self.adj.value[edge_pos] * scale).reshape(-1))
+            expanded = torch.cat([expanded, frontier])
+            frontier = torch.unique(nbr)
+            nodes = torch.cat([nodes, frontier])
+            frontier = frontier[~torch.isin(frontier, expanded)]  # expand each node once
+        # Local ids: seeds first, then new nodes in order of discovery.
+        uniq, inverse = torch.unique(nodes, return_inverse=True)
+        first = torch.full((uniq.numel(),), nodes.numel(), dtype=torch.long)
+        first.scatter_reduce_(0, inverse, torch.arange(nodes.numel()), reduce="amin")
+        order = torch.argsort(first)
+        n_id = uniq[order]
+        local = torch.empty_like(order)
+        local[order] = torch.arange(order.numel())
+        row = local[torch.searchsorted(uniq, torch.cat(rows))]
+        col = local[torch.searchsorted(uniq, torch.cat(cols))]
+        value = torch.cat(vals)
+        adjacency = (
+            torch.sparse_coo_tensor(torch.stack([row, col]), value, (n_id.numel(), n_id.numel()))
+            .coalesce()
+            .to_sparse_csr()
+        )
+        return SampledBlock(n_id=n_id, num_seeds=seeds.numel(), adjacency=adjacency)
