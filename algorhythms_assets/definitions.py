@@ -1,12 +1,18 @@
 import dagster as dg
 
-from algorhythms_assets.assets import graph, mpd
+from algorhythms_assets.assets import embeddings, graph, mpd
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
 from algorhythms_assets.sensors import mpd_slice_sensor
 
 defs = dg.Definitions(
-    assets=[mpd.raw_mpd_slices, mpd.track_metadata, graph.cooccurrence_edges],
+    assets=[
+        mpd.raw_mpd_slices,
+        mpd.track_metadata,
+        graph.cooccurrence_edges,
+        embeddings.gcn_embeddings,
+        embeddings.feature_mlp,
+    ],
     asset_checks=[
         mpd.check_track_metadata_covers_playlist_tracks,
         mpd.check_track_metadata_unique_ids,
@@ -14,6 +20,9 @@ defs = dg.Definitions(
         graph.check_cooccurrence_edges_weights_positive_finite,
         graph.check_cooccurrence_edges_endpoints_known,
         graph.check_cooccurrence_edges_symmetric,
+        embeddings.check_gcn_embeddings_finite,
+        embeddings.check_gcn_embeddings_dimension,
+        embeddings.check_gcn_embeddings_one_per_track,
     ],
     jobs=[ingest_job, build_job],
     sensors=[mpd_slice_sensor],

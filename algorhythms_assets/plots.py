@@ -36,3 +36,19 @@ def histogram(
     if log_y:
         ax.set_yscale("log")
     return _figure_md(fig)
+
+
+def lines(series: dict[str, Sequence[float]], title: str, xlabel: str) -> dg.MetadataValue:
+    """One line per named series over a shared x axis (e.g. epochs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, values in series.items():
+        ax.plot(range(len(values)), values, marker="o", markersize=3, label=name)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.legend()
+    return _figure_md(fig)

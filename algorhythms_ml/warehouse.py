@@ -99,3 +99,49 @@ def read_table(spark: SparkSession, uri: str, schema: StructType) -> DataFrame:
     if not has_data(spark, uri):
         return spark.createDataFrame([], schema)
     return spark.read.parquet(uri)
+
+
+def _arrow_fs(uri: str):
+    import pyarrow.fs as pafs
+
+    return pafs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write a file at `uri` (local or object store), replacing it."""
+    fs, path = _arrow_fs(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as out:
+        out.write(data)
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = _arrow_fs(uri)
+    with fs.open_input_stream(path) as src:
+        return src.read()
+
+
+def read_parquet(uri: str, columns: list[str] | None = None):
+    """A Parquet table (file or folder) as pandas, without Spark."""
+    import pyarrow.dataset as ds
+
+    fs, path = _arrow_fs(uri)
+    return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").to_table(
+        columns=columns
+    ).to_pandas()
+
+
+def write_parquet(uri: str, table) -> None:
+    """Write a pyarrow Table as a single-file Parquet table folder at `uri`, replacing it."""
+    import pyarrow.parquet as pq
+
+    fs, path = _arrow_fs(uri)
+    tmp = path.rstrip("/") + ".tmp"
+    fs.delete_dir_contents(tmp, missing_dir_ok=True)
+    fs.create_dir(tmp, recursive=True)
+    pq.write_table(table, f"{tmp}/part-0.parquet", filesystem=fs)
+    try:
+        fs.delete_dir(path)
+    except FileNotFoundError:
+        pass
+    fs.move(tmp, path)

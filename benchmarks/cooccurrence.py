@@ -59,13 +59,23 @@ def spark_counts(spark, rows_uri: str, out_uri: str, blocks: int | None) -> int:
     return spark.read.parquet(out_uri).count()
 
 
-def compare(spark_out: Path, scipy_out: Path) -> int:
-    """Number of pairs whose counts differ between the two results."""
-    a = pd.read_parquet(spark_out).set_index(["src", "dst"])["count"].sort_index()
-    b = pd.read_parquet(scipy_out).set_index(["src", "dst"])["count"].sort_index()
-    if len(a) != len(b) or not a.index.equals(b.index):
-        return int(len(a.index.symmetric_difference(b.index)))
-    return int((a.to_numpy() != b.to_numpy()).sum())
+def _as_csr(path: Path, shape: tuple[int, int]) -> sp.csr_matrix:
+    table = pq.read_table(path, columns=["src", "dst", "count"])
+    return sp.csr_matrix(
+        (
+            table["count"].to_numpy().astype(np.int32),
+            (table["src"].to_numpy().astype(np.int32), table["dst"].to_numpy().astype(np.int32)),
+        ),
+        shape=shape,
+    )
+
+
+def compare(spark_out: Path, scipy_out: Path, n_tracks: int) -> int:
+    """Number of pairs whose counts differ between the two results (sparse, memory-light)."""
+    a = _as_csr(spark_out, (n_tracks, n_tracks))  # duplicates would be summed: check nnz too
+    b = _as_csr(scipy_out, (n_tracks, n_tracks))
+    rows = pq.ParquetDataset(spark_out).read(columns=["src"]).num_rows
+    return int((a != b).nnz) + abs(rows - b.nnz)
 
 
 def measure(spark, rows: Path, work: Path, blocks: int | None, label: str) -> dict:
@@ -79,7 +89,10 @@ def measure(spark, rows: Path, work: Path, blocks: int | None, label: str) -> di
     started = time.perf_counter()
     scipy_edges = scipy_counts(rows, scipy_out)
     scipy_s = time.perf_counter() - started
-    mismatches = compare(spark_out, scipy_out)
+    n_tracks = int(pq.read_table(rows, columns=["track_id"])["track_id"].to_numpy().max()) + 1
+    mismatches = compare(spark_out, scipy_out, n_tracks)
+    shutil.rmtree(spark_out, ignore_errors=True)
+    scipy_out.unlink(missing_ok=True)
     return {
         "playlists": int(lengths.size),
         "rows": int(lengths.sum()),
@@ -112,11 +125,19 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--blocks", type=int, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", help="keep data here and reuse its rows.parquet if present")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="cooc-bench-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cooc-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows = work / "rows.parquet"
     try:
-        if args.mpd_dir:
+        env = dict(os.environ, SPARK_MASTER=args.master, SPARK_DRIVER_MEMORY="6g")
+        spark = build_spark_session(spark_conf_from_env(env))
+        files = []
+        if rows.exists():
+            print(f"reusing {rows}")
+        elif args.mpd_dir:
             files = sorted(Path(args.mpd_dir).resolve().glob("mpd.slice.*.json"))
             if not files:
                 raise SystemExit(f"no mpd.slice.*.json files in {args.mpd_dir}")
@@ -124,19 +145,19 @@ def main() -> None:
             sizes = [int(x) for x in args.scaling.split(",")] if args.scaling else []
             total = max([args.playlists, *sizes])
             files = generate_mpd(GeneratorConfig(playlists=total, seed=args.seed), work / "mpd")
-        env = dict(os.environ, SPARK_MASTER=args.master, SPARK_DRIVER_MEMORY="6g")
-        spark = build_spark_session(spark_conf_from_env(env))
-        warehouse = Warehouse.at(work / "warehouse")
-        started = time.perf_counter()
-        ingest_slices(spark, [f.as_uri() for f in files], warehouse)
-        build_track_metadata(spark, warehouse)
-        rows = work / "rows.parquet"
-        tracks = spark.read.parquet(warehouse.table("playlist_tracks"))
-        meta = spark.read.parquet(warehouse.table("track_metadata"))
-        playlist_track_ids(tracks, meta).select("pid", "track_id", "pos").toPandas().sort_values(
-            ["pid", "track_id"]
-        ).to_parquet(rows, index=False)
-        print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
+        if not rows.exists():
+            warehouse = Warehouse.at(work / "warehouse")
+            started = time.perf_counter()
+            ingest_slices(spark, [f.as_uri() for f in files], warehouse)
+            build_track_metadata(spark, warehouse)
+            tracks = spark.read.parquet(warehouse.table("playlist_tracks"))
+            meta = spark.read.parquet(warehouse.table("track_metadata"))
+            playlist_track_ids(tracks, meta).select("pid", "track_id", "pos").toPandas().sort_values(
+                ["pid", "track_id"]
+            ).to_parquet(rows, index=False)
+            shutil.rmtree(work / "mpd", ignore_errors=True)
+            shutil.rmtree(work / "warehouse", ignore_errors=True)
+            print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
 
         all_rows = pd.read_parquet(rows)
         pids = np.sort(all_rows.pid.unique())
@@ -166,7 +187,8 @@ def main() -> None:
                 )
         spark.stop()
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

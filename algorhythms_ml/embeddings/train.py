@@ -165,11 +165,14 @@ def evaluate(
     train_edges: torch.Tensor,
     negatives: NegativeSampler,
     config: GCNConfig,
-    gen: torch.Generator,
     with_recall: bool = True,
 ) -> dict[str, float]:
     """AUC of held-out edges `pos` (2, E) against uniform and popularity-matched negatives
-    (one per positive, same source), and recall@K of held-out neighbours among all nodes."""
+    (one per positive, same source), and recall@K of held-out neighbours among all nodes.
+
+    Negatives and samples come from a generator seeded by the config, so every epoch is
+    judged against the same negatives and early stopping follows the model, not the draw."""
+    gen = torch.Generator().manual_seed(config.seed + 1)
     if pos.size(1) > config.eval_edges:
         pos = pos[:, torch.randperm(pos.size(1), generator=gen)[: config.eval_edges]]
     u, v = pos
@@ -212,6 +215,11 @@ def recall_at_k(
     return hits / max(total, 1)
 
 
+def _resumable(config: dict) -> dict:
+    """The settings a checkpoint must share to be resumed: all but the number of epochs."""
+    return {k: v for k, v in config.items() if k != "epochs"}
+
+
 def fit(
     config: GCNConfig,
     graph: TrackGraph,
@@ -242,7 +250,9 @@ def fit(
 
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["config"] == asdict(config) and state["num_nodes"] == graph.num_nodes:
+        if _resumable(state["config"]) == _resumable(asdict(config)) and (
+            state["num_nodes"] == graph.num_nodes
+        ):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
@@ -261,7 +271,7 @@ def fit(
         )
         seconds = time.perf_counter() - started
         z = embed_all(model, full_adj, graph.num_nodes, device, features)
-        metrics = evaluate(z, split.val, split.train, negatives, config, gen, with_recall=False)
+        metrics = evaluate(z, split.val, split.train, negatives, config, with_recall=False)
         history.loss.append(loss)
         history.val_auc.append(metrics["auc_uniform"])
         history.val_auc_popularity.append(metrics["auc_popularity"])
@@ -292,7 +302,7 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     z = embed_all(model, full_adj, graph.num_nodes, device, features)
-    history.test = evaluate(z, split.test, split.train, negatives, config, gen)
+    history.test = evaluate(z, split.test, split.train, negatives, config)
     log.info("test: %s", history.test)
     return model, history, split
 

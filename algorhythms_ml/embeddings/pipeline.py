@@ -1,0 +1,130 @@
+"""Warehouse in, warehouse out: train the GCN and the cold-start model on the published tables."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+
+from algorhythms_ml.embeddings.coldstart import (
+    ColdStartConfig,
+    ColdStartResult,
+    export,
+    fit_coldstart,
+)
+from algorhythms_ml.embeddings.graph import TrackGraph
+from algorhythms_ml.embeddings.train import GCNConfig, History, embeddings_of, fit
+from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES
+from algorhythms_ml.mpd.tracks import FEATURE_PREFIX, TRACK_METADATA
+from algorhythms_ml.warehouse import Warehouse, read_parquet, write_bytes, write_parquet
+
+GCN_EMBEDDINGS = "gcn_embeddings"
+GCN_MODEL = "models/gcn/model.pt"
+GCN_CHECKPOINT = "models/gcn/checkpoint.pt"
+COLDSTART_DIR = "models/feature_mlp"
+
+
+def load_graph(warehouse: Warehouse) -> tuple[TrackGraph, pd.DataFrame]:
+    tracks = read_parquet(warehouse.table(TRACK_METADATA))
+    edges = read_parquet(warehouse.table(COOCCURRENCE_EDGES), ["src", "dst", "weight"])
+    return TrackGraph.from_frames(edges, tracks), tracks
+
+
+def vectors_table(tracks: pd.DataFrame, vectors: np.ndarray, degree: np.ndarray) -> pa.Table:
+    ids = tracks["track_id"].to_numpy()
+    flat = pa.array(vectors[ids].reshape(-1), type=pa.float32())
+    return pa.table(
+        {
+            "track_id": pa.array(ids, type=pa.int64()),
+            "track_uri": pa.array(tracks["track_uri"].to_numpy()),
+            "degree": pa.array(degree[ids], type=pa.int32()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
+        }
+    )
+
+
+@dataclass
+class GCNResult:
+    history: History
+    nodes: int
+    edges: int
+    dim: int
+    isolated: int
+
+
+def train_gcn_embeddings(
+    warehouse: Warehouse, config: GCNConfig, log: logging.Logger | None = None,
+    resume: bool = True,
+) -> GCNResult:
+    """Train on `cooccurrence_edges`, write `gcn_embeddings` (one vector per track in
+    `track_metadata`, from propagation over the whole graph) and the model file."""
+    log = log or logging.getLogger(__name__)
+    graph, tracks = load_graph(warehouse)
+    checkpoint = None
+    if resume and warehouse.root.startswith("file:"):
+        checkpoint = warehouse.local_path(GCN_CHECKPOINT)
+    model, history, _ = fit(config, graph, log=log, checkpoint=checkpoint)
+    vectors = embeddings_of(model, graph, config.device)
+    degree = torch.bincount(graph.edge_index.flatten(), minlength=graph.num_nodes).numpy()
+    write_parquet(warehouse.table(GCN_EMBEDDINGS), vectors_table(tracks, vectors, degree))
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "config": config.__dict__}, buffer)
+    write_bytes(f"{warehouse.root}/{GCN_MODEL}", buffer.getvalue())
+    if checkpoint is not None and checkpoint.exists():
+        checkpoint.unlink()  # finished: the next run starts afresh on the new graph
+    return GCNResult(
+        history=history,
+        nodes=graph.num_nodes,
+        edges=int(graph.edge_index.size(1)),
+        dim=vectors.shape[1],
+        isolated=int((degree[tracks["track_id"].to_numpy()] == 0).sum()),
+    )
+
+
+def read_vectors(warehouse: Warehouse) -> tuple[pd.DataFrame, np.ndarray]:
+    """`gcn_embeddings` as (frame without vectors, (num_nodes, dim) array indexed by id)."""
+    import pyarrow.dataset as ds
+
+    from algorhythms_ml.warehouse import _arrow_fs
+
+    fs, path = _arrow_fs(warehouse.table(GCN_EMBEDDINGS))
+    table = ds.dataset(path, filesystem=fs, format="parquet").to_table()
+    ids = table["track_id"].to_numpy()
+    column = table["vector"].combine_chunks()
+    dim = column.type.list_size
+    flat = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+    vectors = np.zeros((int(ids.max()) + 1, dim), dtype=np.float32)
+    vectors[ids] = flat
+    return table.drop_columns(["vector"]).to_pandas(), vectors
+
+
+def train_feature_mlp(
+    warehouse: Warehouse, config: ColdStartConfig, log: logging.Logger | None = None
+) -> ColdStartResult:
+    """Train the cold-start model on tracks that have graph neighbours; write its arrays
+    (`arrays.npz`) and spec (`spec.json`) under models/feature_mlp."""
+    log = log or logging.getLogger(__name__)
+    frame, vectors = read_vectors(warehouse)
+    tracks = read_parquet(warehouse.table(TRACK_METADATA))
+    tracks = tracks.merge(frame[["track_id", "degree"]], on="track_id")
+    trainable = tracks[tracks["degree"] > 0].reset_index(drop=True)
+    external = [c for c in tracks.columns if c.startswith(FEATURE_PREFIX)]
+    edges = read_parquet(warehouse.table(COOCCURRENCE_EDGES), ["src", "dst"])
+    neighbours: dict[int, set[int]] = {}
+    for src, group in edges.groupby("src")["dst"]:
+        neighbours[int(src)] = set(group.to_numpy().tolist())
+    result = fit_coldstart(config, trainable, vectors, neighbours, external, log=log)
+    arrays, spec = export(result)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes(f"{warehouse.root}/{COLDSTART_DIR}/arrays.npz", buffer.getvalue())
+    write_bytes(
+        f"{warehouse.root}/{COLDSTART_DIR}/spec.json", json.dumps(spec, indent=2).encode()
+    )
+    return result

@@ -1,0 +1,77 @@
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from dagster_pyspark import PySparkResource
+
+from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
+from algorhythms_assets.assets.graph import cooccurrence_edges
+from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
+from algorhythms_assets.definitions import defs
+from algorhythms_assets.partitions import mpd_slices
+from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
+from algorhythms_ml.embeddings.coldstart import forward_numpy
+from algorhythms_ml.embeddings.pipeline import read_vectors
+from algorhythms_ml.warehouse import Warehouse
+
+
+def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generated_mpd, tmp_path):
+    folder = tmp_path / "mpd"
+    folder.mkdir()
+    shutil.copy(generated_mpd / "mpd.slice.0-999.json", folder / "mpd.slice.0-999.json")
+    resources = {
+        "pyspark": PySparkResource(spark_config={"spark.master": "local[2]"}),
+        "warehouse": WarehouseResource(root=str(tmp_path / "warehouse")),
+        "mpd_source": MpdSourceResource(path=str(folder)),
+    }
+    assets = [raw_mpd_slices, track_metadata, cooccurrence_edges, gcn_embeddings, feature_mlp]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(mpd_slices.name, ["mpd.slice.0-999"])
+        dg.materialize(
+            [raw_mpd_slices], instance=instance, resources=resources,
+            partition_key="mpd.slice.0-999",
+        )
+        result = dg.materialize(
+            [*assets, *defs.asset_checks],
+            instance=instance,
+            resources=resources,
+            selection=[track_metadata, cooccurrence_edges, gcn_embeddings, feature_mlp],
+            run_config={
+                "ops": {
+                    "cooccurrence_edges": {"config": {"top_k": 20}},
+                    "gcn_embeddings": {
+                        "config": {"dim": 32, "epochs": 3, "steps_per_epoch": 5,
+                                   "batch_size": 2048}
+                    },
+                    "feature_mlp": {"config": {"epochs": 2}},
+                }
+            },
+        )
+    assert result.success
+    meta = result.asset_materializations_for_node("gcn_embeddings")[0].metadata
+    assert meta["dimension"].value == 32 and meta["epochs"].value == 3
+    assert 0.5 < meta["test_auc_uniform"].value <= 1.0
+    assert "curves" in meta
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["check_gcn_embeddings_finite"]
+    assert checks["check_gcn_embeddings_dimension"]
+    assert checks["check_gcn_embeddings_one_per_track"]
+
+    warehouse = Warehouse.at(tmp_path / "warehouse")
+    frame, vectors = read_vectors(warehouse)
+    tracks = pd.read_parquet(tmp_path / "warehouse" / "track_metadata")
+    assert len(frame) == len(tracks) and vectors.shape[1] == 32
+    assert np.isfinite(vectors).all()
+    assert (tmp_path / "warehouse" / "models" / "gcn" / "model.pt").exists()
+
+    # The exported cold-start model runs with numpy alone and predicts vectors of the right size.
+    model_dir = tmp_path / "warehouse" / "models" / "feature_mlp"
+    spec = json.loads((model_dir / "spec.json").read_text())
+    arrays = dict(np.load(model_dir / "arrays.npz"))
+    predicted = forward_numpy(arrays, spec, tracks.head(5))
+    assert predicted.shape == (5, 32) and np.isfinite(predicted).all()
+    mlp_meta = result.asset_materializations_for_node("feature_mlp")[0].metadata
+    assert -1 <= mlp_meta["holdout_mean_cosine"].value <= 1
