@@ -30,10 +30,13 @@ def build_graph(work: Path, playlists: int, top_k: int) -> Warehouse:
         print(f"reusing the graph in {work / 'warehouse'}")
         return warehouse
     started = time.perf_counter()
-    files = generate_mpd(GeneratorConfig(playlists=playlists, seed=1), work / "mpd")
     env = dict(os.environ, SPARK_DRIVER_MEMORY="6g")
     spark = build_spark_session(spark_conf_from_env(env))
-    ingest_slices(spark, [f.as_uri() for f in files], warehouse)
+    if (work / "warehouse" / "playlist_tracks").exists():
+        print(f"reusing the ingested playlists in {work / 'warehouse'}")
+    else:
+        files = generate_mpd(GeneratorConfig(playlists=playlists, seed=1), work / "mpd")
+        ingest_slices(spark, [f.as_uri() for f in files], warehouse)
     build_track_metadata(spark, warehouse)
     build_cooccurrence_edges(spark, warehouse, EdgeConfig(weight="cosine", top_k=top_k))
     spark.stop()

@@ -34,10 +34,10 @@ class GcnEmbeddingsConfig(dg.Config):
 
     dim: int = 64
     num_layers: int = 2
-    epochs: int = 20
+    epochs: int = 10
     lr: float = 0.01
     batch_size: int = 8192
-    steps_per_epoch: int | None = None
+    steps_per_epoch: int | None = 20  # None: one pass over the training edges
     negatives: Literal["uniform", "popularity", "mixed"] = "mixed"
     l2: float = 1e-4
     fanouts: list[int] = [15, 10]
@@ -140,7 +140,7 @@ class FeatureMlpConfig(dg.Config):
 
     field_dim: int = 32
     hidden: int = 256
-    epochs: int = 30
+    epochs: int = 15
     lr: float = 0.003
     batch_size: int = 2048
     holdout_fraction: float = 0.1

@@ -23,7 +23,7 @@ class CooccurrenceConfig(dg.Config):
 
     weight: Literal["count", "cosine", "pmi"] = "cosine"
     min_count: int = 1
-    top_k: int | None = 100
+    top_k: int | None = 50
     window: int | None = None
     blocks: int | None = None
 

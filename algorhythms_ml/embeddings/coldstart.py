@@ -37,7 +37,7 @@ class ColdStartConfig:
     token_buckets: int = 2**15
     field_dim: int = 32
     hidden: int = 256
-    epochs: int = 30
+    epochs: int = 15
     lr: float = 0.003
     batch_size: int = 2048
     holdout_fraction: float = 0.1

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+
+
+@contextmanager
+def _quiet_sparse():
+    """torch warns that sparse CSR is beta and that invariant checks are off; both are known."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly")
+        yield
 
 
 @dataclass
@@ -112,10 +123,11 @@ class Adjacency:
         return cls(rowptr=rowptr, col=dst, value=value, num_nodes=num_nodes)
 
     def sparse(self) -> torch.Tensor:
-        return torch.sparse_csr_tensor(
-            self.rowptr, self.col, self.value, (self.num_nodes, self.num_nodes),
-            check_invariants=False,
-        )
+        with _quiet_sparse():
+            return torch.sparse_csr_tensor(
+                self.rowptr, self.col, self.value, (self.num_nodes, self.num_nodes),
+                check_invariants=False,
+            )
 
     def degree(self) -> torch.Tensor:
         return self.rowptr[1:] - self.rowptr[:-1]
@@ -174,9 +186,13 @@ class NeighborSampler:
         row = local[torch.searchsorted(uniq, torch.cat(rows))]
         col = local[torch.searchsorted(uniq, torch.cat(cols))]
         value = torch.cat(vals)
-        adjacency = (
-            torch.sparse_coo_tensor(torch.stack([row, col]), value, (n_id.numel(), n_id.numel()))
-            .coalesce()
-            .to_sparse_csr()
-        )
+        with _quiet_sparse():
+            adjacency = (
+                torch.sparse_coo_tensor(
+                    torch.stack([row, col]), value, (n_id.numel(), n_id.numel()),
+                    check_invariants=False,
+                )
+                .coalesce()
+                .to_sparse_csr()
+            )
         return SampledBlock(n_id=n_id, num_seeds=seeds.numel(), adjacency=adjacency)

@@ -30,10 +30,10 @@ Negatives = Literal["uniform", "popularity", "mixed"]
 class GCNConfig:
     dim: int = 64
     num_layers: int = 2
-    epochs: int = 20
+    epochs: int = 10
     lr: float = 0.01
     batch_size: int = 8192  # positive edges per step
-    steps_per_epoch: int | None = None  # default: one pass over the training edges
+    steps_per_epoch: int | None = 20  # None: one pass over the training edges
     negatives: Negatives = "mixed"
     l2: float = 1e-4
     dropout: float = 0.0

@@ -61,7 +61,7 @@ PAIR_SCHEMA = T.StructType(
 class EdgeConfig:
     weight: Weighting = "cosine"
     min_count: int = 1
-    top_k: int | None = 100
+    top_k: int | None = 50
     window: int | None = None
     blocks: int | None = None  # default: 4 per core
 

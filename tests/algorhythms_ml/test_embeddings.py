@@ -23,7 +23,7 @@ def planted_graph(n: int = 500, k: int = 10, p_in: float = 0.2, p_out: float = 0
     return TrackGraph.from_frames(edges, tracks), community
 
 
-SMALL = GCNConfig(dim=16, epochs=40, batch_size=512, patience=8, eval_edges=5000,
+SMALL = GCNConfig(dim=16, epochs=40, batch_size=512, steps_per_epoch=None, patience=8, eval_edges=5000,
                   recall_sources=200, l2=1e-3)
 
 
