@@ -1,6 +1,5 @@
 """A sensor that turns new or changed slice files in the MPD folder into partitions and runs."""
 
-
 import json
 
 import dagster as dg
@@ -33,7 +32,9 @@ def mpd_slice_sensor(
         for key in new_keys + changed
     ]
     if not requests:
-        return dg.SensorResult(skip_reason="no new or changed slice files", cursor=json.dumps(current))
+        return dg.SensorResult(
+            skip_reason="no new or changed slice files", cursor=json.dumps(current)
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[mpd_slices.build_add_request(new_keys)] if new_keys else [],

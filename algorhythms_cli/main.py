@@ -49,7 +49,9 @@ def _materialize(args: argparse.Namespace) -> int:
         instance.add_dynamic_partitions(mpd_slices.name, new)
     keys = instance.get_dynamic_partitions(mpd_slices.name)
     print(f"ingesting {len(keys)} slice partitions ({len(new)} new) from {source.path}")
-    quiet = {"loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "ERROR"}}}}
+    quiet = {
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "ERROR"}}}
+    }
     ingest = defs.resolve_job_def("ingest_mpd").execute_in_process(
         instance=instance,
         run_config=quiet,
@@ -92,7 +94,11 @@ def _summary(args: argparse.Namespace) -> int:
         return 0
     print(f"warehouse: {warehouse.local_path('')}")
     for name in (
-        "playlists", "playlist_tracks", "quarantine", "track_metadata", "cooccurrence_edges",
+        "playlists",
+        "playlist_tracks",
+        "quarantine",
+        "track_metadata",
+        "cooccurrence_edges",
         "gcn_embeddings",
     ):
         path = warehouse.local_path(name)

@@ -25,7 +25,9 @@ def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
         "spark.driver.memory": env.get("SPARK_DRIVER_MEMORY", "4g"),
         "spark.executor.memory": env.get("SPARK_EXECUTOR_MEMORY", "4g"),
         # Few cores locally: a handful of shuffle partitions beats the default 200.
-        "spark.sql.shuffle.partitions": env.get("SPARK_SHUFFLE_PARTITIONS", "8" if local else "400"),
+        "spark.sql.shuffle.partitions": env.get(
+            "SPARK_SHUFFLE_PARTITIONS", "8" if local else "400"
+        ),
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.sql.session.timeZone": "UTC",

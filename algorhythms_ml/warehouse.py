@@ -126,9 +126,11 @@ def read_parquet(uri: str, columns: list[str] | None = None):
     import pyarrow.dataset as ds
 
     fs, path = _arrow_fs(uri)
-    return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").to_table(
-        columns=columns
-    ).to_pandas()
+    return (
+        ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        .to_table(columns=columns)
+        .to_pandas()
+    )
 
 
 def write_parquet(uri: str, table) -> None:

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/cooccurrence.py --playlists 50000
     .venv/bin/python benchmarks/cooccurrence.py --mpd-dir ../shared/mpd_dev/train
-    .venv/bin/python benchmarks/cooccurrence.py --playlists 100000 --scaling 10000,25000,50000,100000
+    .venv/bin/python benchmarks/cooccurrence.py --playlists 50000 \\
+        --scaling 10000,25000,50000,100000
 
 Both engines start from the same de-duplicated (pid, track_id) Parquet rows and write their
 unpruned upper-triangle counts to Parquet; the script checks that every count agrees, then
@@ -106,8 +107,10 @@ def measure(spark, rows: Path, work: Path, blocks: int | None, label: str) -> di
 
 
 def report(m: dict) -> None:
-    agree = "all counts agree" if m["mismatches"] == 0 and m["edges"] == m["scipy_edges"] else (
-        f"MISMATCH: {m['mismatches']} pairs differ"
+    agree = (
+        "all counts agree"
+        if m["mismatches"] == 0 and m["edges"] == m["scipy_edges"]
+        else (f"MISMATCH: {m['mismatches']} pairs differ")
     )
     print(f"playlists            {m['playlists']:,} ({m['rows']:,} playlist-track rows)")
     print(f"raw pairs            {m['raw_pairs']:,}")
@@ -152,9 +155,9 @@ def main() -> None:
             build_track_metadata(spark, warehouse)
             tracks = spark.read.parquet(warehouse.table("playlist_tracks"))
             meta = spark.read.parquet(warehouse.table("track_metadata"))
-            playlist_track_ids(tracks, meta).select("pid", "track_id", "pos").toPandas().sort_values(
-                ["pid", "track_id"]
-            ).to_parquet(rows, index=False)
+            playlist_track_ids(tracks, meta).select(
+                "pid", "track_id", "pos"
+            ).toPandas().sort_values(["pid", "track_id"]).to_parquet(rows, index=False)
             shutil.rmtree(work / "mpd", ignore_errors=True)
             shutil.rmtree(work / "warehouse", ignore_errors=True)
             print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
@@ -173,7 +176,9 @@ def main() -> None:
         report(measure(spark, main_rows, work, args.blocks, "main"))
 
         if args.scaling:
-            print("\nscaling: playlists, raw pairs, spark s, scipy s, ratio, ns per raw pair (spark)")
+            print(
+                "\nscaling: playlists, raw pairs, spark s, scipy s, ratio, ns per raw pair (spark)"
+            )
             for n in [int(x) for x in args.scaling.split(",")]:
                 if n > pids.size:
                     print(f"{n:>9,}  (only {pids.size:,} playlists available)")
@@ -182,7 +187,8 @@ def main() -> None:
                 flag = "" if m["mismatches"] == 0 else f"  MISMATCH {m['mismatches']}"
                 print(
                     f"{n:>9,}  {m['raw_pairs']:>14,}  {m['spark_s']:7.2f}  {m['scipy_s']:7.2f}  "
-                    f"{m['spark_s'] / m['scipy_s']:5.2f}  {m['spark_s'] / m['raw_pairs'] * 1e9:6.1f}"
+                    f"{m['spark_s'] / m['scipy_s']:5.2f}  "
+                    f"{m['spark_s'] / m['raw_pairs'] * 1e9:6.1f}"
                     f"{flag}"
                 )
         spark.stop()

@@ -1,6 +1,6 @@
 """Generate N playlists of MPD slices, ingest them with Spark, print times and throughput.
 
-    .venv/bin/python benchmarks/ingest.py --playlists 100000 [--master local[2]] [--keep DIR]
+.venv/bin/python benchmarks/ingest.py --playlists 100000 [--master local[2]] [--keep DIR]
 """
 
 import argparse

@@ -55,10 +55,15 @@ def run(graph, config: GCNConfig, label: str) -> None:
     _, history, _ = fit(config, graph)
     total = time.perf_counter() - started
     per_epoch = sum(history.epoch_seconds) / len(history.epoch_seconds)
-    print(f"[{label}] mode {history.mode}, device {history.device}, {len(history.loss)} epochs "
-          f"(best {history.best_epoch}), {per_epoch:.1f} s per epoch, {total:.0f} s in all")
-    print(f"[{label}] loss {history.loss[0]:.4f} -> {history.loss[-1]:.4f}; "
-          f"val AUC {history.val_auc[-1]:.4f}, popularity-matched {history.val_auc_popularity[-1]:.4f}")
+    print(
+        f"[{label}] mode {history.mode}, device {history.device}, {len(history.loss)} epochs "
+        f"(best {history.best_epoch}), {per_epoch:.1f} s per epoch, {total:.0f} s in all"
+    )
+    print(
+        f"[{label}] loss {history.loss[0]:.4f} -> {history.loss[-1]:.4f}; "
+        f"val AUC {history.val_auc[-1]:.4f}, "
+        f"popularity-matched {history.val_auc_popularity[-1]:.4f}"
+    )
     print(f"[{label}] test: " + ", ".join(f"{k} {v:.4f}" for k, v in history.test.items()))
     print(f"[{label}] peak process memory {peak_rss_gb():.2f} GB")
     if config.device.startswith("cuda"):
@@ -78,8 +83,10 @@ def main() -> None:
     work = Path(args.work)
     warehouse = build_graph(work, args.playlists, args.top_k)
     graph, _ = load_graph(warehouse)
-    print(f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges, "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     config = GCNConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, patience=3)
     if args.mode != "auto":
         config = dataclasses.replace(
@@ -92,13 +99,19 @@ def main() -> None:
         print("[gpu] not measured: no CUDA device on this machine")
 
     started = time.perf_counter()
-    result = train_gcn_embeddings(warehouse, dataclasses.replace(config, device="cpu"), resume=False)
-    print(f"gcn_embeddings written in {time.perf_counter() - started:.0f} s "
-          f"({result.isolated} isolated tracks)")
+    result = train_gcn_embeddings(
+        warehouse, dataclasses.replace(config, device="cpu"), resume=False
+    )
+    print(
+        f"gcn_embeddings written in {time.perf_counter() - started:.0f} s "
+        f"({result.isolated} isolated tracks)"
+    )
     started = time.perf_counter()
     mlp = train_feature_mlp(warehouse, ColdStartConfig(epochs=10))
-    print(f"cold-start MLP in {time.perf_counter() - started:.0f} s: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in mlp.metrics.items()))
+    print(
+        f"cold-start MLP in {time.perf_counter() - started:.0f} s: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in mlp.metrics.items())
+    )
     print(f"peak process memory {peak_rss_gb():.2f} GB")
 
 

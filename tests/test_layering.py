@@ -7,10 +7,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "algorhythms_ml": {"dagster", "dagster_pyspark", "algorhythms_assets", "serving", "algorhythms_cli"},
+    "algorhythms_ml": {
+        "dagster",
+        "dagster_pyspark",
+        "algorhythms_assets",
+        "serving",
+        "algorhythms_cli",
+    },
     "algorhythms_assets": {"serving", "algorhythms_cli"},
-    "serving": {"algorhythms_ml", "algorhythms_assets", "algorhythms_cli", "dagster", "pyspark",
-                "torch_geometric"},
+    "serving": {
+        "algorhythms_ml",
+        "algorhythms_assets",
+        "algorhythms_cli",
+        "dagster",
+        "pyspark",
+        "torch_geometric",
+    },
 }
 
 

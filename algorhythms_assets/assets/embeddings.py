@@ -23,9 +23,7 @@ from algorhythms_ml.warehouse import read_parquet
 
 # Kubernetes run launchers read these tags: the training step asks for one GPU.
 GPU_TAGS = {
-    "dagster-k8s/config": {
-        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}
-    },
+    "dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}},
 }
 
 
@@ -78,7 +76,9 @@ def gcn_embeddings(
             "epochs": len(h.loss),
             "best_epoch": h.best_epoch,
             "resumed_from_epoch": h.resumed_from_epoch,
-            "seconds_per_epoch": round(float(np.mean(h.epoch_seconds)), 2) if h.epoch_seconds else 0,
+            "seconds_per_epoch": round(float(np.mean(h.epoch_seconds)), 2)
+            if h.epoch_seconds
+            else 0,
             "seconds": round(time.perf_counter() - started, 2),
             "final_loss": round(h.loss[-1], 4) if h.loss else None,
             "test_auc_uniform": round(h.test["auc_uniform"], 4),

@@ -52,8 +52,12 @@ def cooccurrence_edges(
     seconds = time.perf_counter() - started
     edges = spark.read.parquet(wh.table(COOCCURRENCE_EDGES))
     degrees = [r[0] for r in edges.groupBy("src").count().select(F.log10("count")).collect()]
-    weights = [r[0] for r in edges.sample(fraction=min(1.0, 200_000 / max(stats.edges, 1)), seed=0)
-               .select("weight").collect()]
+    weights = [
+        r[0]
+        for r in edges.sample(fraction=min(1.0, 200_000 / max(stats.edges, 1)), seed=0)
+        .select("weight")
+        .collect()
+    ]
     return dg.MaterializeResult(
         metadata={
             "nodes": stats.nodes,
@@ -64,9 +68,7 @@ def cooccurrence_edges(
             "degree": dg.MetadataValue.json({k: round(v, 2) for k, v in stats.degree.items()}),
             "config": dg.MetadataValue.json(config.model_dump()),
             "seconds": round(seconds, 2),
-            "degree_histogram": histogram(
-                degrees, "node degree", "log10(degree)", log_y=True
-            ),
+            "degree_histogram": histogram(degrees, "node degree", "log10(degree)", log_y=True),
             "weight_histogram": histogram(weights, f"edge weight ({config.weight})", "weight"),
             "path": dg.MetadataValue.path(wh.table(COOCCURRENCE_EDGES)),
         }
@@ -121,8 +123,8 @@ def check_cooccurrence_edges_symmetric(
 ) -> dg.AssetCheckResult:
     """Each edge (a, b) is stored as (b, a) too, with the same count and weight."""
     edges = _edges(pyspark, warehouse)
-    mirrored = edges.select(
-        F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight"
-    )
+    mirrored = edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
     unmatched = edges.exceptAll(mirrored).count()
-    return dg.AssetCheckResult(passed=unmatched == 0, metadata={"actual": unmatched, "threshold": 0})
+    return dg.AssetCheckResult(
+        passed=unmatched == 0, metadata={"actual": unmatched, "threshold": 0}
+    )

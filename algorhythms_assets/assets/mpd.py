@@ -1,6 +1,5 @@
 """MPD slice files -> ingested Parquet tables -> the track table."""
 
-
 import time
 
 import dagster as dg
@@ -170,7 +169,9 @@ def track_metadata(
             "tracks_with_features": stats.tracks_with_features,
             "seconds": round(seconds, 2),
             "popularity_histogram": histogram(
-                popularity, "playlists per track", "log10(playlists containing the track)",
+                popularity,
+                "playlists per track",
+                "log10(playlists containing the track)",
                 log_y=True,
             ),
             "path": dg.MetadataValue.path(wh.table(TRACK_METADATA)),

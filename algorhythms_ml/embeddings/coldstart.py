@@ -82,8 +82,9 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedFeatures:
             token_ids[i, j] = bucket("token", tok, spec.token_buckets)
     duration = pd.to_numeric(col("duration_ms"), errors="coerce").to_numpy(dtype=float)
     missing = np.isnan(duration)
-    log_d = np.where(missing, 0.0, (np.log1p(np.nan_to_num(duration)) - spec.duration_mean)
-                     / spec.duration_std)
+    log_d = np.where(
+        missing, 0.0, (np.log1p(np.nan_to_num(duration)) - spec.duration_mean) / spec.duration_std
+    )
     numeric = [log_d, missing.astype(float)]
     for name, mean, std in zip(spec.external, spec.external_mean, spec.external_std, strict=True):
         values = pd.to_numeric(col(name), errors="coerce").to_numpy(dtype=float)
@@ -155,8 +156,11 @@ class ColdStartResult:
 
 
 def neighbour_recall(
-    predicted: np.ndarray, vectors: np.ndarray, ids: np.ndarray,
-    neighbours: dict[int, set[int]], k: int,
+    predicted: np.ndarray,
+    vectors: np.ndarray,
+    ids: np.ndarray,
+    neighbours: dict[int, set[int]],
+    k: int,
 ) -> float:
     """Mean over `ids` of |top-k by cosine of the predicted vector ∩ true neighbours| /
     min(k, |neighbours|); the track itself is excluded from the search."""
@@ -254,9 +258,13 @@ def export(result: ColdStartResult) -> tuple[dict[str, np.ndarray], dict]:
 def forward_numpy(arrays: dict[str, np.ndarray], spec: dict, frame: pd.DataFrame) -> np.ndarray:
     """The exported model's forward pass in numpy: (n, output_dim)."""
     fs = FeatureSpec(
-        buckets=spec["buckets"], token_buckets=spec["token_buckets"], external=spec["external"],
-        duration_mean=spec["duration_mean"], duration_std=spec["duration_std"],
-        external_mean=spec["external_mean"], external_std=spec["external_std"],
+        buckets=spec["buckets"],
+        token_buckets=spec["token_buckets"],
+        external=spec["external"],
+        duration_mean=spec["duration_mean"],
+        duration_std=spec["duration_std"],
+        external_mean=spec["external_mean"],
+        external_std=spec["external_std"],
     )
     enc = encode(frame, fs)
     mask = enc.token_ids >= 0

@@ -109,7 +109,9 @@ class Adjacency:
     num_nodes: int
 
     @classmethod
-    def build(cls, num_nodes: int, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> Adjacency:
+    def build(
+        cls, num_nodes: int, edge_index: torch.Tensor, edge_weight: torch.Tensor
+    ) -> Adjacency:
         loops = torch.arange(num_nodes)
         src = torch.cat([edge_index[0], edge_index[1], loops])
         dst = torch.cat([edge_index[1], edge_index[0], loops])
@@ -125,7 +127,10 @@ class Adjacency:
     def sparse(self) -> torch.Tensor:
         with _quiet_sparse():
             return torch.sparse_csr_tensor(
-                self.rowptr, self.col, self.value, (self.num_nodes, self.num_nodes),
+                self.rowptr,
+                self.col,
+                self.value,
+                (self.num_nodes, self.num_nodes),
                 check_invariants=False,
             )
 
@@ -189,7 +194,9 @@ class NeighborSampler:
         with _quiet_sparse():
             adjacency = (
                 torch.sparse_coo_tensor(
-                    torch.stack([row, col]), value, (n_id.numel(), n_id.numel()),
+                    torch.stack([row, col]),
+                    value,
+                    (n_id.numel(), n_id.numel()),
                     check_invariants=False,
                 )
                 .coalesce()

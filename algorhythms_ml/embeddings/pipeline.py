@@ -30,10 +30,24 @@ GCN_CHECKPOINT = "models/gcn/checkpoint.pt"
 COLDSTART_DIR = "models/feature_mlp"
 
 
+def node_features(tracks: pd.DataFrame) -> np.ndarray | None:
+    """External `feature_*` columns of track_metadata as a (num_nodes, F) matrix indexed by
+    track id, standardised, missing values 0; None when there are none."""
+    columns = [c for c in tracks.columns if c.startswith(FEATURE_PREFIX)]
+    if not columns:
+        return None
+    values = tracks[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    mean, std = np.nanmean(values, 0), np.nanstd(values, 0)
+    values = np.nan_to_num((values - mean) / np.where(std > 0, std, 1.0))
+    out = np.zeros((int(tracks["track_id"].max()) + 1, len(columns)), dtype=np.float32)
+    out[tracks["track_id"].to_numpy()] = values
+    return out
+
+
 def load_graph(warehouse: Warehouse) -> tuple[TrackGraph, pd.DataFrame]:
     tracks = read_parquet(warehouse.table(TRACK_METADATA))
     edges = read_parquet(warehouse.table(COOCCURRENCE_EDGES), ["src", "dst", "weight"])
-    return TrackGraph.from_frames(edges, tracks), tracks
+    return TrackGraph.from_frames(edges, tracks, node_features(tracks)), tracks
 
 
 def vectors_table(tracks: pd.DataFrame, vectors: np.ndarray, degree: np.ndarray) -> pa.Table:
@@ -59,7 +73,9 @@ class GCNResult:
 
 
 def train_gcn_embeddings(
-    warehouse: Warehouse, config: GCNConfig, log: logging.Logger | None = None,
+    warehouse: Warehouse,
+    config: GCNConfig,
+    log: logging.Logger | None = None,
     resume: bool = True,
 ) -> GCNResult:
     """Train on `cooccurrence_edges`, write `gcn_embeddings` (one vector per track in
@@ -124,7 +140,5 @@ def train_feature_mlp(
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     write_bytes(f"{warehouse.root}/{COLDSTART_DIR}/arrays.npz", buffer.getvalue())
-    write_bytes(
-        f"{warehouse.root}/{COLDSTART_DIR}/spec.json", json.dumps(spec, indent=2).encode()
-    )
+    write_bytes(f"{warehouse.root}/{COLDSTART_DIR}/spec.json", json.dumps(spec, indent=2).encode())
     return result

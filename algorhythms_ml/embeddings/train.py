@@ -140,7 +140,9 @@ def train_epoch(
             )
             z_u, z_v, z_n = z[local(u)], z[local(v)], z[local(n)]
         loss = _bpr(z_u, z_v, z_n)
-        loss = loss + config.l2 * (z_u.pow(2).sum() + z_v.pow(2).sum() + z_n.pow(2).sum()) / u.numel()
+        loss = (
+            loss + config.l2 * (z_u.pow(2).sum() + z_v.pow(2).sum() + z_n.pow(2).sum()) / u.numel()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -150,7 +152,10 @@ def train_epoch(
 
 @torch.no_grad()
 def embed_all(
-    model: TrackGCN, full_adj: torch.Tensor, num_nodes: int, device: torch.device,
+    model: TrackGCN,
+    full_adj: torch.Tensor,
+    num_nodes: int,
+    device: torch.device,
     features: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Embeddings (num_nodes, dim) of every node by full-graph sparse propagation."""
@@ -178,7 +183,9 @@ def evaluate(
     u, v = pos
     s_pos = TrackGCN.decode(z[u], z[v]).numpy()
     out = {
-        "auc_uniform": auc(s_pos, TrackGCN.decode(z[u], z[negatives.uniform(u.numel(), gen)]).numpy()),
+        "auc_uniform": auc(
+            s_pos, TrackGCN.decode(z[u], z[negatives.uniform(u.numel(), gen)]).numpy()
+        ),
         "auc_popularity": auc(
             s_pos, TrackGCN.decode(z[u], z[negatives.popular(u.numel(), gen)]).numpy()
         ),
@@ -190,7 +197,10 @@ def evaluate(
 
 @torch.no_grad()
 def recall_at_k(
-    z: torch.Tensor, pos: torch.Tensor, train_edges: torch.Tensor, config: GCNConfig,
+    z: torch.Tensor,
+    pos: torch.Tensor,
+    train_edges: torch.Tensor,
+    config: GCNConfig,
     gen: torch.Generator,
 ) -> float:
     """Share of held-out neighbours of sampled sources found in their top K by score, training
@@ -239,7 +249,9 @@ def fit(
     sampler = None if full_batch else NeighborSampler(adjacency, list(config.fanouts))
     features = None if graph.features is None else graph.features.to(device)
     model = TrackGCN(
-        graph.num_nodes, config.dim, config.num_layers,
+        graph.num_nodes,
+        config.dim,
+        config.num_layers,
         feature_dim=0 if graph.features is None else graph.features.size(1),
         dropout=config.dropout,
     ).to(device)
@@ -266,8 +278,17 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
         loss = train_epoch(
-            model, adjacency, full_adj if full_batch else None, sampler, split.train, negatives,
-            optimizer, config, gen, device, features,
+            model,
+            adjacency,
+            full_adj if full_batch else None,
+            sampler,
+            split.train,
+            negatives,
+            optimizer,
+            config,
+            gen,
+            device,
+            features,
         )
         seconds = time.perf_counter() - started
         z = embed_all(model, full_adj, graph.num_nodes, device, features)
@@ -278,7 +299,11 @@ def fit(
         history.epoch_seconds.append(seconds)
         log.info(
             "epoch %d: loss %.4f, val AUC %.4f (popularity-matched %.4f), %.1f s",
-            epoch, loss, metrics["auc_uniform"], metrics["auc_popularity"], seconds,
+            epoch,
+            loss,
+            metrics["auc_uniform"],
+            metrics["auc_popularity"],
+            seconds,
         )
         if metrics["auc_popularity"] > best_score:
             best_score = metrics["auc_popularity"]
@@ -288,10 +313,14 @@ def fit(
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(
                 {
-                    "config": asdict(config), "num_nodes": graph.num_nodes,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "generator": gen.get_state(), "history": history,
-                    "best_state": best_state, "best_score": best_score,
+                    "config": asdict(config),
+                    "num_nodes": graph.num_nodes,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "generator": gen.get_state(),
+                    "history": history,
+                    "best_state": best_state,
+                    "best_score": best_score,
                 },
                 checkpoint,
             )

@@ -108,7 +108,9 @@ def block_pair_chunks(
     sources = np.flatnonzero(owns)
     # A source's output is at most the summed length of its playlists: chunk by that bound.
     bound = np.asarray(xt[sources] @ np.asarray(x.sum(1)).ravel()).ravel()
-    edges = np.searchsorted(np.cumsum(bound), np.arange(max_pairs, bound.sum() + max_pairs, max_pairs))
+    edges = np.searchsorted(
+        np.cumsum(bound), np.arange(max_pairs, bound.sum() + max_pairs, max_pairs)
+    )
     start = 0
     for stop in np.unique(np.append(np.minimum(edges + 1, sources.size), sources.size)):
         chunk = sources[start:stop]
@@ -210,16 +212,16 @@ def weighted_edges(
     elif config.weight == "cosine":
         weight = F.col("count") / F.sqrt(F.col("n_src").cast("double") * F.col("n_dst"))
     elif config.weight == "pmi":
-        weight = F.log(F.col("count") * F.lit(float(n_playlists)) / (F.col("n_src") * F.col("n_dst")))
+        weight = F.log(
+            F.col("count") * F.lit(float(n_playlists)) / (F.col("n_src") * F.col("n_dst"))
+        )
     else:
         raise ValueError(f"unknown weight {config.weight!r}: use count, cosine or pmi")
     edges = edges.select("src", "dst", "count", weight.alias("weight")).where(
         (F.col("weight") > 0) & ~F.isnan("weight")
     )
     both = edges.unionByName(
-        edges.select(
-            F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight"
-        )
+        edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
     )
     if config.top_k is None:
         return both
@@ -310,6 +312,9 @@ def build_cooccurrence_edges(
         fs.delete(staging)
     log.info(
         "cooccurrence_edges: %d nodes, %d directed edges from %d raw pairs (%d distinct)",
-        stats.nodes, stats.edges, stats.raw_pairs, stats.unpruned_pairs,
+        stats.nodes,
+        stats.edges,
+        stats.raw_pairs,
+        stats.unpruned_pairs,
     )
     return stats

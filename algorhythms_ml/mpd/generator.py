@@ -52,20 +52,101 @@ GENRE_TITLES: dict[str, list[str]] = {
     "funk": ["funk", "groove", "disco", "boogie", "funky"],
 }
 GENERIC_TITLES = [
-    "my playlist", "music", "favorites", "summer", "summer 2017", "road trip", "new",
-    "good vibes", "car", "driving", "mix", "random", "songs", "jams", "2016", "vibes",
-    "stuff", "playlist", "liked", "throwback", "spring", "drive", "fall", "lit af",
+    "my playlist",
+    "music",
+    "favorites",
+    "summer",
+    "summer 2017",
+    "road trip",
+    "new",
+    "good vibes",
+    "car",
+    "driving",
+    "mix",
+    "random",
+    "songs",
+    "jams",
+    "2016",
+    "vibes",
+    "stuff",
+    "playlist",
+    "liked",
+    "throwback",
+    "spring",
+    "drive",
+    "fall",
+    "lit af",
 ]
 EMOJI = ["🔥", "😎", "💯", "🎶", "✨", "🌴", "❤️", "🙏"]
 SYLLABLES = [
-    "ka", "ri", "lo", "ve", "na", "mo", "tu", "shi", "ra", "el", "an", "jo", "bi", "da",
-    "zen", "ly", "or", "mi", "sa", "ko", "ne", "vo", "lu", "ta", "ge", "wa", "qui", "fe",
+    "ka",
+    "ri",
+    "lo",
+    "ve",
+    "na",
+    "mo",
+    "tu",
+    "shi",
+    "ra",
+    "el",
+    "an",
+    "jo",
+    "bi",
+    "da",
+    "zen",
+    "ly",
+    "or",
+    "mi",
+    "sa",
+    "ko",
+    "ne",
+    "vo",
+    "lu",
+    "ta",
+    "ge",
+    "wa",
+    "qui",
+    "fe",
 ]
 WORDS = [
-    "love", "night", "fire", "heart", "dream", "city", "rain", "gold", "summer", "road",
-    "light", "home", "wild", "blue", "forever", "dance", "story", "river", "sky", "lost",
-    "young", "shadow", "echo", "paradise", "midnight", "diamond", "ocean", "ghost", "angel",
-    "money", "sunrise", "highway", "electric", "bloom", "silver", "thunder", "velvet", "neon",
+    "love",
+    "night",
+    "fire",
+    "heart",
+    "dream",
+    "city",
+    "rain",
+    "gold",
+    "summer",
+    "road",
+    "light",
+    "home",
+    "wild",
+    "blue",
+    "forever",
+    "dance",
+    "story",
+    "river",
+    "sky",
+    "lost",
+    "young",
+    "shadow",
+    "echo",
+    "paradise",
+    "midnight",
+    "diamond",
+    "ocean",
+    "ghost",
+    "angel",
+    "money",
+    "sunrise",
+    "highway",
+    "electric",
+    "bloom",
+    "silver",
+    "thunder",
+    "velvet",
+    "neon",
 ]
 BASE62 = np.frombuffer(
     b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8
@@ -187,18 +268,18 @@ def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalo
     artist_uris = _uris(rng, n_artists, "artist")
     album_uris = _uris(rng, n_albums, "album")
 
-    dumps = json.dumps
-    fragments = [
-        ', "artist_name": {}, "track_uri": "{}", "artist_uri": "{}", "track_name": {}, '
-        '"album_uri": "{}", "duration_ms": {}, "album_name": {}}}'.format(
-            dumps(artist_names[a]),
-            track_uris[t],
-            artist_uris[a],
-            dumps(track_names[t].title()),
-            album_uris[al],
-            int(track_duration[t]),
-            dumps(album_names[al].title()),
+    def fragment(t: int, a: int, al: int) -> str:
+        """A track's JSON after its "pos" field, rendered once and reused in every playlist."""
+        return (
+            f', "artist_name": {json.dumps(artist_names[a])}, "track_uri": "{track_uris[t]}", '
+            f'"artist_uri": "{artist_uris[a]}", '
+            f'"track_name": {json.dumps(track_names[t].title())}, '
+            f'"album_uri": "{album_uris[al]}", "duration_ms": {int(track_duration[t])}, '
+            f'"album_name": {json.dumps(album_names[al].title())}}}'
         )
+
+    fragments = [
+        fragment(t, a, al)
         for t, (a, al) in enumerate(zip(track_artist.tolist(), track_album.tolist(), strict=True))
     ]
     return Catalogue(
@@ -296,9 +377,7 @@ def _playlist_json(
     genre = int(rng.choice(cat.genre_weight.size, p=cat.genre_weight))
     tracks = _playlist_tracks(config, cat, rng, genre, int(length))
     frags = cat.fragments
-    body = ", ".join(
-        '{"pos": ' + str(i) + frags[t] for i, t in enumerate(tracks.tolist())
-    )
+    body = ", ".join('{"pos": ' + str(i) + frags[t] for i, t in enumerate(tracks.tolist()))
     n_followers = int(rng.pareto(1.5) + 1) if rng.random() < 0.6 else 1
     fields = {
         "name": _title(rng, genre),
@@ -330,7 +409,9 @@ def slice_file_name(first: int, last: int) -> str:
     return f"mpd.slice.{first}-{last}.json"
 
 
-def generate_mpd(config: GeneratorConfig, out: Path, log: logging.Logger | None = None) -> list[Path]:
+def generate_mpd(
+    config: GeneratorConfig, out: Path, log: logging.Logger | None = None
+) -> list[Path]:
     """Write MPD slice files for `config.playlists` playlists under `out`; return their paths."""
     log = log or logging.getLogger(__name__)
     if config.playlists < 1:

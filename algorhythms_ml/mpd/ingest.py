@@ -39,7 +39,12 @@ _FILE_SCHEMA = T.StructType(
     ]
 )
 PLAYLIST_INT_FIELDS = (
-    "modified_at", "num_tracks", "num_albums", "num_followers", "num_edits", "duration_ms",
+    "modified_at",
+    "num_tracks",
+    "num_albums",
+    "num_followers",
+    "num_edits",
+    "duration_ms",
     "num_artists",
 )
 _PLAYLIST_SCHEMA = T.StructType(
@@ -48,7 +53,13 @@ _PLAYLIST_SCHEMA = T.StructType(
     + [T.StructField("tracks", T.StringType())]
 )
 TRACK_FIELDS = (
-    "pos", "track_uri", "track_name", "artist_uri", "artist_name", "album_uri", "album_name",
+    "pos",
+    "track_uri",
+    "track_name",
+    "artist_uri",
+    "artist_name",
+    "album_uri",
+    "album_name",
     "duration_ms",
 )
 _TRACKS_SCHEMA = T.ArrayType(T.StructType([T.StructField(n, T.StringType()) for n in TRACK_FIELDS]))
@@ -200,8 +211,9 @@ def _partition_col() -> F.Column:
 
 def _playlists(valid: DataFrame) -> DataFrame:
     ints = [
-        _int_or_null(F.col(f"p.{n}"), "long" if n in ("modified_at", "duration_ms") else "int")
-        .alias(n)
+        _int_or_null(
+            F.col(f"p.{n}"), "long" if n in ("modified_at", "duration_ms") else "int"
+        ).alias(n)
         for n in PLAYLIST_INT_FIELDS
     ]
     collaborative = F.lower(F.trim("p.collaborative"))
@@ -209,9 +221,9 @@ def _playlists(valid: DataFrame) -> DataFrame:
         "pid",
         F.col("p.name").alias("name"),
         F.col("p.description").alias("description"),
-        F.when(collaborative == "true", True).when(collaborative == "false", False).alias(
-            "collaborative"
-        ),
+        F.when(collaborative == "true", True)
+        .when(collaborative == "false", False)
+        .alias("collaborative"),
         *ints,
         _partition_col(),
     )
@@ -339,7 +351,10 @@ def ingest_slices(
                     fs.delete(warehouse.partition(name, key))
             log.info(
                 "%s: %d playlists, %d tracks, %d quarantined",
-                key, stats[key].playlists, stats[key].tracks, stats[key].quarantined,
+                key,
+                stats[key].playlists,
+                stats[key].tracks,
+                stats[key].quarantined,
             )
         return IngestResult(stats, failed)
     finally:

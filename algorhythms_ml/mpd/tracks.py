@@ -106,8 +106,16 @@ def build_track_metadata(
         n_ids = ids.count()
 
         table = per_track.join(ids, "track_uri").select(
-            "track_id", "track_uri", "track_name", "artist_uri", "artist_name", "album_uri",
-            "album_name", "duration_ms", "num_playlists", "num_occurrences",
+            "track_id",
+            "track_uri",
+            "track_name",
+            "artist_uri",
+            "artist_name",
+            "album_uri",
+            "album_name",
+            "duration_ms",
+            "num_playlists",
+            "num_occurrences",
         )
         feature_columns: list[str] = []
         if features_uri:
@@ -121,9 +129,9 @@ def build_track_metadata(
         counts = written.agg(
             F.count(F.lit(1)).alias("tracks"),
             F.coalesce(F.sum("num_occurrences"), F.lit(0)).alias("rows"),
-            (
-                F.sum(F.col("has_features").cast("int")) if feature_columns else F.lit(0)
-            ).alias("with_features"),
+            (F.sum(F.col("has_features").cast("int")) if feature_columns else F.lit(0)).alias(
+                "with_features"
+            ),
         ).first()
 
         fs.move(f"{staging}/{TRACK_IDS}", warehouse.table(TRACK_IDS))
@@ -139,6 +147,8 @@ def build_track_metadata(
     )
     log.info(
         "track_metadata: %d tracks (%d new), %d playlist-track rows",
-        stats.tracks, stats.new_tracks, stats.playlist_tracks,
+        stats.tracks,
+        stats.new_tracks,
+        stats.playlist_tracks,
     )
     return stats

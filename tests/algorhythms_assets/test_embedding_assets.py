@@ -1,6 +1,5 @@
 import json
 import shutil
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -31,7 +30,9 @@ def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generate
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(mpd_slices.name, ["mpd.slice.0-999"])
         dg.materialize(
-            [raw_mpd_slices], instance=instance, resources=resources,
+            [raw_mpd_slices],
+            instance=instance,
+            resources=resources,
             partition_key="mpd.slice.0-999",
         )
         result = dg.materialize(
@@ -43,8 +44,7 @@ def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generate
                 "ops": {
                     "cooccurrence_edges": {"config": {"top_k": 20}},
                     "gcn_embeddings": {
-                        "config": {"dim": 32, "epochs": 3, "steps_per_epoch": 5,
-                                   "batch_size": 2048}
+                        "config": {"dim": 32, "epochs": 3, "steps_per_epoch": 5, "batch_size": 2048}
                     },
                     "feature_mlp": {"config": {"epochs": 2}},
                 }

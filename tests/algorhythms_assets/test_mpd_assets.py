@@ -77,7 +77,9 @@ def test_corrupt_slice_fails_its_partition_and_the_rest_materialise(resources, m
 
         (mpd_dir / "mpd.slice.9000-9999.json").unlink()
         result = dg.materialize(
-            [raw_mpd_slices], instance=instance, resources=resources,
+            [raw_mpd_slices],
+            instance=instance,
+            resources=resources,
             partition_key="mpd.slice.0-999",
         )
         meta = result.asset_materializations_for_node("raw_mpd_slices")[0].metadata

@@ -1,7 +1,6 @@
 import collections
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +41,9 @@ def test_block_pairs_counts_each_pair_once_per_playlist():
     tracks = np.array([1, 2, 3, 2, 3, 5])
     got = block_pairs(pids, tracks, None, None)
     assert {(a, b): c for a, b, c in got.itertuples(index=False)} == {
-        (1, 2): 1, (1, 3): 1, (2, 3): 2
+        (1, 2): 1,
+        (1, 3): 1,
+        (2, 3): 2,
     }
 
 
@@ -114,7 +115,8 @@ def test_edges_agree_with_an_independent_count_on_generated_data(spark, generate
         expected.update(itertools.combinations(tracks, 2))
     edges = pd.read_parquet(warehouse.local_path("cooccurrence_edges"))
     upper = edges[edges.src < edges.dst]
-    assert dict(zip(zip(upper.src, upper.dst), upper["count"])) == dict(expected)
+    pairs = zip(upper.src, upper.dst, strict=True)
+    assert dict(zip(pairs, upper["count"], strict=True)) == dict(expected)
     assert len(edges) == 2 * len(expected) == stats.edges
     assert stats.raw_pairs == raw and stats.unpruned_pairs == len(expected)
     assert (edges.src != edges.dst).all()

@@ -5,13 +5,20 @@ import pandas as pd
 import pytest
 import torch
 
-from algorhythms_ml.embeddings.coldstart import ColdStartConfig, export, fit_coldstart, forward_numpy
+from algorhythms_ml.embeddings.coldstart import (
+    ColdStartConfig,
+    export,
+    fit_coldstart,
+    forward_numpy,
+)
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
 from algorhythms_ml.embeddings.train import GCNConfig, embeddings_of, fit
 from algorhythms_ml.metrics import auc
 
 
-def planted_graph(n: int = 500, k: int = 10, p_in: float = 0.2, p_out: float = 0.002, seed: int = 0):
+def planted_graph(
+    n: int = 500, k: int = 10, p_in: float = 0.2, p_out: float = 0.002, seed: int = 0
+):
     rng = np.random.default_rng(seed)
     community = np.arange(n) % k
     a, b = np.triu_indices(n, 1)
@@ -23,8 +30,16 @@ def planted_graph(n: int = 500, k: int = 10, p_in: float = 0.2, p_out: float = 0
     return TrackGraph.from_frames(edges, tracks), community
 
 
-SMALL = GCNConfig(dim=16, epochs=40, batch_size=512, steps_per_epoch=None, patience=8, eval_edges=5000,
-                  recall_sources=200, l2=1e-3)
+SMALL = GCNConfig(
+    dim=16,
+    epochs=40,
+    batch_size=512,
+    steps_per_epoch=None,
+    patience=8,
+    eval_edges=5000,
+    recall_sources=200,
+    l2=1e-3,
+)
 
 
 def test_auc_by_hand():
@@ -113,8 +128,9 @@ def test_coldstart_recovers_a_planted_feature_to_vector_mapping():
         }
     )
     neighbours = {i: set(np.flatnonzero(artist == artist[i]).tolist()) - {i} for i in range(n)}
-    config = ColdStartConfig(buckets=4096, token_buckets=4096, epochs=15, batch_size=256, hidden=64,
-                             field_dim=16)
+    config = ColdStartConfig(
+        buckets=4096, token_buckets=4096, epochs=15, batch_size=256, hidden=64, field_dim=16
+    )
     result = fit_coldstart(config, tracks, vectors, neighbours)
     assert result.loss[-1] < result.loss[0]
     assert result.metrics["holdout_mean_cosine"] > 0.9
@@ -128,3 +144,13 @@ def test_coldstart_recovers_a_planted_feature_to_vector_mapping():
         enc = encode(sample, result.spec)
         expected = result.model(*_tensors(enc, np.arange(50))).numpy()
     assert np.allclose(forward_numpy(arrays, spec, sample), expected, atol=1e-5)
+
+
+def test_gcn_projects_content_features_when_present():
+    graph, community = planted_graph()
+    graph.features = torch.nn.functional.one_hot(torch.from_numpy(community), 10).float()
+    config = dataclasses.replace(SMALL, epochs=10, full_batch_max_nnz=10**9)
+    model, history, _ = fit(config, graph)
+    assert model.feature_proj is not None and model.feature_proj.in_features == 10
+    assert history.test["auc_uniform"] > 0.9
+    assert np.isfinite(embeddings_of(model, graph)).all()

@@ -8,11 +8,26 @@ import pytest
 from algorhythms_ml.mpd.generator import GENRE_TITLES, GeneratorConfig, generate_mpd
 
 PLAYLIST_FIELDS = {
-    "name", "collaborative", "pid", "modified_at", "num_tracks", "num_albums", "num_followers",
-    "num_edits", "duration_ms", "num_artists", "tracks",
+    "name",
+    "collaborative",
+    "pid",
+    "modified_at",
+    "num_tracks",
+    "num_albums",
+    "num_followers",
+    "num_edits",
+    "duration_ms",
+    "num_artists",
+    "tracks",
 }
 TRACK_FIELDS = {
-    "pos", "artist_name", "track_uri", "artist_uri", "track_name", "album_uri", "duration_ms",
+    "pos",
+    "artist_name",
+    "track_uri",
+    "artist_uri",
+    "track_name",
+    "album_uri",
+    "duration_ms",
     "album_name",
 }
 
@@ -85,7 +100,9 @@ def test_artists_have_albums_of_several_tracks(playlists):
 
 
 def test_duplicates_within_a_playlist_are_rare_but_present(playlists):
-    with_dup = sum(len(p["tracks"]) != len({t["track_uri"] for t in p["tracks"]}) for p in playlists)
+    with_dup = sum(
+        len(p["tracks"]) != len({t["track_uri"] for t in p["tracks"]}) for p in playlists
+    )
     assert 0 < with_dup / len(playlists) < 0.06
 
 

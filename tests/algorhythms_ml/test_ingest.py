@@ -47,7 +47,9 @@ def test_generated_slices_ingest_every_playlist_and_track(spark, generated_mpd, 
     assert result.written["mpd.slice.0-999"].playlists == 1000
 
 
-def test_trimmed_slice_ingests_with_absent_fields_as_null(spark, generated_mpd, tmp_path, warehouse):
+def test_trimmed_slice_ingests_with_absent_fields_as_null(
+    spark, generated_mpd, tmp_path, warehouse
+):
     source = load_playlists(generated_mpd / "mpd.slice.0-999.json")[:50]
     path = write_slice(tmp_path / "mpd.slice.0-49.json", trim_playlists(source))
     result = ingest_slices(spark, [path.as_uri()], warehouse)
@@ -77,7 +79,7 @@ def test_a_json_document_without_playlists_is_reported(spark, tmp_path, warehous
     path = tmp_path / "mpd.slice.0-0.json"
     path.write_text(json.dumps({"info": {}, "items": []}))
     result = ingest_slices(spark, [path.as_uri()], warehouse)
-    assert "no \"playlists\" list" in result.failed["mpd.slice.0-0"].message
+    assert 'no "playlists" list' in result.failed["mpd.slice.0-0"].message
 
 
 def test_bad_records_are_quarantined_with_their_reason(spark, tmp_path, warehouse):
@@ -110,7 +112,9 @@ def test_bad_records_are_quarantined_with_their_reason(spark, tmp_path, warehous
     assert read(warehouse, "playlists").name.tolist() == ["ok"]
 
 
-def test_rerun_replaces_partition_rows_without_duplicates(spark, generated_mpd, tmp_path, warehouse):
+def test_rerun_replaces_partition_rows_without_duplicates(
+    spark, generated_mpd, tmp_path, warehouse
+):
     folder = tmp_path / "mpd"
     folder.mkdir()
     path = folder / "mpd.slice.0-999.json"
