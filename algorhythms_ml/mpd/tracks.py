@@ -21,6 +21,14 @@ from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
 TRACK_IDS = "track_ids"
 TRACK_METADATA = "track_metadata"
 FEATURE_PREFIX = "feature_"
+DESCRIPTIVE_COLUMNS = (
+    "track_name",
+    "artist_uri",
+    "artist_name",
+    "album_uri",
+    "album_name",
+    "duration_ms",
+)
 
 TRACK_IDS_SCHEMA = T.StructType(
     [T.StructField("track_uri", T.StringType()), T.StructField("track_id", T.LongType())]
@@ -74,22 +82,13 @@ def build_track_metadata(
     log = log or logging.getLogger(__name__)
     fs = FileSystem(spark)
     tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
+    # The largest value is a deterministic pick where copies of a track disagree on a name.
+    described = [F.max(c).alias(c) for c in DESCRIPTIVE_COLUMNS]
     per_playlist = tracks.groupBy("track_uri", "pid").agg(
-        F.count(F.lit(1)).alias("occurrences"),
-        F.max("track_name").alias("track_name"),
-        F.max("artist_uri").alias("artist_uri"),
-        F.max("artist_name").alias("artist_name"),
-        F.max("album_uri").alias("album_uri"),
-        F.max("album_name").alias("album_name"),
-        F.max("duration_ms").alias("duration_ms"),
+        F.count(F.lit(1)).alias("occurrences"), *described
     )
     per_track = per_playlist.groupBy("track_uri").agg(
-        F.max("track_name").alias("track_name"),
-        F.max("artist_uri").alias("artist_uri"),
-        F.max("artist_name").alias("artist_name"),
-        F.max("album_uri").alias("album_uri"),
-        F.max("album_name").alias("album_name"),
-        F.max("duration_ms").alias("duration_ms"),
+        *described,
         F.count(F.lit(1)).cast("int").alias("num_playlists"),
         F.sum("occurrences").cast("int").alias("num_occurrences"),
     )
