@@ -203,7 +203,8 @@ def weighted_edges(
     """
     edges = counts.where(F.col("count") >= config.min_count)
     if config.weight != "count":
-        n = track_playlists.select("track_id", "n")
+        # One row per track (2.26M for the full MPD): broadcast, so the pairs are not shuffled.
+        n = F.broadcast(track_playlists.select("track_id", "n"))
         edges = edges.join(
             n.withColumnRenamed("track_id", "src").withColumnRenamed("n", "n_src"), "src"
         ).join(n.withColumnRenamed("track_id", "dst").withColumnRenamed("n", "n_dst"), "dst")
