@@ -15,20 +15,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
+from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA, TRACK_FIELDS
 from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
 
 TRACK_IDS = "track_ids"
 TRACK_METADATA = "track_metadata"
 FEATURE_PREFIX = "feature_"
-DESCRIPTIVE_COLUMNS = (
-    "track_name",
-    "artist_uri",
-    "artist_name",
-    "album_uri",
-    "album_name",
-    "duration_ms",
-)
+# Every ingested track field but the key and the position in its playlist.
+DESCRIPTIVE_COLUMNS = tuple(f for f in TRACK_FIELDS if f not in ("pos", "track_uri"))
 
 TRACK_IDS_SCHEMA = T.StructType(
     [T.StructField("track_uri", T.StringType()), T.StructField("track_id", T.LongType())]

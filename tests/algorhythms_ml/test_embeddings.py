@@ -7,6 +7,8 @@ import torch
 
 from algorhythms_ml.embeddings.coldstart import (
     ColdStartConfig,
+    _tensors,
+    encode,
     export,
     fit_coldstart,
     forward_numpy,
@@ -138,8 +140,6 @@ def test_coldstart_recovers_a_planted_feature_to_vector_mapping():
     # The exported arrays reproduce the torch model exactly, without torch.
     arrays, spec = export(result)
     sample = tracks.iloc[:50]
-    from algorhythms_ml.embeddings.coldstart import _tensors, encode, fit_spec  # noqa: F401
-
     with torch.no_grad():
         enc = encode(sample, result.spec)
         expected = result.model(*_tensors(enc, np.arange(50))).numpy()
