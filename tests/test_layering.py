@@ -1,4 +1,8 @@
-"""Imports flow one way: algorhythms_assets -> algorhythms_ml; serving imports neither."""
+"""Imports flow one way: algorhythms_assets -> algorhythms_ml; serving imports neither.
+
+algorhythms_store (the published database, the contract between pipeline and service) is
+imported by both sides and imports neither of them, nor any heavy engine.
+"""
 
 import ast
 from pathlib import Path
@@ -21,6 +25,17 @@ FORBIDDEN = {
         "algorhythms_cli",
         "dagster",
         "pyspark",
+        "torch",
+        "torch_geometric",
+    },
+    "algorhythms_store": {
+        "algorhythms_ml",
+        "algorhythms_assets",
+        "algorhythms_cli",
+        "serving",
+        "dagster",
+        "pyspark",
+        "torch",
         "torch_geometric",
     },
 }

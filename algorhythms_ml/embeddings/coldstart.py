@@ -2,33 +2,21 @@
 
 Features: artist and album names as hashed embeddings, the title as a bag of hashed tokens,
 log duration (with a missing flag), and any external numeric features (standardised, missing
-as 0). Hashing is `crc32("<field>:<value>") % buckets` on lower-cased text, simple enough for the
-service to reproduce without this package. The trained model is exported as plain arrays and a
-JSON spec (`export`), and `forward_numpy` is the reference forward pass on those arrays.
+as 0). The encoding and the numpy forward pass live in algorhythms_store.coldstart, which the
+service reads; the trained model is exported as plain arrays and a JSON spec (`export`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-TOKEN = re.compile(r"[a-z0-9]+")
-MAX_TOKENS = 16
-
-
-def bucket(field_name: str, value: str, buckets: int) -> int:
-    return zlib.crc32(f"{field_name}:{value.strip().lower()}".encode()) % buckets
-
-
-def tokens(title: str) -> list[str]:
-    return TOKEN.findall(title.lower())[:MAX_TOKENS]
+from algorhythms_store.coldstart import EncodedFeatures, FeatureSpec, encode
 
 
 @dataclass(frozen=True)
@@ -43,58 +31,6 @@ class ColdStartConfig:
     holdout_fraction: float = 0.1
     recall_k: int = 100
     seed: int = 0
-
-
-@dataclass
-class EncodedFeatures:
-    artist: np.ndarray  # (n,) bucket ids
-    album: np.ndarray  # (n,)
-    token_ids: np.ndarray  # (n, MAX_TOKENS) bucket ids, padded with -1
-    numeric: np.ndarray  # (n, 2 + n_external): log duration, duration missing, external...
-
-
-@dataclass
-class FeatureSpec:
-    """What the service needs to encode features the same way."""
-
-    buckets: int
-    token_buckets: int
-    external: list[str]
-    duration_mean: float
-    duration_std: float
-    external_mean: list[float] = field(default_factory=list)
-    external_std: list[float] = field(default_factory=list)
-
-
-def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedFeatures:
-    """Encode rows with columns artist_name, album_name, track_name, duration_ms and the spec's
-    external columns (any may be missing or null)."""
-    n = len(frame)
-
-    def col(name: str) -> pd.Series:
-        return frame[name] if name in frame else pd.Series([None] * n, index=frame.index)
-
-    artist = np.array([bucket("artist", str(a or ""), spec.buckets) for a in col("artist_name")])
-    album = np.array([bucket("album", str(a or ""), spec.buckets) for a in col("album_name")])
-    token_ids = np.full((n, MAX_TOKENS), -1, dtype=np.int64)
-    for i, title in enumerate(col("track_name")):
-        for j, tok in enumerate(tokens(str(title or ""))):
-            token_ids[i, j] = bucket("token", tok, spec.token_buckets)
-    duration = pd.to_numeric(col("duration_ms"), errors="coerce").to_numpy(dtype=float)
-    missing = np.isnan(duration)
-    log_d = np.where(
-        missing, 0.0, (np.log1p(np.nan_to_num(duration)) - spec.duration_mean) / spec.duration_std
-    )
-    numeric = [log_d, missing.astype(float)]
-    for name, mean, std in zip(spec.external, spec.external_mean, spec.external_std, strict=True):
-        values = pd.to_numeric(col(name), errors="coerce").to_numpy(dtype=float)
-        numeric.append(np.where(np.isnan(values), 0.0, (values - mean) / std))
-    return EncodedFeatures(
-        artist=artist.astype(np.int64),
-        album=album.astype(np.int64),
-        token_ids=token_ids,
-        numeric=np.stack(numeric, 1).astype(np.float32),
-    )
 
 
 def fit_spec(frame: pd.DataFrame, external: list[str], config: ColdStartConfig) -> FeatureSpec:
@@ -226,7 +162,7 @@ def fit_coldstart(
 
 
 def export(result: ColdStartResult) -> tuple[dict[str, np.ndarray], dict]:
-    """Plain arrays and a JSON-able spec: everything `forward_numpy` (or the service) needs."""
+    """Plain arrays and a JSON-able spec: everything `algorhythms_store.coldstart.forward_numpy` (the service) needs."""
     m = result.model
     arrays = {
         "artist": m.artist.weight.detach().numpy(),
@@ -237,43 +173,5 @@ def export(result: ColdStartResult) -> tuple[dict[str, np.ndarray], dict]:
         "out_w": m.out.weight.detach().numpy(),
         "out_b": m.out.bias.detach().numpy(),
     }
-    s = result.spec
-    spec = {
-        "format": "algorhythms-coldstart-v1",
-        "hash": "crc32(field:value.strip().lower()) % buckets; fields artist, album, token",
-        "token_pattern": TOKEN.pattern,
-        "max_tokens": MAX_TOKENS,
-        "buckets": s.buckets,
-        "token_buckets": s.token_buckets,
-        "duration_mean": s.duration_mean,
-        "duration_std": s.duration_std,
-        "external": s.external,
-        "external_mean": s.external_mean,
-        "external_std": s.external_std,
-        "output_dim": int(arrays["out_w"].shape[0]),
-    }
+    spec = result.spec.to_json(output_dim=int(arrays["out_w"].shape[0]))
     return arrays, spec
-
-
-def forward_numpy(arrays: dict[str, np.ndarray], spec: dict, frame: pd.DataFrame) -> np.ndarray:
-    """The exported model's forward pass in numpy: (n, output_dim)."""
-    fs = FeatureSpec(
-        buckets=spec["buckets"],
-        token_buckets=spec["token_buckets"],
-        external=spec["external"],
-        duration_mean=spec["duration_mean"],
-        duration_std=spec["duration_std"],
-        external_mean=spec["external_mean"],
-        external_std=spec["external_std"],
-    )
-    enc = encode(frame, fs)
-    mask = enc.token_ids >= 0
-    bags = np.zeros((len(frame), arrays["token"].shape[1]), dtype=np.float32)
-    for i in range(len(frame)):
-        if mask[i].any():
-            bags[i] = arrays["token"][enc.token_ids[i, mask[i]]].mean(0)
-    x = np.concatenate(
-        [arrays["artist"][enc.artist], arrays["album"][enc.album], bags, enc.numeric], 1
-    )
-    h = np.maximum(x @ arrays["hidden_w"].T + arrays["hidden_b"], 0)
-    return (h @ arrays["out_w"].T + arrays["out_b"]).astype(np.float32)

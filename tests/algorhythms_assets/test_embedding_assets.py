@@ -12,9 +12,9 @@ from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
-from algorhythms_ml.embeddings.coldstart import forward_numpy
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.warehouse import Warehouse
+from algorhythms_store.coldstart import forward_numpy
 
 
 def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generated_mpd, tmp_path):

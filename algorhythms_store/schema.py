@@ -1,0 +1,106 @@
+"""The published tables.
+
+A version is published as a set of tables swapped in together:
+
+- `track_model`: one row: the version, the vector dimension, and the cold-start model
+  (its JSON spec and its arrays as an .npz blob).
+- `track_vectors`: one row per track: id, uri, name, artist, album, duration_ms,
+  num_playlists, degree (graph neighbours; 0 means the vector was not trained on edges) and
+  `embedding vector(dim)`, with an HNSW index (`vector_cosine_ops`, query with `<=>`), a
+  full-text index over name and artist, and a popularity index.
+- `title_tracks`: playlist-title key (algorhythms_store.text.title_keys) -> track and score
+  (the share of playlists with that key that hold the track).
+
+`model_versions` is not swapped: it records every publish (time, run id, rows, dimension,
+metrics, status: loading, live, previous, retired or failed).
+
+Locking rule, so that a reader never sees two versions in one statement and never deadlocks
+with a swap: every reader statement names `track_model` first (a `WITH published AS (SELECT
+version FROM track_model)` prefix), and the swap locks `track_model` first.
+"""
+
+from __future__ import annotations
+
+TRACK_MODEL = "track_model"
+TRACK_VECTORS = "track_vectors"
+TITLE_TRACKS = "title_tracks"
+MODEL_VERSIONS = "model_versions"
+PUBLISHED = (TRACK_MODEL, TRACK_VECTORS, TITLE_TRACKS)  # lock order: track_model first
+STAGING = "_staging"
+PREVIOUS = "_previous"
+
+TRACK_COLUMNS = (
+    "id",
+    "uri",
+    "name",
+    "artist",
+    "album",
+    "duration_ms",
+    "num_playlists",
+    "degree",
+    "embedding",
+)
+TRACK_TYPES = ("int4", "text", "text", "text", "text", "int4", "int4", "int4", "vector")
+TITLE_COLUMNS = ("key", "track_id", "score")
+TITLE_TYPES = ("text", "int4", "float4")
+
+SEARCH_DOCUMENT = "to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(artist, ''))"
+
+MODEL_VERSIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {MODEL_VERSIONS} (
+    version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz,
+    run_id text,
+    status text NOT NULL,
+    rows bigint,
+    dimension integer,
+    metrics jsonb NOT NULL DEFAULT '{{}}',
+    error text
+)
+"""
+
+
+def staging_ddl(dimension: int) -> dict[str, str]:
+    """CREATE TABLE statements for the staging copies of the published tables."""
+    return {
+        TRACK_MODEL: f"""CREATE TABLE {TRACK_MODEL}{STAGING} (
+            version bigint NOT NULL,
+            dimension integer NOT NULL,
+            published_at timestamptz NOT NULL DEFAULT now(),
+            coldstart_spec jsonb,
+            coldstart_arrays bytea
+        )""",
+        TRACK_VECTORS: f"""CREATE TABLE {TRACK_VECTORS}{STAGING} (
+            id integer NOT NULL,
+            uri text NOT NULL,
+            name text,
+            artist text,
+            album text,
+            duration_ms integer,
+            num_playlists integer NOT NULL,
+            degree integer NOT NULL,
+            embedding vector({int(dimension)}) NOT NULL
+        )""",
+        TITLE_TRACKS: f"""CREATE TABLE {TITLE_TRACKS}{STAGING} (
+            key text NOT NULL,
+            track_id integer NOT NULL,
+            score real NOT NULL
+        )""",
+    }
+
+
+def index_ddl(version: int, m: int, ef_construction: int) -> list[str]:
+    """Indexes built on the loaded staging tables; names carry the version, so they stay
+    unique while old and new tables exist side by side."""
+    v, tv, tt = int(version), f"{TRACK_VECTORS}{STAGING}", f"{TITLE_TRACKS}{STAGING}"
+    return [
+        f"ALTER TABLE {tv} ADD CONSTRAINT {TRACK_VECTORS}_v{v}_pkey PRIMARY KEY (id)",
+        f"CREATE UNIQUE INDEX {TRACK_VECTORS}_v{v}_uri ON {tv} (uri)",
+        f"CREATE INDEX {TRACK_VECTORS}_v{v}_popularity ON {tv} (num_playlists DESC, id)",
+        f"CREATE INDEX {TRACK_VECTORS}_v{v}_search ON {tv} USING gin (({SEARCH_DOCUMENT}))",
+        f"CREATE INDEX {TRACK_VECTORS}_v{v}_embedding ON {tv} USING hnsw "
+        f"(embedding vector_cosine_ops) WITH (m = {int(m)}, ef_construction = {int(ef_construction)})",
+        f"ALTER TABLE {tt} ADD CONSTRAINT {TITLE_TRACKS}_v{v}_pkey PRIMARY KEY (key, track_id)",
+        f"CREATE INDEX {TITLE_TRACKS}_v{v}_score ON {tt} (key, score DESC)",
+    ]
