@@ -100,7 +100,8 @@ def index_ddl(version: int, m: int, ef_construction: int) -> list[str]:
         f"CREATE INDEX {TRACK_VECTORS}_v{v}_popularity ON {tv} (num_playlists DESC, id)",
         f"CREATE INDEX {TRACK_VECTORS}_v{v}_search ON {tv} USING gin (({SEARCH_DOCUMENT}))",
         f"CREATE INDEX {TRACK_VECTORS}_v{v}_embedding ON {tv} USING hnsw "
-        f"(embedding vector_cosine_ops) WITH (m = {int(m)}, ef_construction = {int(ef_construction)})",
+        f"(embedding vector_cosine_ops) "
+        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})",
         f"ALTER TABLE {tt} ADD CONSTRAINT {TITLE_TRACKS}_v{v}_pkey PRIMARY KEY (key, track_id)",
         f"CREATE INDEX {TITLE_TRACKS}_v{v}_score ON {tt} (key, score DESC)",
     ]

@@ -162,7 +162,8 @@ def fit_coldstart(
 
 
 def export(result: ColdStartResult) -> tuple[dict[str, np.ndarray], dict]:
-    """Plain arrays and a JSON-able spec: everything `algorhythms_store.coldstart.forward_numpy` (the service) needs."""
+    """Plain arrays and a JSON-able spec: everything the numpy forward pass
+    (`algorhythms_store.coldstart.forward_numpy`, used by the service) needs."""
     m = result.model
     arrays = {
         "artist": m.artist.weight.detach().numpy(),
