@@ -1,6 +1,6 @@
 import dagster as dg
 
-from algorhythms_assets.assets import embeddings, graph, mpd
+from algorhythms_assets.assets import embeddings, graph, mpd, vectors
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
 from algorhythms_assets.sensors import mpd_slice_sensor
@@ -12,6 +12,8 @@ defs = dg.Definitions(
         graph.cooccurrence_edges,
         embeddings.gcn_embeddings,
         embeddings.feature_mlp,
+        vectors.title_tracks,
+        vectors.track_vectors,
     ],
     asset_checks=[
         mpd.check_track_metadata_covers_playlist_tracks,
@@ -23,6 +25,8 @@ defs = dg.Definitions(
         embeddings.check_gcn_embeddings_finite,
         embeddings.check_gcn_embeddings_dimension,
         embeddings.check_gcn_embeddings_one_per_track,
+        vectors.check_track_vectors_one_row_per_track,
+        vectors.check_track_vectors_nearest_neighbour_uses_index,
     ],
     jobs=[ingest_job, build_job],
     sensors=[mpd_slice_sensor],

@@ -1,8 +1,9 @@
 """Resources, chosen from the environment in one place.
 
-Local default: data under `ALGORHYTHMS_DATA_DIR` (./data), Spark `local[*]`. A scaled deployment
-sets `SPARK_MASTER`, `ALGORHYTHMS_WAREHOUSE` (e.g. s3a://bucket/warehouse) and
-`ALGORHYTHMS_MPD_DIR` without touching the code.
+Local default: data under `ALGORHYTHMS_DATA_DIR` (./data), Spark `local[*]`, an embedded
+PostgreSQL with pgvector under the data folder. A scaled deployment sets `SPARK_MASTER`,
+`ALGORHYTHMS_WAREHOUSE` (e.g. s3a://bucket/warehouse), `ALGORHYTHMS_MPD_DIR` and `DATABASE_URL`
+without touching the code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dagster_pyspark import PySparkResource
 from algorhythms_ml.mpd.ingest import partition_key
 from algorhythms_ml.spark import spark_conf_from_env
 from algorhythms_ml.warehouse import Warehouse
+from algorhythms_store.database import resolve_url
 
 SLICE_GLOB = "mpd.slice.*.json"
 
@@ -49,6 +51,17 @@ class MpdSourceResource(dg.ConfigurableResource):
         return Path(self.path) / f"{key}.json"
 
 
+class DatabaseResource(dg.ConfigurableResource):
+    """The published PostgreSQL + pgvector database: `url`, or else an embedded server whose data
+    lives in `<data_dir>/postgres`, started on demand."""
+
+    url: str | None = None
+    data_dir: str
+
+    def resolve_url(self) -> str:
+        return resolve_url(self.url, Path(self.data_dir))
+
+
 def build_resources() -> dict[str, object]:
     root = data_dir()
     return {
@@ -58,5 +71,9 @@ def build_resources() -> dict[str, object]:
         ),
         "mpd_source": MpdSourceResource(
             path=os.environ.get("ALGORHYTHMS_MPD_DIR", str(root / "mpd"))
+        ),
+        "database": DatabaseResource(
+            url=dg.EnvVar("DATABASE_URL") if os.environ.get("DATABASE_URL") else None,
+            data_dir=str(root),
         ),
     }

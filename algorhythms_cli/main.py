@@ -110,6 +110,47 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Run the recommendation API under uvicorn."""
+    if args.data_dir:
+        os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    import uvicorn
+
+    uvicorn.run(
+        "serving.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
+    )
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """Roll the published database back to its previous version, or show the versions."""
+    if args.data_dir:
+        os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    import psycopg
+
+    from algorhythms_store.database import resolve_url
+    from algorhythms_store.publish import ensure_schema, rollback
+
+    url = resolve_url()
+    if args.rollback:
+        print(f"version {rollback(url)} is live again")
+    ensure_schema(url)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT version, status, published_at, rows, dimension, run_id FROM model_versions "
+            "ORDER BY version DESC LIMIT 20"
+        ).fetchall()
+    for version, status, published, n, dim, run_id in rows:
+        print(f"  v{version:<4} {status:<9} {published or '':<33} {n or 0:>10,} x {dim}  {run_id}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="algorhythms", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -128,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-going", action="store_true", help="build downstream assets even if a slice failed"
     )
     mat.set_defaults(func=_materialize)
+
+    serve = sub.add_parser("serve", help="run the recommendation API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)")
+    serve.set_defaults(func=_serve)
+
+    versions = sub.add_parser("versions", help="list published versions; --rollback to go back")
+    versions.add_argument("--rollback", action="store_true", help="make the previous version live")
+    versions.add_argument(
+        "--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)"
+    )
+    versions.set_defaults(func=_publish)
 
     summary = sub.add_parser("summary", help="list what has been built and where")
     summary.set_defaults(func=_summary)

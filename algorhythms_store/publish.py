@@ -172,7 +172,7 @@ def publish(
     tracks: Tracks,
     coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
     titles: Iterable[tuple[str, int, float]] = (),
-    hnsw: HnswConfig = HnswConfig(),
+    hnsw: HnswConfig | None = None,
     run_id: str | None = None,
     metrics: dict | None = None,
     log: logging.Logger | None = None,
@@ -181,6 +181,7 @@ def publish(
 ) -> PublishResult:
     """Load, index and swap in a new version; the previous one is kept for `rollback`."""
     log = log or logging.getLogger(__name__)
+    hnsw = hnsw or HnswConfig()
     dimension = int(tracks.vectors.shape[1])
     ensure_schema(url)
     seconds: dict[str, float] = {}

@@ -1,0 +1,100 @@
+"""The title table: which tracks playlists with a given title key hold.
+
+For every key of a playlist's title (algorhythms_store.text.title_keys: the whole normalised
+title, its words, its emoji), score(key, track) = playlists with the key holding the track /
+playlists with the key. Keys held by fewer than `min_playlists` playlists are dropped; each
+key keeps its `top_k` tracks. The service sums these scores over a request title's keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from algorhythms_ml.graph.cooccurrence import playlist_track_ids
+from algorhythms_ml.mpd.ingest import (
+    PLAYLIST_TRACKS,
+    PLAYLIST_TRACKS_SCHEMA,
+    PLAYLISTS,
+    PLAYLISTS_SCHEMA,
+)
+from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_store.text import title_keys
+
+TITLE_TRACKS = "title_tracks"
+
+
+@dataclass(frozen=True)
+class TitleConfig:
+    min_playlists: int = 2
+    top_k: int = 100
+
+
+@dataclass
+class TitleStats:
+    keys: int
+    rows: int
+    playlists_with_title: int
+
+
+def title_track_scores(
+    playlists: DataFrame, rows: DataFrame, config: TitleConfig = TitleConfig()
+) -> DataFrame:
+    """(key, track_id, score) from playlists (pid, name) and de-duplicated (pid, track_id)."""
+    keys_udf = F.udf(title_keys, T.ArrayType(T.StringType()))
+    keyed = (
+        playlists.select("pid", F.explode(keys_udf("name")).alias("key"))
+        .distinct()
+        .withColumn("n_key", F.count(F.lit(1)).over(Window.partitionBy("key")))
+        .where(F.col("n_key") >= config.min_playlists)
+    )
+    counts = (
+        keyed.join(rows.select("pid", "track_id"), "pid")
+        .groupBy("key", "track_id")
+        .agg(F.count(F.lit(1)).alias("count"), F.first("n_key").alias("n_key"))
+    )
+    rank = Window.partitionBy("key").orderBy(F.desc("count"), F.asc("track_id"))
+    return (
+        counts.withColumn("rank", F.row_number().over(rank))
+        .where(F.col("rank") <= config.top_k)
+        .select(
+            "key",
+            F.col("track_id").cast("int").alias("track_id"),
+            (F.col("count") / F.col("n_key")).cast("float").alias("score"),
+        )
+    )
+
+
+def build_title_tracks(
+    spark: SparkSession,
+    warehouse: Warehouse,
+    config: TitleConfig = TitleConfig(),
+    log: logging.Logger | None = None,
+) -> TitleStats:
+    """Compute `title_tracks` from the warehouse's playlists, playlist_tracks and track_metadata."""
+    log = log or logging.getLogger(__name__)
+    playlists = read_table(spark, warehouse.table(PLAYLISTS), PLAYLISTS_SCHEMA)
+    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
+    meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
+    scores = title_track_scores(playlists, playlist_track_ids(tracks, meta), config)
+    fs = FileSystem(spark)
+    staging = warehouse.staging()
+    out = f"{staging}/{TITLE_TRACKS}"
+    try:
+        scores.repartition(spark.sparkContext.defaultParallelism, "key").write.parquet(out)
+        written = spark.read.parquet(out)
+        stats = TitleStats(
+            keys=written.select("key").distinct().count(),
+            rows=written.count(),
+            playlists_with_title=playlists.where(F.length(F.trim("name")) > 0).count(),
+        )
+        fs.move(out, warehouse.table(TITLE_TRACKS))
+    finally:
+        fs.delete(staging)
+    log.info("title_tracks: %d keys, %d rows", stats.keys, stats.rows)
+    return stats

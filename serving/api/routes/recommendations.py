@@ -1,0 +1,46 @@
+from fastapi import APIRouter, HTTPException
+
+from serving.db import Connection, Models, SettingsDep
+from serving.recommender import NoUsableSongs, SongSeed, recommend_songs, with_retry
+from serving.schemas import Recommendation, RecommendationRequest, RecommendationResponse
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+NO_USABLE_SONG = "none of the songs is in the catalogue or has usable features"
+
+
+def response(result) -> RecommendationResponse:
+    return RecommendationResponse(
+        version=result.version,
+        source=result.source,
+        items=[Recommendation(**vars(item)) for item in result.items],
+        skipped=result.skipped,
+    )
+
+
+@router.post("/recommendations", responses={422: {"description": NO_USABLE_SONG}})
+async def recommendations(
+    body: RecommendationRequest, conn: Connection, models: Models, settings: SettingsDep
+) -> RecommendationResponse:
+    """The `count` tracks that go best with `songs`: catalogue songs by id, others by features."""
+    seeds = [
+        SongSeed(s.id, s.features.model_dump(exclude_none=True) if s.features else None)
+        for s in body.songs
+    ]
+    try:
+        result = await with_retry(
+            lambda: recommend_songs(
+                conn,
+                models,
+                seeds,
+                body.count,
+                body.exclude,
+                body.dislikes,
+                settings.dislike_weight,
+            )
+        )
+    except NoUsableSongs as error:
+        raise HTTPException(
+            status_code=422, detail={"message": NO_USABLE_SONG, "skipped": error.skipped}
+        ) from None
+    return response(result)

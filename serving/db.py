@@ -1,0 +1,105 @@
+"""The connection pool, the per-request connection dependency, and the cold-start model cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pgvector.psycopg import register_vector_async
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from algorhythms_store.coldstart import ColdStartModel, unpack_arrays
+from algorhythms_store.database import resolve_url
+from serving import sql
+from serving.settings import Settings
+
+
+class NotPublished(Exception):
+    """The database has no published version yet."""
+
+
+class VersionChanged(Exception):
+    """A new version went live between two statements of one request."""
+
+
+def database_url(settings: Settings) -> str:
+    """The settings' URL, or the embedded server in the data folder (started if need be)."""
+    return resolve_url(settings.database_url, settings.data_dir)
+
+
+def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+    async def configure(conn: AsyncConnection) -> None:
+        await conn.set_autocommit(True)
+        await register_vector_async(conn)
+        await conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false),"
+            " set_config('hnsw.iterative_scan', 'relaxed_order', false),"
+            " set_config('hnsw.max_scan_tuples', %s, false),"
+            " set_config('statement_timeout', %s, false)",
+            [
+                str(settings.ef_search),
+                str(settings.max_scan_tuples),
+                str(settings.statement_timeout_ms),
+            ],
+        )
+
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        configure=configure,
+        open=False,
+        name="algorhythms",
+    )
+
+
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    pool: AsyncConnectionPool = request.app.state.pool
+    async with pool.connection() as conn:
+        yield conn
+
+
+Connection = Annotated[AsyncConnection, Depends(get_connection)]
+
+
+class ModelCache:
+    """The published cold-start model, loaded once per version."""
+
+    def __init__(self) -> None:
+        self._models: dict[int, ColdStartModel | None] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, conn: AsyncConnection, version: int) -> ColdStartModel | None:
+        if version in self._models:
+            return self._models[version]
+        async with self._lock:
+            if version not in self._models:
+                row = await (await conn.execute(sql.COLDSTART_MODEL)).fetchone()
+                if row is None:
+                    raise NotPublished
+                if row[0] != version:
+                    raise VersionChanged
+                model = None
+                if row[1] is not None and row[2] is not None:
+                    arrays = await asyncio.to_thread(unpack_arrays, row[2])
+                    model = ColdStartModel(arrays=arrays, spec=row[1])
+                self._models = {version: model}  # older versions are no longer needed
+            return self._models[version]
+
+
+def get_models(request: Request) -> ModelCache:
+    return request.app.state.models
+
+
+Models = Annotated[ModelCache, Depends(get_models)]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,82 @@
+"""Every statement the service runs: parameterised, read-only.
+
+Each statement names `track_model` first (the `published` CTE) and returns the version it read,
+so one statement always reads one published version (see algorhythms_store.schema) and a
+request that runs two statements can tell whether a swap came between them.
+"""
+
+from algorhythms_store.schema import (
+    SEARCH_DOCUMENT,
+    TITLE_TRACKS,
+    TRACK_MODEL,
+    TRACK_VECTORS,
+)
+
+PUBLISHED = f"WITH published AS (SELECT version, dimension FROM {TRACK_MODEL}) "
+TRACK_FIELDS = "t.id, t.uri, t.name, t.artist, t.album"
+
+VERSION = PUBLISHED + "SELECT version, dimension FROM published"
+
+COLDSTART_MODEL = f"SELECT version, coldstart_spec, coldstart_arrays FROM {TRACK_MODEL}"
+
+# Known tracks among %(uris)s, with their vectors.
+LOOKUP = (
+    PUBLISHED
+    + f"""SELECT p.version, t.id, t.uri, t.embedding
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)"""
+)
+
+TRACK = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}, t.duration_ms, t.num_playlists, t.degree
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = %(uri)s"""
+)
+
+
+def nearest(with_embedding: bool) -> str:
+    """Nearest tracks to %(q)s by cosine distance (the HNSW index's operator), leaving out
+    %(exclude)s ids; one row with null track fields when there are none."""
+    extra = ", n.embedding" if with_embedding else ""
+    return (
+        PUBLISHED
+        + f"""SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.distance{extra}
+FROM published p LEFT JOIN LATERAL (
+    SELECT t.*, t.embedding <=> %(q)s AS distance FROM {TRACK_VECTORS} t
+    WHERE t.id <> ALL(%(exclude)s)
+    ORDER BY t.embedding <=> %(q)s LIMIT %(k)s
+) n ON true"""
+    )
+
+
+# Tracks of playlists whose titles share keys with %(keys)s; a whole-title match counts double.
+TITLE = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}, s.score
+FROM published p LEFT JOIN LATERAL (
+    SELECT track_id, sum(score * CASE WHEN key LIKE '=%%' THEN 2 ELSE 1 END) AS score
+    FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s) AND track_id <> ALL(%(exclude)s)
+    GROUP BY track_id ORDER BY score DESC, track_id LIMIT %(k)s
+) s ON true LEFT JOIN {TRACK_VECTORS} t ON t.id = s.track_id
+ORDER BY s.score DESC, t.id"""
+)
+
+POPULAR = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}, t.num_playlists
+FROM published p LEFT JOIN LATERAL (
+    SELECT * FROM {TRACK_VECTORS} WHERE id <> ALL(%(exclude)s)
+    ORDER BY num_playlists DESC, id LIMIT %(k)s
+) t ON true"""
+)
+
+# Full-text match on name and artist (the GIN index's expression), prefix-matching each word.
+SEARCH = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}, t.num_playlists, t.rank
+FROM published p LEFT JOIN LATERAL (
+    SELECT *, ts_rank({SEARCH_DOCUMENT}, to_tsquery('simple', %(query)s)) AS rank
+    FROM {TRACK_VECTORS}
+    WHERE {SEARCH_DOCUMENT} @@ to_tsquery('simple', %(query)s)
+    ORDER BY rank DESC, num_playlists DESC, id LIMIT %(k)s
+) t ON true"""
+)
