@@ -30,10 +30,21 @@ def database_url(settings: Settings) -> str:
     return resolve_url(settings.database_url, settings.data_dir)
 
 
+async def _register_vector(conn: AsyncConnection) -> bool:
+    """Register pgvector's types on `conn` once the database has them (nothing may be published
+    yet: then the connection is still good for /ready to say so)."""
+    if conn.adapters.types.get("vector") is not None:
+        return True
+    row = await (await conn.execute("SELECT to_regtype('vector') IS NOT NULL")).fetchone()
+    if row[0]:
+        await register_vector_async(conn)
+    return row[0]
+
+
 def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
     async def configure(conn: AsyncConnection) -> None:
         await conn.set_autocommit(True)
-        await register_vector_async(conn)
+        await _register_vector(conn)
         await conn.execute(
             "SELECT set_config('hnsw.ef_search', %s, false),"
             " set_config('hnsw.iterative_scan', 'relaxed_order', false),"
@@ -60,6 +71,8 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     pool: AsyncConnectionPool = request.app.state.pool
     async with pool.connection() as conn:
+        if not await _register_vector(conn):
+            raise NotPublished
         yield conn
 
 

@@ -49,3 +49,106 @@ def trim_playlists(playlists: list[dict]) -> list[dict]:
         q["tracks"] = [{k: t[k] for k in TRIMMED_TRACK_FIELDS} for t in p["tracks"]]
         trimmed.append(q)
     return trimmed
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> str:
+    """An embedded PostgreSQL with pgvector for the whole session; its admin URL."""
+    from algorhythms_store.database import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("pg") / "data")
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The same server, another database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A fresh, empty database `name` on the server (dropped first if it exists); its URL."""
+    import re
+
+    import psycopg
+
+    name = re.sub(r"[^a-z0-9]+", "_", name.lower())[:60]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url_for(server_url, name)
+
+
+@pytest.fixture
+def database(postgres_server, request) -> str:
+    """A fresh, empty database on the session's server, for one test."""
+    return create_database(postgres_server, "t_" + request.node.name)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiServer:
+    """`algorhythms serve` under uvicorn on a local port, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "algorhythms_cli.main", "serve", "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_until_up(self, timeout: float = 60) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the API exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the API did not come up")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        self._log.close()
+
+
+@pytest.fixture
+def api_server(tmp_path):
+    """Start API servers with extra environment; all are stopped after the test."""
+    servers = []
+
+    def start(env: dict[str, str]) -> ApiServer:
+        server = ApiServer(env, tmp_path / f"api-{len(servers)}.log")
+        servers.append(server)
+        server.wait_until_up()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
