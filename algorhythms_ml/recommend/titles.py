@@ -46,7 +46,7 @@ def title_track_scores(
     playlists: DataFrame, rows: DataFrame, config: TitleConfig = TitleConfig()
 ) -> DataFrame:
     """(key, track_id, score) from playlists (pid, name) and de-duplicated (pid, track_id)."""
-    keys_udf = F.udf(title_keys, T.ArrayType(T.StringType()))
+    keys_udf = F.udf(lambda name: title_keys(name), T.ArrayType(T.StringType()))
     keyed = (
         playlists.select("pid", F.explode(keys_udf("name")).alias("key"))
         .distinct()

@@ -4,20 +4,25 @@ import shutil
 import dagster as dg
 import numpy as np
 import pandas as pd
+import psycopg
 from dagster_pyspark import PySparkResource
+from pgvector.psycopg import register_vector
 
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
 from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
+from algorhythms_assets.assets.vectors import title_tracks, track_vectors
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
-from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
+from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
 
 
-def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generated_mpd, tmp_path):
+def test_embeddings_cold_start_model_and_published_vectors_materialise_with_checks(
+    spark, generated_mpd, tmp_path, database
+):
     folder = tmp_path / "mpd"
     folder.mkdir()
     shutil.copy(generated_mpd / "mpd.slice.0-999.json", folder / "mpd.slice.0-999.json")
@@ -25,8 +30,17 @@ def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generate
         "pyspark": PySparkResource(spark_config={"spark.master": "local[2]"}),
         "warehouse": WarehouseResource(root=str(tmp_path / "warehouse")),
         "mpd_source": MpdSourceResource(path=str(folder)),
+        "database": DatabaseResource(url=database, data_dir=str(tmp_path)),
     }
-    assets = [raw_mpd_slices, track_metadata, cooccurrence_edges, gcn_embeddings, feature_mlp]
+    assets = [
+        raw_mpd_slices,
+        track_metadata,
+        cooccurrence_edges,
+        gcn_embeddings,
+        feature_mlp,
+        title_tracks,
+        track_vectors,
+    ]
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(mpd_slices.name, ["mpd.slice.0-999"])
         dg.materialize(
@@ -39,7 +53,7 @@ def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generate
             [*assets, *defs.asset_checks],
             instance=instance,
             resources=resources,
-            selection=[track_metadata, cooccurrence_edges, gcn_embeddings, feature_mlp],
+            selection=assets[1:],
             run_config={
                 "ops": {
                     "cooccurrence_edges": {"config": {"top_k": 20}},
@@ -75,3 +89,24 @@ def test_embeddings_and_cold_start_model_materialise_with_checks(spark, generate
     assert predicted.shape == (5, 32) and np.isfinite(predicted).all()
     mlp_meta = result.asset_materializations_for_node("feature_mlp")[0].metadata
     assert -1 <= mlp_meta["holdout_mean_cosine"].value <= 1
+
+    # The published version holds every track with its vector, the model and the title table.
+    published = result.asset_materializations_for_node("track_vectors")[0].metadata
+    assert published["version"].value == 1 and published["rows"].value == len(tracks)
+    assert published["dimension"].value == 32 and published["title_rows"].value > 0
+    assert checks["check_track_vectors_one_row_per_track"]
+    assert checks["check_track_vectors_nearest_neighbour_uses_index"]
+    with psycopg.connect(database) as conn:
+        register_vector(conn)
+        uri, vector = conn.execute(
+            "SELECT uri, embedding FROM track_vectors ORDER BY id LIMIT 1"
+        ).fetchone()
+        metrics, status = conn.execute("SELECT metrics, status FROM model_versions").fetchone()
+        spec = conn.execute("SELECT coldstart_spec FROM track_model").fetchone()[0]
+    first = frame.sort_values("track_id").iloc[0]
+    assert uri == tracks.set_index("track_id").loc[first["track_id"], "track_uri"]
+    assert np.allclose(vector.to_numpy(), vectors[first["track_id"]])
+    assert status == "live" and spec["output_dim"] == 32
+    assert 0.5 < metrics["gcn_embeddings.test_auc_uniform"] <= 1.0
+    titles = pd.read_parquet(tmp_path / "warehouse" / "title_tracks")
+    assert titles["score"].between(0, 1).all() and titles.groupby("key").size().max() <= 100
