@@ -9,9 +9,11 @@ export ALGORHYTHMS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(ALGORHYTHMS_DATA_DIR)/dagster_home
 DEMO_PLAYLISTS ?= 5000
 DEMO_SEED ?= 7
+export API_HOST ?= 127.0.0.1
+export API_PORT ?= 8000
 MPD_DIR := $(ALGORHYTHMS_DATA_DIR)/mpd
 
-.PHONY: install java demo test lint ui clean
+.PHONY: install java demo test lint ui serve stop clean
 
 # torch first, pinned to the CPU build: any other request pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -38,6 +40,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	fi
 	$(BIN)/algorhythms materialize --mpd-dir $(MPD_DIR)
 	@$(BIN)/algorhythms summary
+	@BIN=$(BIN) scripts/serve_background.sh
 
 test: install
 	$(BIN)/python -m pytest
@@ -48,5 +51,15 @@ lint: install
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-clean:
+# The API in the foreground (make demo leaves one running in the background: make stop).
+serve: install
+	$(BIN)/algorhythms serve --host $(API_HOST) --port $(API_PORT)
+
+stop:
+	@if [ -f $(ALGORHYTHMS_DATA_DIR)/api.pid ]; then \
+	  kill -- -$$(cat $(ALGORHYTHMS_DATA_DIR)/api.pid) 2>/dev/null || true; \
+	  rm -f $(ALGORHYTHMS_DATA_DIR)/api.pid; echo "API stopped"; \
+	else echo "no API started by make demo"; fi
+
+clean: stop
 	rm -rf $(ALGORHYTHMS_DATA_DIR)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -114,8 +115,13 @@ def _serve(args: argparse.Namespace) -> int:
     """Run the recommendation API under uvicorn."""
     if args.data_dir:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through Python instead
+    # runs the exit handlers, so an embedded database this process started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "serving.main:create_app",
         factory=True,
@@ -151,6 +157,33 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _examples(args: argparse.Namespace) -> int:
+    """Print requests that work against the published data."""
+    import psycopg
+
+    from algorhythms_store.database import resolve_url
+
+    with psycopg.connect(resolve_url()) as conn:
+        rows = conn.execute(
+            "WITH published AS (SELECT version FROM track_model) "
+            "SELECT uri, name, artist FROM track_vectors ORDER BY num_playlists DESC, id LIMIT 2"
+        ).fetchall()
+    if not rows:
+        print("nothing is published yet: run `make demo` first", file=sys.stderr)
+        return 1
+    (first, name, artist), (second, _, _) = rows
+    body = json.dumps({"songs": [{"id": first}, {"id": second}], "count": 5})
+    print(f"# five songs to go with {name!r} by {artist} and the next most popular track:")
+    print(f"curl -s -X POST {args.api}/v1/recommendations \\")
+    print(f"  -H 'content-type: application/json' -d '{body}'")
+    body = json.dumps({"name": "summer party", "count": 5})
+    print("# continue a playlist known only by its title:")
+    print(f"curl -s -X POST {args.api}/v1/playlists/continue \\")
+    print(f"  -H 'content-type: application/json' -d '{body}'")
+    print(f"curl -s '{args.api}/v1/tracks/{first}/similar?count=5'")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="algorhythms", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -183,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)"
     )
     versions.set_defaults(func=_publish)
+
+    examples = sub.add_parser("examples", help="print API requests that work on the data")
+    examples.add_argument("--api", default="http://127.0.0.1:8000")
+    examples.set_defaults(func=_examples)
 
     summary = sub.add_parser("summary", help="list what has been built and where")
     summary.set_defaults(func=_summary)

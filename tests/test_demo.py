@@ -1,23 +1,55 @@
 """`make demo` end to end on a small sample, in a data folder of its own."""
 
+import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_make_demo_builds_every_asset_from_generated_data(tmp_path: Path):
+def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALGORHYTHMS_", "DAGSTER_"))}
-    env.update({"ALGORHYTHMS_DATA_DIR": str(tmp_path / "data"), "DEMO_PLAYLISTS": "2000"})
-    run = subprocess.run(
-        ["make", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    env.pop("DATABASE_URL", None)
+    port = free_port()
+    env.update(
+        {
+            "ALGORHYTHMS_DATA_DIR": str(tmp_path / "data"),
+            "DEMO_PLAYLISTS": "2000",
+            "API_PORT": str(port),
+        }
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    try:
+        run = subprocess.run(
+            ["make", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        # The printed request works against the running API.
+        curl = run.stdout[run.stdout.index("curl -s -X POST") :].split("\n# ")[0]
+        answer = subprocess.run(
+            curl.replace("\\\n", " "), shell=True, capture_output=True, text=True, timeout=30
+        )
+        items = json.loads(answer.stdout)["items"]
+        assert len(items) == 5 and all(i["uri"].startswith("spotify:track:") for i in items)
+        assert httpx.get(f"http://127.0.0.1:{port}/ready").json()["version"] == 1
+    finally:
+        subprocess.run(["make", "stop"], cwd=ROOT, env=env, capture_output=True, timeout=60)
+    # Stopping the API stops the embedded PostgreSQL it started.
+    postmaster = tmp_path / "data" / "postgres" / "postmaster.pid"
+    deadline = time.monotonic() + 30
+    while postmaster.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not postmaster.exists()
+    assert "materialised track_vectors" in run.stdout
+    assert "the API is running at" in run.stdout
     assert "wrote 2 slice files (2000 playlists)" in run.stdout
     assert "materialised track_metadata" in run.stdout
     assert "make ui" in run.stdout
