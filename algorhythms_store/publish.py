@@ -46,7 +46,7 @@ COPY_BATCH = 10_000
 @dataclass(frozen=True)
 class HnswConfig:
     m: int = 16
-    ef_construction: int = 64
+    ef_construction: int = 128  # recall@10 0.95 at ef_search 64 (benchmarks/serving.py)
     maintenance_work_mem: str = "512MB"  # the build is fast only while the graph fits in it
     parallel_workers: int | None = None  # None: PostgreSQL's default
 

@@ -2,15 +2,16 @@
 
 For each size: the publish (binary COPY, HNSW build); recall@10 of the HNSW index against exact
 search for several `ef_search`; a load test on POST /v1/recommendations (10 seed songs, count
-10) through `algorhythms serve` under uvicorn; and the same two statements the API runs per
-request (seed lookup, nearest neighbours) sent straight to PostgreSQL at the same concurrency,
-to give the API overhead as a ratio of median latencies. Both load generators run side by side
-in this process, one after the other, against the same database.
+10) through `algorhythms serve` under uvicorn; and the statement the API runs for such a
+request sent straight to PostgreSQL at the same concurrency, to give the API overhead as a ratio
+of median latencies. Both load generators run in this process, one after the other, against
+the same database.
 
     .venv/bin/python benchmarks/serving.py --sizes 100000,1000000
 
-Vectors: Gaussian clusters of about 100 tracks (embeddings of tracks that share playlists are
-clustered too); a request's seeds are 10 tracks from one cluster (a coherent playlist).
+Vectors: Gaussian clusters of about 100 tracks, centres ~ N(0, I), spread `--noise` (2.0: the
+clusters overlap; at 1.0 they separate so well that any index finds them, at 3.0 the data is
+close to uniform noise); a request's seeds are 10 tracks from one cluster (a coherent playlist).
 """
 
 from __future__ import annotations
@@ -27,24 +28,31 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import psycopg
-from pgvector.psycopg import register_vector, register_vector_async
-from psycopg_pool import AsyncConnectionPool
+# This file's folder comes first on sys.path when it runs as a script, and its name would hide
+# the `serving` package it measures.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from algorhythms_store.database import embedded_url
-from algorhythms_store.publish import HnswConfig, Tracks, publish
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from pgvector.psycopg import register_vector, register_vector_async  # noqa: E402
+from psycopg_pool import AsyncConnectionPool  # noqa: E402
+
+from algorhythms_store.database import embedded_url  # noqa: E402
+from algorhythms_store.publish import HnswConfig, Tracks, publish  # noqa: E402
+from serving import sql  # noqa: E402
+from serving.settings import Settings  # noqa: E402
 
 DIM = 64
 CLUSTER_SIZE = 100
 SEEDS = 10
+NOISE = 2.0  # per-dimension spread within a cluster, centres ~ N(0, 1): clusters overlap
 
 
-def synthetic_tracks(n: int, seed: int = 0) -> tuple[Tracks, np.ndarray]:
+def synthetic_tracks(n: int, seed: int = 0, noise: float = NOISE) -> tuple[Tracks, np.ndarray]:
     rng = np.random.default_rng(seed)
     clusters = rng.integers(0, max(1, n // CLUSTER_SIZE), n)
     centres = rng.normal(size=(clusters.max() + 1, DIM)).astype(np.float32)
-    vectors = centres[clusters] + 0.6 * rng.normal(size=(n, DIM)).astype(np.float32)
+    vectors = centres[clusters] + noise * rng.normal(size=(n, DIM)).astype(np.float32)
     tracks = Tracks(
         ids=np.arange(n),
         uris=[f"spotify:track:b{i:08d}" for i in range(n)],
@@ -179,37 +187,35 @@ async def api_load(port: int, bodies: list[bytes], concurrency: int, seconds: fl
 
 
 async def sql_load(url: str, uris: list[list[str]], concurrency: int, seconds: float) -> dict:
-    """The API's two statements per request (serving.sql), straight to PostgreSQL."""
-    from serving import sql
+    """The statement the API runs for such a request (serving.sql.NEAREST_TO_SEEDS), straight
+    to PostgreSQL through a pool of the same size as the API's."""
+    settings = Settings()
 
     async def configure(conn):
         await conn.set_autocommit(True)
         await register_vector_async(conn)
-        await conn.execute("SET hnsw.ef_search = 64; SET hnsw.iterative_scan = relaxed_order")
+        await conn.execute(
+            f"SET hnsw.ef_search = {settings.ef_search}; SET hnsw.iterative_scan = relaxed_order"
+        )
 
-    statement = sql.nearest(False)
     async with AsyncConnectionPool(
-        url, min_size=concurrency, max_size=concurrency, configure=configure, open=False
+        url,
+        min_size=settings.pool_max_size,
+        max_size=settings.pool_max_size,
+        configure=configure,
+        open=False,
     ) as pool:
         await pool.wait()
 
         async def worker(i: int, record, deadline: float) -> None:
             k = i
-            async with pool.connection() as conn:
-                while time.perf_counter() < deadline:
-                    started = time.perf_counter()
-                    rows = await (
-                        await conn.execute(sql.LOOKUP, {"uris": uris[k % len(uris)]})
-                    ).fetchall()
-                    vectors = unit(np.stack([r[3].to_numpy() for r in rows]))
-                    q = unit(vectors.mean(0))
-                    await (
-                        await conn.execute(
-                            statement, {"q": q, "exclude": [r[1] for r in rows], "k": 10}
-                        )
-                    ).fetchall()
-                    record(started, True)
-                    k += concurrency
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with pool.connection() as conn:
+                    params = {"uris": uris[k % len(uris)], "exclude": [], "k": 10}
+                    rows = await (await conn.execute(sql.NEAREST_TO_SEEDS, params)).fetchall()
+                record(started, len(rows) == 10)
+                k += concurrency
 
         return await _load(worker, concurrency, seconds)
 
@@ -244,10 +250,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--m", type=int, default=16)
-    parser.add_argument("--ef-construction", type=int, default=64)
+    parser.add_argument("--m", type=int, default=HnswConfig().m)
+    parser.add_argument("--ef-construction", type=int, default=HnswConfig().ef_construction)
     parser.add_argument("--maintenance-work-mem", default="2GB")
     parser.add_argument("--work", type=Path, help="folder for the embedded database")
+    parser.add_argument("--noise", type=float, default=NOISE, help="spread within a cluster")
+    parser.add_argument("--no-load", action="store_true", help="index figures only")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="serving-bench-"))
@@ -257,7 +265,7 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",")):
         print(f"\n== {n:,} vectors, {DIM} dimensions ==")
         started = time.perf_counter()
-        tracks, clusters = synthetic_tracks(n)
+        tracks, clusters = synthetic_tracks(n, noise=args.noise)
         print(f"generated in {time.perf_counter() - started:.1f} s")
         hnsw = HnswConfig(
             m=args.m,
@@ -276,6 +284,8 @@ def main() -> None:
         for ef, recall, ms in recall_table(url, tracks, queries, efs):
             print(f"{ef:>9}  {recall:>9.4f}  {ms:>15.2f}")
 
+        if args.no_load:
+            continue
         bodies = [
             json.dumps({"songs": [{"id": tracks.uris[i]} for i in q], "count": 10}).encode()
             for q in seed_sets(clusters, 2000, seed=2)
@@ -292,11 +302,12 @@ def main() -> None:
         sql_stats = asyncio.run(sql_load(url, uris, args.concurrency, args.seconds))
         print(
             f"load, concurrency {args.concurrency}, {args.seconds:.0f} s each, "
-            f"{args.workers} uvicorn worker(s), ef_search 64:"
+            f"{args.workers} uvicorn worker(s), pool {Settings().pool_max_size} connections, "
+            f"ef_search {Settings().ef_search}:"
         )
         for name, st in (
             ("API  POST /v1/recommendations", api_stats),
-            ("raw SQL, same 2 statements", sql_stats),
+            ("raw SQL, same statement", sql_stats),
         ):
             print(
                 f"  {name:<30} {st['rps']:>7.1f} req/s  p50 {st['p50_ms']:>6.2f} ms  "

@@ -86,6 +86,26 @@ async def lookup(conn: AsyncConnection, uris: list[str]) -> tuple[int, dict[str,
     return rows[0][0], {r[2]: (r[1], _array(r[3])) for r in rows if r[1] is not None}
 
 
+async def recommend_catalogue_songs(
+    conn: AsyncConnection, uris: list[str], count: int, exclude: list[str] = ()
+) -> Result:
+    """Seeds given by id only, no dislikes: the whole answer in one statement."""
+    rows = await _rows(
+        conn,
+        sql.NEAREST_TO_SEEDS,
+        {"uris": list(dict.fromkeys(uris)), "exclude": list(exclude), "k": count},
+    )
+    found = set(rows[0][1] or ())
+    skipped = [u for u in uris if u not in found]
+    if not found:
+        raise NoUsableSongs(skipped)
+    items = sorted(
+        (Item(r[3], r[4], r[5], r[6], 1.0 - r[7]) for r in rows if r[2] is not None),
+        key=lambda item: -item.score,
+    )
+    return Result(rows[0][0], "songs", items, skipped)
+
+
 async def recommend_songs(
     conn: AsyncConnection,
     models: ModelCache,
@@ -95,6 +115,8 @@ async def recommend_songs(
     dislikes: list[str] = (),
     dislike_weight: float = 0.5,
 ) -> Result:
+    if not dislikes and not any(s.features for s in seeds):
+        return await recommend_catalogue_songs(conn, [s.uri for s in seeds], count, exclude)
     version, known = await lookup(conn, list({s.uri for s in seeds} | set(exclude) | set(dislikes)))
     vectors, skipped, described = [], [], []
     for seed in seeds:

@@ -48,6 +48,23 @@ FROM published p LEFT JOIN LATERAL (
     )
 
 
+# The whole answer for catalogue seeds in one statement: the seeds found among %(uris)s, the
+# mean of their unit vectors, and its nearest tracks, leaving out the seeds and %(exclude)s uris.
+NEAREST_TO_SEEDS = (
+    PUBLISHED
+    + f""", seeds AS (SELECT id, uri, embedding FROM {TRACK_VECTORS} WHERE uri = ANY(%(uris)s)),
+query AS (SELECT avg(l2_normalize(embedding)) AS q FROM seeds)
+SELECT p.version, (SELECT array_agg(uri) FROM seeds), n.id, n.uri, n.name, n.artist, n.album,
+    n.distance
+FROM published p LEFT JOIN LATERAL (
+    SELECT t.id, t.uri, t.name, t.artist, t.album, t.embedding <=> (SELECT q FROM query) AS distance
+    FROM {TRACK_VECTORS} t
+    WHERE EXISTS (SELECT FROM seeds) AND t.id NOT IN (SELECT id FROM seeds)
+        AND t.uri <> ALL(%(exclude)s)
+    ORDER BY t.embedding <=> (SELECT q FROM query) LIMIT %(k)s
+) n ON true"""
+)
+
 # Tracks of playlists whose titles share keys with %(keys)s; a whole-title match counts double.
 TITLE = (
     PUBLISHED

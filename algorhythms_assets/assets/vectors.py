@@ -49,7 +49,7 @@ class TrackVectorsConfig(dg.Config):
     """How the vector index is built (pgvector HNSW)."""
 
     hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
+    hnsw_ef_construction: int = 128
     maintenance_work_mem: str = "512MB"
 
 
