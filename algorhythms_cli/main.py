@@ -184,6 +184,25 @@ def _examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _challenge(args: argparse.Namespace) -> int:
+    """Answer a challenge set with the published model; write the submission CSV."""
+    if args.data_dir:
+        os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    import asyncio
+
+    from algorhythms_cli.challenge import run_challenge
+    from algorhythms_store.database import resolve_url
+
+    summary = asyncio.run(
+        run_challenge(resolve_url(), Path(args.challenge_set), Path(args.out), count=args.count)
+    )
+    print(
+        f"wrote {args.out}: {summary['playlists']} playlists in {summary['seconds']:.1f} s "
+        f"({summary['ms_per_playlist']:.1f} ms each)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="algorhythms", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -216,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)"
     )
     versions.set_defaults(func=_publish)
+
+    challenge = sub.add_parser(
+        "challenge", help="answer a challenge set; write the official submission CSV"
+    )
+    challenge.add_argument("--challenge-set", required=True)
+    challenge.add_argument("--out", required=True)
+    challenge.add_argument("--count", type=int, default=500)
+    challenge.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR)")
+    challenge.set_defaults(func=_challenge)
 
     examples = sub.add_parser("examples", help="print API requests that work on the data")
     examples.add_argument("--api", default="http://127.0.0.1:8000")

@@ -41,21 +41,26 @@ async def _register_vector(conn: AsyncConnection) -> bool:
     return row[0]
 
 
+async def configure_connection(conn: AsyncConnection, settings: Settings) -> None:
+    """Autocommit, pgvector's types, and the session settings every service query assumes."""
+    await conn.set_autocommit(True)
+    await _register_vector(conn)
+    await conn.execute(
+        "SELECT set_config('hnsw.ef_search', %s, false),"
+        " set_config('hnsw.iterative_scan', 'relaxed_order', false),"
+        " set_config('hnsw.max_scan_tuples', %s, false),"
+        " set_config('statement_timeout', %s, false)",
+        [
+            str(settings.ef_search),
+            str(settings.max_scan_tuples),
+            str(settings.statement_timeout_ms),
+        ],
+    )
+
+
 def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
     async def configure(conn: AsyncConnection) -> None:
-        await conn.set_autocommit(True)
-        await _register_vector(conn)
-        await conn.execute(
-            "SELECT set_config('hnsw.ef_search', %s, false),"
-            " set_config('hnsw.iterative_scan', 'relaxed_order', false),"
-            " set_config('hnsw.max_scan_tuples', %s, false),"
-            " set_config('statement_timeout', %s, false)",
-            [
-                str(settings.ef_search),
-                str(settings.max_scan_tuples),
-                str(settings.statement_timeout_ms),
-            ],
-        )
+        await configure_connection(conn, settings)
 
     return AsyncConnectionPool(
         url,

@@ -44,6 +44,19 @@ class Result:
     skipped: list[str] = field(default_factory=list)
 
 
+def seed_from_track(
+    uri: str,
+    name: str | None = None,
+    artist: str | None = None,
+    album: str | None = None,
+    duration_ms: int | None = None,
+) -> SongSeed:
+    """A playlist track as a seed: its uri, and its names as features for the cold-start model."""
+    features = {"name": name, "artist": artist, "album": album, "duration_ms": duration_ms}
+    features = {k: v for k, v in features.items() if v is not None}
+    return SongSeed(uri, features or None)
+
+
 class NoUsableSongs(Exception):
     def __init__(self, skipped: list[str]):
         self.skipped = skipped
@@ -115,8 +128,16 @@ async def recommend_songs(
     dislikes: list[str] = (),
     dislike_weight: float = 0.5,
 ) -> Result:
-    if not dislikes and not any(s.features for s in seeds):
-        return await recommend_catalogue_songs(conn, [s.uri for s in seeds], count, exclude)
+    if not dislikes:
+        # One statement, unless an unknown song has features for the cold-start model.
+        described = {s.uri for s in seeds if s.features}
+        try:
+            result = await recommend_catalogue_songs(conn, [s.uri for s in seeds], count, exclude)
+            if not described & set(result.skipped):
+                return result
+        except NoUsableSongs as error:
+            if not described & set(error.skipped):
+                raise
     version, known = await lookup(conn, list({s.uri for s in seeds} | set(exclude) | set(dislikes)))
     vectors, skipped, described = [], [], []
     for seed in seeds:
@@ -206,6 +227,23 @@ async def recommend_title(
         if source == "title" and popular:
             source = "title+popularity"
     return Result(version, source, items)
+
+
+async def continue_playlist(
+    conn: AsyncConnection, models: ModelCache, name: str | None, seeds: list[SongSeed], count: int
+) -> Result:
+    """The next `count` tracks of a playlist: from its usable tracks, else from its title, else
+    the most popular tracks; never one of its tracks."""
+    skipped: list[str] = []
+    if seeds:
+        try:
+            return await recommend_songs(conn, models, seeds, count)
+        except NoUsableSongs as error:
+            skipped = error.skipped
+    _, known = await lookup(conn, [s.uri for s in seeds])
+    result = await recommend_title(conn, name, count, [track_id for track_id, _ in known.values()])
+    result.skipped = skipped
+    return result
 
 
 async def with_retry(answer, attempts: int = 3):
