@@ -116,6 +116,13 @@ def recall_table(url: str, tracks: Tracks, queries: list[list[int]], efs: list[i
     return rows
 
 
+def live_rows(url: str) -> int | None:
+    with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass('track_vectors')").fetchone()[0] is None:
+            return None
+        return conn.execute("SELECT count(*) FROM track_vectors").fetchone()[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -256,6 +263,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder for the embedded database")
     parser.add_argument("--noise", type=float, default=NOISE, help="spread within a cluster")
     parser.add_argument("--no-load", action="store_true", help="index figures only")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep a live version of the same size (no publish)"
+    )
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="serving-bench-"))
@@ -272,13 +282,24 @@ def main() -> None:
             ef_construction=args.ef_construction,
             maintenance_work_mem=args.maintenance_work_mem,
         )
-        result = publish(url, tracks, hnsw=hnsw, run_id=f"bench-{n}")
-        s = result.seconds
-        print(
-            f"publish v{result.version}: COPY {s['copy']:.1f} s, HNSW build (m={args.m}, "
-            f"ef_construction={args.ef_construction}) {s['hnsw_index']:.1f} s, all indexes "
-            f"{s['indexes']:.1f} s, ANALYZE {s['analyze']:.1f} s, swap {s['swap'] * 1000:.0f} ms"
-        )
+        if args.reuse and live_rows(url) == n:
+            print("reusing the live version")
+        else:
+            result = publish(url, tracks, hnsw=hnsw, run_id=f"bench-{n}")
+            s = result.seconds
+            print(
+                f"publish v{result.version}: COPY {s['copy']:.1f} s, HNSW build (m={args.m}, "
+                f"ef_construction={args.ef_construction}) {s['hnsw_index']:.1f} s, all indexes "
+                f"{s['indexes']:.1f} s, ANALYZE {s['analyze']:.1f} s, "
+                f"swap {s['swap'] * 1000:.0f} ms"
+            )
+        with psycopg.connect(url) as conn:
+            buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
+            size = conn.execute(
+                "SELECT pg_size_pretty(sum(pg_relation_size(indexrelid))) FROM pg_index "
+                "WHERE indrelid = 'track_vectors'::regclass"
+            ).fetchone()[0]
+        print(f"indexes of track_vectors: {size}; shared_buffers: {buffers}")
         queries = seed_sets(clusters, args.queries, seed=1)
         print("ef_search  recall@10  median query ms")
         for ef, recall, ms in recall_table(url, tracks, queries, efs):
