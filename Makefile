@@ -43,6 +43,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	@BIN=$(BIN) scripts/serve_background.sh
 
 test: install
+	@scripts/ensure_tools.sh
 	$(BIN)/python -m pytest
 
 lint: install

@@ -1,0 +1,109 @@
+"""The deployment files: compose and Dockerfiles validated with the real tools (no Docker engine
+runs here), the API image's pins, and both Dagster instance configurations loaded for real."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from tests.conftest import create_database
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKER = ROOT / "docker"
+
+
+def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
+    docker_compose = shutil.which("docker-compose")
+    assert docker_compose, "docker-compose is missing: scripts/ensure_tools.sh installs it"
+    clean = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
+    return subprocess.run(
+        [docker_compose, "-f", str(DOCKER / "compose.yaml"), "config"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compose_file_is_valid_and_wires_the_services_through_the_environment():
+    run = compose_config({"POSTGRES_PASSWORD": "secret"})
+    assert run.returncode == 0, run.stderr
+    services = yaml.safe_load(run.stdout)["services"]
+    assert set(services) == {
+        "postgres",
+        "spark-master",
+        "spark-worker",
+        "dagster-webserver",
+        "dagster-daemon",
+        "api",
+    }
+    assert services["postgres"]["image"].startswith("pgvector/pgvector:")
+    daemon = services["dagster-daemon"]["environment"]
+    assert daemon["SPARK_MASTER"] == "spark://spark-master:7077"
+    assert daemon["DATABASE_URL"] == "postgresql://algorhythms:secret@postgres:5432/algorhythms"
+    assert daemon["DAGSTER_POSTGRES_URL"].startswith("postgresql+psycopg2://")
+    assert services["api"]["environment"]["DATABASE_URL"] == daemon["DATABASE_URL"]
+    assert services["api"]["build"]["dockerfile"] == "docker/Dockerfile.api"
+    assert "dagster-daemon" in services["dagster-daemon"]["command"]
+
+
+def test_compose_refuses_to_start_without_a_database_password():
+    run = compose_config({})
+    assert run.returncode != 0
+    assert "set POSTGRES_PASSWORD" in run.stderr
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.api", "Dockerfile.pipeline"])
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = Path(sys.executable).parent / "hadolint"
+    run = subprocess.run(
+        [str(hadolint), "--failure-threshold", "info", str(DOCKER / dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_api_image_runs_as_non_root_with_the_projects_pins():
+    dockerfile = (DOCKER / "Dockerfile.api").read_text()
+    assert re.search(r"^USER 10001$", dockerfile, re.M)
+    assert "pyspark" not in dockerfile and "torch" not in dockerfile
+    pins = {}
+    for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, version = dep.split("==")
+        pins[name] = version
+    lines = (DOCKER / "api-requirements.txt").read_text().splitlines()
+    for line in (x for x in lines if x and not x.startswith("#")):
+        name, version = line.split("==")
+        assert pins.get(name) == version, line
+
+
+def test_local_instance_queues_runs_with_pool_limits(tmp_path):
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        settings = instance.get_concurrency_config()
+        assert settings.run_queue_config.max_concurrent_runs == 2
+        assert settings.pool_config.default_pool_limit == 1
+        assert str(settings.pool_config.pool_granularity).lower().endswith("run")
+
+
+def test_scaled_instance_stores_runs_in_postgres(tmp_path, postgres_server, monkeypatch):
+    url = create_database(postgres_server, "dagster_storage")
+    monkeypatch.setenv(
+        "DAGSTER_POSTGRES_URL", url.replace("postgresql://", "postgresql+psycopg2://")
+    )
+    shutil.copy(DOCKER / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        instance.add_dynamic_partitions("mpd_slices", ["mpd.slice.0-999"])
+        assert instance.get_dynamic_partitions("mpd_slices") == ["mpd.slice.0-999"]
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
