@@ -3,6 +3,7 @@ import dagster as dg
 from algorhythms_assets.assets import embeddings, graph, mpd, vectors
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
+from algorhythms_assets.schedules import weekly_rebuild
 from algorhythms_assets.sensors import mpd_slice_sensor
 
 defs = dg.Definitions(
@@ -30,5 +31,6 @@ defs = dg.Definitions(
     ],
     jobs=[ingest_job, build_job],
     sensors=[mpd_slice_sensor],
+    schedules=[weekly_rebuild],
     resources=build_resources(),
 )
