@@ -13,9 +13,21 @@ DEFAULT_MASTER = "local[*]"
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
+def driver_host(env) -> str:
+    """Where executors reach the driver: `SPARK_DRIVER_HOST`; "auto" means this machine's own
+    address (a run container whose name other containers cannot resolve)."""
+    host = env.get("SPARK_DRIVER_HOST", env.get("SPARK_LOCAL_IP", "127.0.0.1"))
+    if host == "auto":
+        import socket
+
+        return socket.gethostbyname(socket.gethostname())
+    return host
+
+
 def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Spark config: `SPARK_MASTER` (default local[*]), memory from `SPARK_DRIVER_MEMORY` and
-    `SPARK_EXECUTOR_MEMORY`, shuffle partitions from `SPARK_SHUFFLE_PARTITIONS`."""
+    `SPARK_EXECUTOR_MEMORY`, shuffle partitions from `SPARK_SHUFFLE_PARTITIONS`, the driver's
+    addresses from `SPARK_DRIVER_BIND_ADDRESS` and `SPARK_DRIVER_HOST`."""
     env = os.environ if environ is None else environ
     master = env.get("SPARK_MASTER", DEFAULT_MASTER)
     local = master.startswith("local")
@@ -35,7 +47,7 @@ def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
         "spark.ui.enabled": env.get("SPARK_UI_ENABLED", "false"),
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}",
         "spark.driver.bindAddress": env.get("SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
-        "spark.driver.host": env.get("SPARK_DRIVER_HOST", env.get("SPARK_LOCAL_IP", "127.0.0.1")),
+        "spark.driver.host": driver_host(env),
     }
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if local:  # Python workers run this interpreter (its venv); a cluster sets PYSPARK_PYTHON

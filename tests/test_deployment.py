@@ -52,6 +52,16 @@ def test_compose_file_is_valid_and_wires_the_services_through_the_environment():
     assert services["api"]["environment"]["DATABASE_URL"] == daemon["DATABASE_URL"]
     assert services["api"]["build"]["dockerfile"] == "docker/Dockerfile.api"
     assert "dagster-daemon" in services["dagster-daemon"]["command"]
+    # The daemon launches run containers: it needs the Docker socket, and they need the named
+    # network and volume that docker/dagster.yaml names.
+    assert any("docker.sock" in str(v) for v in services["dagster-daemon"]["volumes"])
+    config = yaml.safe_load(run.stdout)
+    assert config["networks"]["default"]["name"] == "algorhythms"
+    assert config["volumes"]["data"]["name"] == "algorhythms-data"
+    launcher = yaml.safe_load((DOCKER / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert launcher["network"] == "algorhythms"
+    assert "algorhythms-data" in launcher["container_kwargs"]["volumes"]
+    assert set(launcher["env_vars"]) <= set(daemon)
 
 
 def test_compose_refuses_to_start_without_a_database_password():
@@ -104,6 +114,9 @@ def test_scaled_instance_stores_runs_in_postgres(tmp_path, postgres_server, monk
     shutil.copy(DOCKER / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.run_launcher).__name__ == "DockerRunLauncher"
+        assert instance.run_launcher.image == "algorhythms-pipeline"
+        assert instance.run_launcher.networks == ["algorhythms"]
         instance.add_dynamic_partitions("mpd_slices", ["mpd.slice.0-999"])
         assert instance.get_dynamic_partitions("mpd_slices") == ["mpd.slice.0-999"]
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
