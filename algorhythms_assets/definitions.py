@@ -1,6 +1,7 @@
 import dagster as dg
 
 from algorhythms_assets.assets import embeddings, graph, mpd, vectors
+from algorhythms_assets.automation import rebuild_downstream
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
 from algorhythms_assets.schedules import weekly_rebuild
@@ -30,7 +31,7 @@ defs = dg.Definitions(
         vectors.check_track_vectors_nearest_neighbour_uses_index,
     ],
     jobs=[ingest_job, build_job],
-    sensors=[mpd_slice_sensor],
+    sensors=[mpd_slice_sensor, rebuild_downstream],
     schedules=[weekly_rebuild],
     resources=build_resources(),
 )

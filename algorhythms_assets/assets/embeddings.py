@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 
 from algorhythms_assets.assets.graph import cooccurrence_edges
+from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.plots import lines
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.embeddings.coldstart import ColdStartConfig
@@ -52,6 +53,7 @@ class GcnEmbeddingsConfig(dg.Config):
 
 @dg.asset(
     deps=[cooccurrence_edges],
+    automation_condition=ON_UPSTREAM_UPDATE,
     group_name="embeddings",
     kinds={"pytorch", "parquet"},
     op_tags=GPU_TAGS,
@@ -150,7 +152,12 @@ class FeatureMlpConfig(dg.Config):
         return ColdStartConfig(**self.model_dump())
 
 
-@dg.asset(deps=[gcn_embeddings], group_name="embeddings", kinds={"pytorch", "numpy"})
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[gcn_embeddings],
+    group_name="embeddings",
+    kinds={"pytorch", "numpy"},
+)
 def feature_mlp(
     context: dg.AssetExecutionContext, config: FeatureMlpConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:

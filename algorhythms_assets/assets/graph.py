@@ -8,6 +8,7 @@ from dagster_pyspark import PySparkResource
 from pyspark.sql import functions as F
 
 from algorhythms_assets.assets.mpd import track_metadata
+from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.plots import histogram
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.graph.cooccurrence import (
@@ -37,7 +38,13 @@ class CooccurrenceConfig(dg.Config):
         )
 
 
-@dg.asset(deps=[track_metadata], group_name="graph", kinds={"spark", "parquet"}, pool="spark")
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[track_metadata],
+    group_name="graph",
+    kinds={"spark", "parquet"},
+    pool="spark",
+)
 def cooccurrence_edges(
     context: dg.AssetExecutionContext,
     config: CooccurrenceConfig,

@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 from pyspark.sql import functions as F
 
+from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.plots import histogram
 from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
@@ -139,7 +140,13 @@ class TrackMetadataConfig(dg.Config):
     features_path: str | None = None
 
 
-@dg.asset(deps=[raw_mpd_slices], group_name="mpd", kinds={"spark", "parquet"}, pool="spark")
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[raw_mpd_slices],
+    group_name="mpd",
+    kinds={"spark", "parquet"},
+    pool="spark",
+)
 def track_metadata(
     context: dg.AssetExecutionContext,
     config: TrackMetadataConfig,

@@ -7,6 +7,7 @@ from dagster_pyspark import PySparkResource
 
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
 from algorhythms_assets.assets.mpd import track_metadata
+from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
 from algorhythms_ml.publish import publish_warehouse, published_tracks
 from algorhythms_ml.recommend.titles import TITLE_TRACKS, TitleConfig, build_title_tracks
@@ -21,7 +22,13 @@ class TitleTracksConfig(dg.Config):
     top_k: int = 100
 
 
-@dg.asset(deps=[track_metadata], group_name="recommend", kinds={"spark", "parquet"}, pool="spark")
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[track_metadata],
+    group_name="recommend",
+    kinds={"spark", "parquet"},
+    pool="spark",
+)
 def title_tracks(
     context: dg.AssetExecutionContext,
     config: TitleTracksConfig,
@@ -68,6 +75,7 @@ def _upstream_metrics(context: dg.AssetExecutionContext) -> dict:
 
 @dg.asset(
     deps=[gcn_embeddings, feature_mlp, title_tracks],
+    automation_condition=ON_UPSTREAM_UPDATE,
     group_name="recommend",
     kinds={"postgres"},
 )
