@@ -12,6 +12,7 @@ defs = dg.Definitions(
         mpd.raw_mpd_slices,
         mpd.track_metadata,
         graph.cooccurrence_edges,
+        graph.track_neighbors,
         embeddings.gcn_embeddings,
         embeddings.feature_mlp,
         vectors.title_tracks,

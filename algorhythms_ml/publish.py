@@ -10,6 +10,7 @@ import pandas as pd
 
 from algorhythms_ml.embeddings.pipeline import COLDSTART_DIR, read_vectors
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.recommend.neighbors import TRACK_NEIGHBORS
 from algorhythms_ml.recommend.titles import TITLE_TRACKS
 from algorhythms_ml.warehouse import Warehouse, read_bytes, read_parquet
 from algorhythms_store.coldstart import unpack_arrays
@@ -60,6 +61,16 @@ def title_rows(warehouse: Warehouse):
     )
 
 
+def neighbor_rows(warehouse: Warehouse):
+    table = read_parquet(warehouse.table(TRACK_NEIGHBORS), ["src", "dst", "weight"])
+    return zip(
+        table["src"].astype(int).tolist(),
+        table["dst"].astype(int).tolist(),
+        table["weight"].astype(float).tolist(),
+        strict=True,
+    )
+
+
 def publish_warehouse(
     warehouse: Warehouse,
     url: str,
@@ -74,6 +85,7 @@ def publish_warehouse(
         published_tracks(warehouse),
         coldstart=coldstart_model(warehouse),
         titles=title_rows(warehouse),
+        neighbors=neighbor_rows(warehouse),
         hnsw=hnsw or HnswConfig(),
         run_id=run_id,
         metrics=metrics,

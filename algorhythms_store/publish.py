@@ -25,6 +25,8 @@ from algorhythms_store.database import connect, ensure_extension
 from algorhythms_store.schema import (
     MODEL_VERSIONS,
     MODEL_VERSIONS_DDL,
+    NEIGHBOR_COLUMNS,
+    NEIGHBOR_TYPES,
     PREVIOUS,
     PUBLISHED,
     STAGING,
@@ -33,6 +35,7 @@ from algorhythms_store.schema import (
     TITLE_TYPES,
     TRACK_COLUMNS,
     TRACK_MODEL,
+    TRACK_NEIGHBORS,
     TRACK_TYPES,
     TRACK_VECTORS,
     index_ddl,
@@ -89,6 +92,7 @@ class PublishResult:
     rows: int
     dimension: int
     title_rows: int
+    neighbor_rows: int
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -172,6 +176,7 @@ def publish(
     tracks: Tracks,
     coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
     titles: Iterable[tuple[str, int, float]] = (),
+    neighbors: Iterable[tuple[int, int, float]] = (),
     hnsw: HnswConfig | None = None,
     run_id: str | None = None,
     metrics: dict | None = None,
@@ -205,6 +210,9 @@ def publish(
                 with conn.transaction():
                     rows = _copy(conn, TRACK_VECTORS, TRACK_COLUMNS, TRACK_TYPES, tracks.rows())
                     title_rows = _copy(conn, TITLE_TRACKS, TITLE_COLUMNS, TITLE_TYPES, titles)
+                    neighbor_rows = _copy(
+                        conn, TRACK_NEIGHBORS, NEIGHBOR_COLUMNS, NEIGHBOR_TYPES, neighbors
+                    )
                     spec, blob = (None, None)
                     if coldstart is not None:
                         spec, blob = json.dumps(coldstart[1]), pack_arrays(coldstart[0])
@@ -216,7 +224,12 @@ def publish(
                         [version, dimension, spec, blob],
                     )
                 seconds["copy"] = time.perf_counter() - started
-                log.info("copied %d tracks, %d title rows", rows, title_rows)
+                log.info(
+                    "copied %d tracks, %d title rows, %d neighbour rows",
+                    rows,
+                    title_rows,
+                    neighbor_rows,
+                )
                 started = time.perf_counter()
                 conn.execute(
                     sql.SQL("SET maintenance_work_mem = {}").format(
@@ -257,7 +270,7 @@ def publish(
             if not conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
     log.info("version %d live: %s", version, {k: round(v, 2) for k, v in seconds.items()})
-    return PublishResult(version, rows, dimension, title_rows, seconds)
+    return PublishResult(version, rows, dimension, title_rows, neighbor_rows, seconds)
 
 
 def rollback(url: str, lock_timeout_ms: int = 200, attempts: int = 50) -> int:

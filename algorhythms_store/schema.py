@@ -8,6 +8,8 @@ A version is published as a set of tables swapped in together:
   num_playlists, degree (graph neighbours; 0 means the vector was not trained on edges) and
   `embedding vector(dim)`, with an HNSW index (`vector_cosine_ops`, query with `<=>`), a
   full-text index over name and artist, and a popularity index.
+- `track_neighbors`: item-kNN lists: track -> its most frequent co-occurring tracks, with
+  cosine weights (primary key (src, dst), so a playlist's neighbours are an index range scan).
 - `title_tracks`: playlist-title key (algorhythms_store.text.title_keys) -> track and score
   (the share of playlists with that key that hold the track).
 
@@ -24,8 +26,10 @@ from __future__ import annotations
 TRACK_MODEL = "track_model"
 TRACK_VECTORS = "track_vectors"
 TITLE_TRACKS = "title_tracks"
+TRACK_NEIGHBORS = "track_neighbors"
 MODEL_VERSIONS = "model_versions"
-PUBLISHED = (TRACK_MODEL, TRACK_VECTORS, TITLE_TRACKS)  # lock order: track_model first
+# Lock order: track_model first.
+PUBLISHED = (TRACK_MODEL, TRACK_VECTORS, TITLE_TRACKS, TRACK_NEIGHBORS)
 STAGING = "_staging"
 PREVIOUS = "_previous"
 
@@ -43,6 +47,8 @@ TRACK_COLUMNS = (
 TRACK_TYPES = ("int4", "text", "text", "text", "text", "int4", "int4", "int4", "vector")
 TITLE_COLUMNS = ("key", "track_id", "score")
 TITLE_TYPES = ("text", "int4", "float4")
+NEIGHBOR_COLUMNS = ("src", "dst", "weight")
+NEIGHBOR_TYPES = ("int4", "int4", "float4")
 
 SEARCH_DOCUMENT = "to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(artist, ''))"
 
@@ -87,6 +93,11 @@ def staging_ddl(dimension: int) -> dict[str, str]:
             track_id integer NOT NULL,
             score real NOT NULL
         )""",
+        TRACK_NEIGHBORS: f"""CREATE TABLE {TRACK_NEIGHBORS}{STAGING} (
+            src integer NOT NULL,
+            dst integer NOT NULL,
+            weight real NOT NULL
+        )""",
     }
 
 
@@ -94,6 +105,7 @@ def index_ddl(version: int, m: int, ef_construction: int) -> list[str]:
     """Indexes built on the loaded staging tables; names carry the version, so they stay
     unique while old and new tables exist side by side."""
     v, tv, tt = int(version), f"{TRACK_VECTORS}{STAGING}", f"{TITLE_TRACKS}{STAGING}"
+    tn = f"{TRACK_NEIGHBORS}{STAGING}"
     return [
         f"ALTER TABLE {tv} ADD CONSTRAINT {TRACK_VECTORS}_v{v}_pkey PRIMARY KEY (id)",
         f"CREATE UNIQUE INDEX {TRACK_VECTORS}_v{v}_uri ON {tv} (uri)",
@@ -104,4 +116,5 @@ def index_ddl(version: int, m: int, ef_construction: int) -> list[str]:
         f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})",
         f"ALTER TABLE {tt} ADD CONSTRAINT {TITLE_TRACKS}_v{v}_pkey PRIMARY KEY (key, track_id)",
         f"CREATE INDEX {TITLE_TRACKS}_v{v}_score ON {tt} (key, score DESC)",
+        f"ALTER TABLE {tn} ADD CONSTRAINT {TRACK_NEIGHBORS}_v{v}_pkey PRIMARY KEY (src, dst)",
     ]

@@ -19,6 +19,7 @@ from serving import sql
 from serving.db import ModelCache, NotPublished, VersionChanged
 
 MAX_FETCH = 1000
+EMBEDDING_WEIGHT = 1.0  # candidate score = knn + EMBEDDING_WEIGHT * cosine (tuned on mpd_dev)
 
 
 @dataclass
@@ -99,21 +100,37 @@ async def lookup(conn: AsyncConnection, uris: list[str]) -> tuple[int, dict[str,
     return rows[0][0], {r[2]: (r[1], _array(r[3])) for r in rows if r[1] is not None}
 
 
+def _pool(count: int, left_out: int) -> int:
+    """Candidates to draw from each source: enough to fill `count` after leaving some out."""
+    return min(MAX_FETCH, count + left_out)
+
+
 async def recommend_catalogue_songs(
-    conn: AsyncConnection, uris: list[str], count: int, exclude: list[str] = ()
+    conn: AsyncConnection,
+    uris: list[str],
+    count: int,
+    exclude: list[str] = (),
+    embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> Result:
     """Seeds given by id only, no dislikes: the whole answer in one statement."""
+    uris = list(dict.fromkeys(uris))
     rows = await _rows(
         conn,
         sql.NEAREST_TO_SEEDS,
-        {"uris": list(dict.fromkeys(uris)), "exclude": list(exclude), "k": count},
+        {
+            "uris": uris,
+            "exclude": list(exclude),
+            "k": count,
+            "pool": _pool(count, len(uris) + len(exclude)),
+            "embedding_weight": embedding_weight,
+        },
     )
     found = set(rows[0][1] or ())
     skipped = [u for u in uris if u not in found]
     if not found:
         raise NoUsableSongs(skipped)
     items = sorted(
-        (Item(r[3], r[4], r[5], r[6], 1.0 - r[7]) for r in rows if r[2] is not None),
+        (Item(r[3], r[4], r[5], r[6], float(r[7])) for r in rows if r[2] is not None),
         key=lambda item: -item.score,
     )
     return Result(rows[0][0], "songs", items, skipped)
@@ -127,12 +144,15 @@ async def recommend_songs(
     exclude: list[str] = (),
     dislikes: list[str] = (),
     dislike_weight: float = 0.5,
+    embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> Result:
     if not dislikes:
         # One statement, unless an unknown song has features for the cold-start model.
         described = {s.uri for s in seeds if s.features}
         try:
-            result = await recommend_catalogue_songs(conn, [s.uri for s in seeds], count, exclude)
+            result = await recommend_catalogue_songs(
+                conn, [s.uri for s in seeds], count, exclude, embedding_weight
+            )
             if not described & set(result.skipped):
                 return result
         except NoUsableSongs as error:
@@ -160,17 +180,22 @@ async def recommend_songs(
         known[u][0] for u in {s.uri for s in seeds} | set(exclude) | set(dislikes) if u in known
     ]
     disliked = np.asarray([known[u][1] for u in dislikes if u in known], dtype=np.float32)
-    fetch = min(MAX_FETCH, 2 * count if len(disliked) else count)
+    seed_ids = [known[s.uri][0] for s in seeds if s.uri in known]
     rows = await _rows(
         conn,
-        sql.nearest(with_embedding=len(disliked) > 0),
-        {"q": query, "exclude": excluded, "k": fetch},
+        sql.candidates(with_embedding=len(disliked) > 0),
+        {
+            "q": query,
+            "seed_ids": seed_ids,
+            "exclude": excluded,
+            "pool": _pool(2 * count if len(disliked) else count, len(excluded)),
+        },
     )
     _check(rows[0][0], version)
     rows = [r for r in rows if r[1] is not None]
-    scores = np.array([1.0 - r[6] for r in rows], dtype=np.float64)
+    scores = np.array([r[6] + embedding_weight * r[7] for r in rows], dtype=np.float64)
     if len(disliked) and rows:
-        candidates = _unit(np.stack([_array(r[7]) for r in rows]))
+        candidates = _unit(np.stack([_array(r[8]) for r in rows]))
         similarity = candidates @ _unit(disliked).T
         scores -= dislike_weight * np.maximum(similarity.max(axis=1), 0.0)
     order = np.argsort(-scores, kind="stable")[:count]
@@ -230,14 +255,21 @@ async def recommend_title(
 
 
 async def continue_playlist(
-    conn: AsyncConnection, models: ModelCache, name: str | None, seeds: list[SongSeed], count: int
+    conn: AsyncConnection,
+    models: ModelCache,
+    name: str | None,
+    seeds: list[SongSeed],
+    count: int,
+    embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> Result:
     """The next `count` tracks of a playlist: from its usable tracks, else from its title, else
     the most popular tracks; never one of its tracks."""
     skipped: list[str] = []
     if seeds:
         try:
-            return await recommend_songs(conn, models, seeds, count)
+            return await recommend_songs(
+                conn, models, seeds, count, embedding_weight=embedding_weight
+            )
         except NoUsableSongs as error:
             skipped = error.skipped
     _, known = await lookup(conn, [s.uri for s in seeds])

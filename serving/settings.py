@@ -26,4 +26,6 @@ class Settings(BaseSettings):
     ef_search: int = Field(default=64, ge=1, le=1000)
     max_scan_tuples: int = Field(default=20000, ge=1)
     dislike_weight: float = Field(default=0.5, ge=0)
+    # Candidate score = item-kNN score (best = 1) + embedding_weight * cosine to the query.
+    embedding_weight: float = Field(default=1.0, ge=0)
     retry_after_s: int = Field(default=5, ge=1)

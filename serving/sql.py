@@ -9,6 +9,7 @@ from algorhythms_store.schema import (
     SEARCH_DOCUMENT,
     TITLE_TRACKS,
     TRACK_MODEL,
+    TRACK_NEIGHBORS,
     TRACK_VECTORS,
 )
 
@@ -48,22 +49,64 @@ FROM published p LEFT JOIN LATERAL (
     )
 
 
+# Candidates for a playlist come from two sources: item-kNN (the summed neighbour weights of its
+# tracks, scaled so the best candidate has 1) and the nearest tracks to the query vector (HNSW).
+# A candidate's score is knn + %(embedding_weight)s * cosine(query, candidate).
+
 # The whole answer for catalogue seeds in one statement: the seeds found among %(uris)s, the
-# mean of their unit vectors, and its nearest tracks, leaving out the seeds and %(exclude)s uris.
+# mean of their unit vectors as the query, both candidate sources, and the fused ranking,
+# leaving out the seeds and the %(exclude)s uris.
 NEAREST_TO_SEEDS = (
     PUBLISHED
     + f""", seeds AS (SELECT id, uri, embedding FROM {TRACK_VECTORS} WHERE uri = ANY(%(uris)s)),
-query AS (SELECT avg(l2_normalize(embedding)) AS q FROM seeds)
+query AS (SELECT avg(l2_normalize(embedding)) AS q FROM seeds),
+knn AS (
+    SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
+    WHERE n.src IN (SELECT id FROM seeds) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
+),
+ann AS (
+    SELECT t.id FROM {TRACK_VECTORS} t WHERE EXISTS (SELECT FROM seeds)
+    ORDER BY t.embedding <=> (SELECT q FROM query) LIMIT %(pool)s
+),
+candidates AS (
+    SELECT t.id, t.uri, t.name, t.artist, t.album,
+        coalesce(k.s / nullif(max(k.s) OVER (), 0), 0)
+        + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query))) AS score
+    FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
+    JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
+    WHERE t.id NOT IN (SELECT id FROM seeds) AND t.uri <> ALL(%(exclude)s)
+)
 SELECT p.version, (SELECT array_agg(uri) FROM seeds), n.id, n.uri, n.name, n.artist, n.album,
-    n.distance
+    n.score
 FROM published p LEFT JOIN LATERAL (
-    SELECT t.id, t.uri, t.name, t.artist, t.album, t.embedding <=> (SELECT q FROM query) AS distance
-    FROM {TRACK_VECTORS} t
-    WHERE EXISTS (SELECT FROM seeds) AND t.id NOT IN (SELECT id FROM seeds)
-        AND t.uri <> ALL(%(exclude)s)
-    ORDER BY t.embedding <=> (SELECT q FROM query) LIMIT %(k)s
+    SELECT * FROM candidates ORDER BY score DESC, id LIMIT %(k)s
 ) n ON true"""
 )
+
+
+def candidates(with_embedding: bool) -> str:
+    """Both candidate sources for the query vector %(q)s and the catalogue seeds %(seed_ids)s,
+    leaving out %(exclude)s ids: (version, id, uri, name, artist, album, knn, cosine[, vector]);
+    one row with null track fields when there are none."""
+    extra = ", t.embedding" if with_embedding else ""
+    return (
+        PUBLISHED
+        + f""", knn AS (
+    SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
+    WHERE n.src = ANY(%(seed_ids)s) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
+),
+ann AS (SELECT id FROM {TRACK_VECTORS} ORDER BY embedding <=> %(q)s LIMIT %(pool)s),
+candidates AS (
+    SELECT t.id, t.uri, t.name, t.artist, t.album,
+        coalesce(k.s / nullif(max(k.s) OVER (), 0), 0) AS knn,
+        1 - (t.embedding <=> %(q)s) AS cosine{extra}
+    FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
+    JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
+    WHERE t.id <> ALL(%(exclude)s)
+)
+SELECT p.version, n.* FROM published p LEFT JOIN LATERAL (SELECT * FROM candidates) n ON true"""
+    )
+
 
 # Tracks of playlists whose titles share keys with %(keys)s; a whole-title match counts double.
 TITLE = (

@@ -62,6 +62,11 @@ def titles() -> list[tuple[str, int, float]]:
     return rows
 
 
+def neighbors() -> list[tuple[int, int, float]]:
+    """Item-kNN lists: track 3 and track 4 both co-occur with track 1500 (another cluster)."""
+    return [(3, 1500, 0.9), (4, 1500, 0.8), (3, 7, 0.1)]
+
+
 def exact_nearest(tracks: Tracks, query: np.ndarray, exclude: set[int], k: int) -> list[str]:
     unit = tracks.vectors / np.linalg.norm(tracks.vectors, axis=1, keepdims=True)
     scores = unit @ (query / np.linalg.norm(query))

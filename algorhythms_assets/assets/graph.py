@@ -17,6 +17,11 @@ from algorhythms_ml.graph.cooccurrence import (
     build_cooccurrence_edges,
 )
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.recommend.neighbors import (
+    TRACK_NEIGHBORS,
+    NeighborConfig,
+    build_track_neighbors,
+)
 
 
 class CooccurrenceConfig(dg.Config):
@@ -134,4 +139,42 @@ def check_cooccurrence_edges_symmetric(
     unmatched = edges.exceptAll(mirrored).count()
     return dg.AssetCheckResult(
         passed=unmatched == 0, metadata={"actual": unmatched, "threshold": 0}
+    )
+
+
+class TrackNeighborsConfig(dg.Config):
+    """Neighbours kept per track for item-kNN (see algorhythms_ml.recommend.neighbors)."""
+
+    top_k: int = 200
+    window: int | None = None
+    blocks: int | None = None
+
+
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[track_metadata],
+    group_name="graph",
+    kinds={"spark", "parquet"},
+    pool="spark",
+)
+def track_neighbors(
+    context: dg.AssetExecutionContext,
+    config: TrackNeighborsConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Item-kNN lists: each track's most frequent co-occurring tracks, with cosine weights."""
+    wh = warehouse.warehouse()
+    started = time.perf_counter()
+    stats = build_track_neighbors(
+        pyspark.spark_session, wh, NeighborConfig(**config.model_dump()), log=context.log
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "tracks": stats.tracks,
+            "rows": stats.rows,
+            "config": dg.MetadataValue.json(config.model_dump()),
+            "seconds": round(time.perf_counter() - started, 2),
+            "path": dg.MetadataValue.path(wh.table(TRACK_NEIGHBORS)),
+        }
     )

@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
+from algorhythms_assets.assets.graph import track_neighbors
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
@@ -74,7 +75,7 @@ def _upstream_metrics(context: dg.AssetExecutionContext) -> dict:
 
 
 @dg.asset(
-    deps=[gcn_embeddings, feature_mlp, title_tracks],
+    deps=[gcn_embeddings, feature_mlp, title_tracks, track_neighbors],
     automation_condition=ON_UPSTREAM_UPDATE,
     group_name="recommend",
     kinds={"postgres"},
@@ -85,7 +86,7 @@ def track_vectors(
     warehouse: WarehouseResource,
     database: DatabaseResource,
 ) -> dg.MaterializeResult:
-    """The published version the service reads: track vectors (HNSW), cold-start model, titles."""
+    """The published version the service reads: vectors (HNSW), cold-start model, titles, kNN."""
     hnsw = HnswConfig(
         m=config.hnsw_m,
         ef_construction=config.hnsw_ef_construction,
@@ -106,6 +107,7 @@ def track_vectors(
             "rows": result.rows,
             "dimension": result.dimension,
             "title_rows": result.title_rows,
+            "neighbor_rows": result.neighbor_rows,
             **{f"seconds_{k}": round(v, 2) for k, v in result.seconds.items()},
             "seconds": round(time.perf_counter() - started, 2),
             "config": dg.MetadataValue.json(config.model_dump()),

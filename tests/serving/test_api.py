@@ -7,7 +7,15 @@ import pytest
 
 from algorhythms_store.coldstart import forward_numpy
 from algorhythms_store.publish import publish
-from tests.catalogue import PER_CLUSTER, catalogue, coldstart, exact_nearest, titles, uri
+from tests.catalogue import (
+    PER_CLUSTER,
+    catalogue,
+    coldstart,
+    exact_nearest,
+    neighbors,
+    titles,
+    uri,
+)
 from tests.conftest import ApiServer, create_database
 
 TRACKS = catalogue("v1")
@@ -16,7 +24,7 @@ TRACKS = catalogue("v1")
 @pytest.fixture(scope="module")
 def api(postgres_server, tmp_path_factory):
     url = create_database(postgres_server, "serving_api")
-    publish(url, TRACKS, coldstart=coldstart(), titles=titles())
+    publish(url, TRACKS, coldstart=coldstart(), titles=titles(), neighbors=neighbors())
     server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("api") / "api.log")
     try:
         server.wait_until_up()
@@ -56,6 +64,28 @@ def test_recommendations_for_known_songs_are_their_nearest_tracks_without_the_se
     scores = [item["score"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)
     assert body["items"][0]["name"].startswith("Song ") and body["items"][0]["artist"]
+
+
+def test_item_knn_neighbours_of_the_seeds_are_scored_knn_plus_cosine(api):
+    # Track 1500 is in another cluster (far by vector) but co-occurs with tracks 3 and 4: it is a
+    # candidate through item-kNN, with the best kNN score (1) plus its cosine to the query.
+    unit = TRACKS.vectors / np.linalg.norm(TRACKS.vectors, axis=1, keepdims=True)
+    query = unit[[3, 4]].mean(0)
+    cosine = float(unit[1500] @ query / np.linalg.norm(query))
+    plain = api.get(f"/v1/tracks/{uri(3)}/similar", params={"count": 100})
+    assert uri(1500) not in uris(plain)  # vectors alone do not find it
+    for songs in (
+        [{"id": uri(3)}, {"id": uri(4)}],  # one statement
+        [{"id": uri(3)}, {"id": uri(4)}, {"id": "new", "features": {"name": "x"}}],  # general
+    ):
+        response = recommend(api, songs=songs, count=100)
+        items = {i["uri"]: i["score"] for i in response.json()["items"]}
+        if len(songs) == 2:
+            assert items[uri(1500)] == pytest.approx(1.0 + cosine, abs=1e-4)
+        else:
+            assert uri(1500) in items
+        # Track 7 (kNN weight 0.1 of 1.7) is in the seeds' cluster: a small lift over cosine.
+        assert uri(7) in items
 
 
 def test_count_up_to_500_returns_that_many_distinct_tracks(api):

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, HTTPException
 
 from serving.api.routes.recommendations import response
-from serving.db import Connection, Models
+from serving.db import Connection, Models, SettingsDep
 from serving.recommender import SongSeed, continue_playlist, seed_from_track, with_retry
 from serving.schemas import ContinuationRequest, RecommendationResponse
 
@@ -20,12 +20,16 @@ def _seed(track) -> SongSeed:
 
 @router.post("/playlists/continue", responses={422: {"description": EMPTY_PLAYLIST}})
 async def playlist_continuation(
-    body: ContinuationRequest, conn: Connection, models: Models
+    body: ContinuationRequest, conn: Connection, models: Models, settings: SettingsDep
 ) -> RecommendationResponse:
     """The next `count` tracks for a playlist given as in the MPD challenge: a title, tracks,
     or both. Without a usable track the title decides; without a title, popularity."""
     if not body.tracks and not (body.name or "").strip():
         raise HTTPException(status_code=422, detail=EMPTY_PLAYLIST)
     seeds = [_seed(t) for t in body.tracks]
-    result = await with_retry(lambda: continue_playlist(conn, models, body.name, seeds, body.count))
+    result = await with_retry(
+        lambda: continue_playlist(
+            conn, models, body.name, seeds, body.count, settings.embedding_weight
+        )
+    )
     return response(result)

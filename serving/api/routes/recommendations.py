@@ -37,6 +37,7 @@ async def recommendations(
                 body.exclude,
                 body.dislikes,
                 settings.dislike_weight,
+                settings.embedding_weight,
             )
         )
     except NoUsableSongs as error:

@@ -1,0 +1,84 @@
+"""The item-kNN table: for every track, its `top_k` most frequent co-occurring tracks, weighted
+by cosine (count / sqrt(n_a n_b)).
+
+Neighbours are chosen by count and scored by cosine: on real playlists (mpd_dev) that beats both
+ranking by cosine, which favours rare tracks that happened to share one playlist, and keeping
+every pair. The service sums the weights over a playlist's tracks (item-kNN candidates).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from algorhythms_ml.graph.cooccurrence import (
+    EdgeConfig,
+    cooccurrence_counts,
+    playlist_track_ids,
+    weighted_edges,
+)
+from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
+from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+
+TRACK_NEIGHBORS = "track_neighbors"
+
+
+@dataclass(frozen=True)
+class NeighborConfig:
+    top_k: int = 200
+    window: int | None = None
+    blocks: int | None = None
+
+
+@dataclass
+class NeighborStats:
+    tracks: int
+    rows: int
+
+
+def top_neighbors(counts: DataFrame, track_playlists: DataFrame, top_k: int) -> DataFrame:
+    """(src, dst, weight): each src's top_k dst by count (ties: weight, then smaller id)."""
+    both = weighted_edges(counts, track_playlists, 0, EdgeConfig(weight="cosine", top_k=None))
+    rank = F.row_number().over(
+        Window.partitionBy("src").orderBy(F.desc("count"), F.desc("weight"), F.asc("dst"))
+    )
+    return (
+        both.withColumn("rank", rank)
+        .where(F.col("rank") <= top_k)
+        .select(F.col("src").cast("int"), F.col("dst").cast("int"), F.col("weight").cast("float"))
+    )
+
+
+def build_track_neighbors(
+    spark: SparkSession,
+    warehouse: Warehouse,
+    config: NeighborConfig = NeighborConfig(),
+    log: logging.Logger | None = None,
+) -> NeighborStats:
+    """Compute `track_neighbors` from the warehouse's playlist_tracks and track_metadata."""
+    log = log or logging.getLogger(__name__)
+    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
+    meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
+    fs = FileSystem(spark)
+    staging = warehouse.staging()
+    try:
+        rows_uri = f"{staging}/rows"
+        playlist_track_ids(tracks, meta).write.parquet(rows_uri)
+        rows = spark.read.parquet(rows_uri)
+        counts = cooccurrence_counts(spark, rows, config.window, config.blocks)
+        n = rows.groupBy("track_id").agg(F.count(F.lit(1)).alias("n"))
+        out = f"{staging}/{TRACK_NEIGHBORS}"
+        top_neighbors(counts, n, config.top_k).repartition(
+            spark.sparkContext.defaultParallelism, "src"
+        ).sortWithinPartitions("src").write.parquet(out)
+        written = spark.read.parquet(out)
+        stats = NeighborStats(tracks=written.select("src").distinct().count(), rows=written.count())
+        fs.move(out, warehouse.table(TRACK_NEIGHBORS))
+    finally:
+        fs.delete(staging)
+    log.info("track_neighbors: %d tracks, %d rows", stats.tracks, stats.rows)
+    return stats
