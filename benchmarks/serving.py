@@ -40,6 +40,7 @@ from psycopg_pool import AsyncConnectionPool  # noqa: E402
 from algorhythms_store.database import embedded_url  # noqa: E402
 from algorhythms_store.publish import HnswConfig, Tracks, publish  # noqa: E402
 from serving import sql  # noqa: E402
+from serving.recommender import catalogue_params  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 
 DIM = 64
@@ -219,7 +220,7 @@ async def sql_load(url: str, uris: list[list[str]], concurrency: int, seconds: f
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 async with pool.connection() as conn:
-                    params = {"uris": uris[k % len(uris)], "exclude": [], "k": 10}
+                    params = catalogue_params(uris[k % len(uris)], 10)
                     rows = await (await conn.execute(sql.NEAREST_TO_SEEDS, params)).fetchall()
                 record(started, len(rows) == 10)
                 k += concurrency
@@ -257,6 +258,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="load rounds (the machine may be noisy)"
+    )
     parser.add_argument("--m", type=int, default=HnswConfig().m)
     parser.add_argument("--ef-construction", type=int, default=HnswConfig().ef_construction)
     parser.add_argument("--maintenance-work-mem", default="2GB")
@@ -312,29 +316,44 @@ def main() -> None:
             for q in seed_sets(clusters, 2000, seed=2)
         ]
         uris = [[tracks.uris[i] for i in q] for q in seed_sets(clusters, 2000, seed=2)]
-        port = free_port()
-        api = start_api(url, port, args.workers, work / f"api-{n}.log")
-        try:
-            asyncio.run(api_load(port, bodies[:50], 4, 3))  # warm-up
-            api_stats = asyncio.run(api_load(port, bodies, args.concurrency, args.seconds))
-        finally:
-            os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=30)
-        sql_stats = asyncio.run(sql_load(url, uris, args.concurrency, args.seconds))
-        print(
-            f"load, concurrency {args.concurrency}, {args.seconds:.0f} s each, "
-            f"{args.workers} uvicorn worker(s), pool {Settings().pool_max_size} connections, "
-            f"ef_search {Settings().ef_search}:"
-        )
-        for name, st in (
-            ("API  POST /v1/recommendations", api_stats),
-            ("raw SQL, same statement", sql_stats),
-        ):
+        rounds = []
+        for round_ in range(args.repeat):
+            port = free_port()
+            api = start_api(url, port, args.workers, work / f"api-{n}.log")
+            try:
+                asyncio.run(api_load(port, bodies[:50], 4, 3))  # warm-up
+                api_stats = asyncio.run(api_load(port, bodies, args.concurrency, args.seconds))
+            finally:
+                os.killpg(api.pid, signal.SIGTERM)
+                api.wait(timeout=30)
+            sql_stats = asyncio.run(sql_load(url, uris, args.concurrency, args.seconds))
+            rounds.append((api_stats, sql_stats))
+            settings = Settings()
             print(
-                f"  {name:<30} {st['rps']:>7.1f} req/s  p50 {st['p50_ms']:>6.2f} ms  "
-                f"p99 {st['p99_ms']:>6.2f} ms  errors {st['errors']}  ({st['requests']} requests)"
+                f"load round {round_ + 1}, concurrency {args.concurrency}, {args.seconds:.0f} s "
+                f"each, {args.workers} uvicorn worker(s), pool {settings.pool_max_size} "
+                f"connections, ef_search {settings.ef_search}:"
             )
-        print(f"  API p50 / SQL p50 = {api_stats['p50_ms'] / sql_stats['p50_ms']:.2f}")
+            for name, st in (
+                ("API  POST /v1/recommendations", api_stats),
+                ("raw SQL, same statement", sql_stats),
+            ):
+                print(
+                    f"  {name:<30} {st['rps']:>7.1f} req/s  p50 {st['p50_ms']:>6.2f} ms  "
+                    f"p99 {st['p99_ms']:>6.2f} ms  errors {st['errors']}  "
+                    f"({st['requests']} requests)"
+                )
+            print(f"  API p50 / SQL p50 = {api_stats['p50_ms'] / sql_stats['p50_ms']:.2f}")
+        if len(rounds) > 1:
+            med = {
+                key: float(np.median([r[0][key] for r in rounds]))
+                for key in ("rps", "p50_ms", "p99_ms")
+            }
+            ratio = float(np.median([r[0]["p50_ms"] / r[1]["p50_ms"] for r in rounds]))
+            print(
+                f"median of {len(rounds)} rounds: API {med['rps']:.1f} req/s, p50 "
+                f"{med['p50_ms']:.2f} ms, p99 {med['p99_ms']:.2f} ms; API/SQL p50 {ratio:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -105,6 +105,19 @@ def _pool(count: int, left_out: int) -> int:
     return min(MAX_FETCH, count + left_out)
 
 
+def catalogue_params(
+    uris: list[str], count: int, exclude: list[str] = (), embedding_weight: float = EMBEDDING_WEIGHT
+) -> dict:
+    """The parameters of sql.NEAREST_TO_SEEDS."""
+    return {
+        "uris": uris,
+        "exclude": list(exclude),
+        "k": count,
+        "pool": _pool(count, len(uris) + len(exclude)),
+        "embedding_weight": embedding_weight,
+    }
+
+
 async def recommend_catalogue_songs(
     conn: AsyncConnection,
     uris: list[str],
@@ -114,17 +127,8 @@ async def recommend_catalogue_songs(
 ) -> Result:
     """Seeds given by id only, no dislikes: the whole answer in one statement."""
     uris = list(dict.fromkeys(uris))
-    rows = await _rows(
-        conn,
-        sql.NEAREST_TO_SEEDS,
-        {
-            "uris": uris,
-            "exclude": list(exclude),
-            "k": count,
-            "pool": _pool(count, len(uris) + len(exclude)),
-            "embedding_weight": embedding_weight,
-        },
-    )
+    params = catalogue_params(uris, count, exclude, embedding_weight)
+    rows = await _rows(conn, sql.NEAREST_TO_SEEDS, params)
     found = set(rows[0][1] or ())
     skipped = [u for u in uris if u not in found]
     if not found:

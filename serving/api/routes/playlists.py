@@ -1,4 +1,4 @@
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from serving.api.routes.recommendations import response
 from serving.db import Connection, Models, SettingsDep
@@ -18,10 +18,14 @@ def _seed(track) -> SongSeed:
     )
 
 
-@router.post("/playlists/continue", responses={422: {"description": EMPTY_PLAYLIST}})
+@router.post(
+    "/playlists/continue",
+    response_model=RecommendationResponse,
+    responses={422: {"description": EMPTY_PLAYLIST}},
+)
 async def playlist_continuation(
     body: ContinuationRequest, conn: Connection, models: Models, settings: SettingsDep
-) -> RecommendationResponse:
+) -> Response:
     """The next `count` tracks for a playlist given as in the MPD challenge: a title, tracks,
     or both. Without a usable track the title decides; without a title, popularity."""
     if not body.tracks and not (body.name or "").strip():

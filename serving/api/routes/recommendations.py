@@ -1,27 +1,36 @@
-from fastapi import APIRouter, HTTPException
+import json
+
+from fastapi import APIRouter, HTTPException, Response
 
 from serving.db import Connection, Models, SettingsDep
 from serving.recommender import NoUsableSongs, SongSeed, recommend_songs, with_retry
-from serving.schemas import Recommendation, RecommendationRequest, RecommendationResponse
+from serving.schemas import RecommendationRequest, RecommendationResponse
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 NO_USABLE_SONG = "none of the songs is in the catalogue or has usable features"
 
 
-def response(result) -> RecommendationResponse:
-    return RecommendationResponse(
-        version=result.version,
-        source=result.source,
-        items=[Recommendation(**vars(item)) for item in result.items],
-        skipped=result.skipped,
-    )
+def response(result) -> Response:
+    """A RecommendationResponse, serialised directly: the recommender's values are already
+    typed, and validating them again cost a fifth of the request's time under load."""
+    body = {
+        "version": result.version,
+        "source": result.source,
+        "items": [vars(item) for item in result.items],
+        "skipped": result.skipped,
+    }
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 
-@router.post("/recommendations", responses={422: {"description": NO_USABLE_SONG}})
+@router.post(
+    "/recommendations",
+    response_model=RecommendationResponse,
+    responses={422: {"description": NO_USABLE_SONG}},
+)
 async def recommendations(
     body: RecommendationRequest, conn: Connection, models: Models, settings: SettingsDep
-) -> RecommendationResponse:
+) -> Response:
     """The `count` tracks that go best with `songs`: catalogue songs by id, others by features."""
     seeds = [
         SongSeed(s.id, s.features.model_dump(exclude_none=True) if s.features else None)

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from algorhythms_store.text import WORD
 from serving import sql
@@ -68,10 +68,14 @@ async def track(uri: str, conn: Connection) -> TrackResponse:
     )
 
 
-@router.get("/{uri}/similar", responses={404: {"description": TRACK_NOT_FOUND}})
+@router.get(
+    "/{uri}/similar",
+    response_model=RecommendationResponse,
+    responses={404: {"description": TRACK_NOT_FOUND}},
+)
 async def similar(
     uri: str, conn: Connection, count: Annotated[int, Query(ge=1, le=MAX_COUNT)] = 10
-) -> RecommendationResponse:
+) -> Response:
     """The catalogue tracks nearest to this one."""
     result = await with_retry(lambda: similar_tracks(conn, uri, count))
     if result is None:
