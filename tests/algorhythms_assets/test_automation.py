@@ -17,6 +17,7 @@ def requested(result) -> set[str]:
 DOWNSTREAM = {
     "track_metadata",
     "cooccurrence_edges",
+    "track_neighbors",
     "title_tracks",
     "gcn_embeddings",
     "feature_mlp",

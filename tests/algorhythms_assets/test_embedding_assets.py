@@ -9,7 +9,7 @@ from dagster_pyspark import PySparkResource
 from pgvector.psycopg import register_vector
 
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
-from algorhythms_assets.assets.graph import cooccurrence_edges
+from algorhythms_assets.assets.graph import cooccurrence_edges, track_neighbors
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
 from algorhythms_assets.assets.vectors import title_tracks, track_vectors
 from algorhythms_assets.definitions import defs
@@ -36,6 +36,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
         raw_mpd_slices,
         track_metadata,
         cooccurrence_edges,
+        track_neighbors,
         gcn_embeddings,
         feature_mlp,
         title_tracks,
@@ -94,6 +95,9 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     published = result.asset_materializations_for_node("track_vectors")[0].metadata
     assert published["version"].value == 1 and published["rows"].value == len(tracks)
     assert published["dimension"].value == 32 and published["title_rows"].value > 0
+    neighbors = pd.read_parquet(tmp_path / "warehouse" / "track_neighbors")
+    assert published["neighbor_rows"].value == len(neighbors) > 0
+    assert neighbors.groupby("src").size().max() <= 200 and (neighbors["weight"] > 0).all()
     assert checks["check_track_vectors_one_row_per_track"]
     assert checks["check_track_vectors_nearest_neighbour_uses_index"]
     with psycopg.connect(database) as conn:

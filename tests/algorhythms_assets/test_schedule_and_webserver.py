@@ -34,6 +34,7 @@ def test_weekly_schedule_rebuilds_everything_downstream_of_ingestion():
     assert keys == {
         "track_metadata",
         "cooccurrence_edges",
+        "track_neighbors",
         "title_tracks",
         "gcn_embeddings",
         "feature_mlp",
