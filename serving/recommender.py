@@ -213,7 +213,7 @@ async def similar_tracks(conn: AsyncConnection, uri: str, count: int) -> Result 
     if uri not in known:
         return None
     track_id, vector = known[uri]
-    rows = await _rows(conn, sql.nearest(False), {"q": vector, "exclude": [track_id], "k": count})
+    rows = await _rows(conn, sql.NEAREST, {"q": vector, "exclude": [track_id], "k": count})
     _check(rows[0][0], version)
     items = sorted(
         (Item(r[2], r[3], r[4], r[5], 1.0 - r[6]) for r in rows if r[1] is not None),

@@ -34,19 +34,17 @@ FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = %(uri)s"""
 )
 
 
-def nearest(with_embedding: bool) -> str:
-    """Nearest tracks to %(q)s by cosine distance (the HNSW index's operator), leaving out
-    %(exclude)s ids; one row with null track fields when there are none."""
-    extra = ", n.embedding" if with_embedding else ""
-    return (
-        PUBLISHED
-        + f"""SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.distance{extra}
+# Nearest tracks to %(q)s by cosine distance (the HNSW index's operator), leaving out
+# %(exclude)s ids; one row with null track fields when there are none.
+NEAREST = (
+    PUBLISHED
+    + f"""SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.distance
 FROM published p LEFT JOIN LATERAL (
     SELECT t.*, t.embedding <=> %(q)s AS distance FROM {TRACK_VECTORS} t
     WHERE t.id <> ALL(%(exclude)s)
     ORDER BY t.embedding <=> %(q)s LIMIT %(k)s
 ) n ON true"""
-    )
+)
 
 
 # Candidates for a playlist come from two sources: item-kNN (the summed neighbour weights of its

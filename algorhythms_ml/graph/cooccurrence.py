@@ -267,6 +267,21 @@ class EdgeStats:
     degree: dict[str, float]
 
 
+def staged_playlist_rows(spark: SparkSession, warehouse: Warehouse, staging: str) -> DataFrame:
+    """The warehouse's de-duplicated (pid, track_id, pos), written under `staging` and read back:
+    counting reads them more than once, and the join behind them should run only once."""
+    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
+    meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
+    uri = f"{staging}/rows"
+    playlist_track_ids(tracks, meta).write.parquet(uri)
+    return spark.read.parquet(uri)
+
+
+def track_playlist_counts(rows: DataFrame) -> DataFrame:
+    """(track_id, n): the number of playlists holding each track, from de-duplicated rows."""
+    return rows.groupBy("track_id").agg(F.count(F.lit(1)).alias("n"))
+
+
 def build_cooccurrence_edges(
     spark: SparkSession,
     warehouse: Warehouse,
@@ -275,14 +290,10 @@ def build_cooccurrence_edges(
 ) -> EdgeStats:
     """Compute `cooccurrence_edges` from the warehouse's playlist_tracks and track_metadata."""
     log = log or logging.getLogger(__name__)
-    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
-    meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
     fs = FileSystem(spark)
     staging = warehouse.staging()
     try:
-        rows_uri = f"{staging}/rows"
-        playlist_track_ids(tracks, meta).write.parquet(rows_uri)
-        rows = spark.read.parquet(rows_uri)
+        rows = staged_playlist_rows(spark, warehouse, staging)
         per_playlist = rows.groupBy("pid").count()
         sizes = per_playlist.agg(
             F.count(F.lit(1)).alias("playlists"),
@@ -292,8 +303,7 @@ def build_cooccurrence_edges(
         counts_uri = f"{staging}/counts"
         cooccurrence_counts(spark, rows, config.window, config.blocks).write.parquet(counts_uri)
         counts = spark.read.parquet(counts_uri)
-        n = rows.groupBy("track_id").agg(F.count(F.lit(1)).alias("n"))
-        edges = weighted_edges(counts, n, n_playlists, config)
+        edges = weighted_edges(counts, track_playlist_counts(rows), n_playlists, config)
         out = f"{staging}/{COOCCURRENCE_EDGES}"
         edges.repartition(spark.sparkContext.defaultParallelism, "src").sortWithinPartitions(
             "src", "dst"

@@ -17,12 +17,11 @@ from pyspark.sql import functions as F
 from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
     cooccurrence_counts,
-    playlist_track_ids,
+    staged_playlist_rows,
+    track_playlist_counts,
     weighted_edges,
 )
-from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
-from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_ml.warehouse import FileSystem, Warehouse
 
 TRACK_NEIGHBORS = "track_neighbors"
 
@@ -61,16 +60,12 @@ def build_track_neighbors(
 ) -> NeighborStats:
     """Compute `track_neighbors` from the warehouse's playlist_tracks and track_metadata."""
     log = log or logging.getLogger(__name__)
-    tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
-    meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
     fs = FileSystem(spark)
     staging = warehouse.staging()
     try:
-        rows_uri = f"{staging}/rows"
-        playlist_track_ids(tracks, meta).write.parquet(rows_uri)
-        rows = spark.read.parquet(rows_uri)
+        rows = staged_playlist_rows(spark, warehouse, staging)
         counts = cooccurrence_counts(spark, rows, config.window, config.blocks)
-        n = rows.groupBy("track_id").agg(F.count(F.lit(1)).alias("n"))
+        n = track_playlist_counts(rows)
         out = f"{staging}/{TRACK_NEIGHBORS}"
         top_neighbors(counts, n, config.top_k).repartition(
             spark.sparkContext.defaultParallelism, "src"

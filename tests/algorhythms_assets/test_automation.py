@@ -14,14 +14,9 @@ def requested(result) -> set[str]:
     return {r.key.to_user_string() for r in result.results if r.true_subset.size > 0}
 
 
-DOWNSTREAM = {
-    "track_metadata",
-    "cooccurrence_edges",
-    "track_neighbors",
-    "title_tracks",
-    "gcn_embeddings",
-    "feature_mlp",
-    "track_vectors",
+# Everything but the ingested slices themselves.
+DOWNSTREAM = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()} - {
+    "raw_mpd_slices"
 }
 
 
