@@ -2,7 +2,7 @@
 
 For every key of a playlist's title (algorhythms_store.text.title_keys: the whole normalised
 title, its words, its emoji), score(key, track) = playlists with the key holding the track /
-playlists with the key. Keys held by fewer than `min_playlists` playlists are dropped; each
+playlists with the key; key_playlists = playlists with the key. Keys held by fewer than `min_playlists` playlists are dropped; each
 key keeps its `top_k` tracks. The service sums these scores over a request title's keys.
 """
 
@@ -45,7 +45,7 @@ class TitleStats:
 def title_track_scores(
     playlists: DataFrame, rows: DataFrame, config: TitleConfig = TitleConfig()
 ) -> DataFrame:
-    """(key, track_id, score) from playlists (pid, name) and de-duplicated (pid, track_id)."""
+    """(key, track_id, score, key_playlists) from playlists (pid, name) and de-duplicated (pid, track_id)."""
     keys_udf = F.udf(lambda name: title_keys(name), T.ArrayType(T.StringType()))
     keyed = (
         playlists.select("pid", F.explode(keys_udf("name")).alias("key"))
@@ -66,6 +66,7 @@ def title_track_scores(
             "key",
             F.col("track_id").cast("int").alias("track_id"),
             (F.col("count") / F.col("n_key")).cast("float").alias("score"),
+            F.col("n_key").cast("int").alias("key_playlists"),
         )
     )
 

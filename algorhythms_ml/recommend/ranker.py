@@ -1,0 +1,427 @@
+"""Training and evaluating the playlist ranker on challenge-style hold-outs.
+
+`MemoryStore` holds the ranking tables (see playlist_tables.ranking_tables) in memory and
+answers the same questions the service asks PostgreSQL, through the same feature code
+(algorhythms_store.ranking). Hold-outs follow the RecSys Challenge 2018: ten categories of
+incomplete playlists (title only; title + first 1, 5, 10, 25, 100 tracks; first 5 or 10 tracks
+without the title; title + 25 or 100 random tracks), the rest of each playlist held out.
+
+Training (`train_ranker`): the training playlists are split into folds; for each fold the
+tables are computed from the other folds and the fold's playlists become queries whose
+held-out tracks are the positives of a LightGBM lambdarank model. Evaluation
+(`evaluate`): tables from the training playlists, queries from playlists never trained on,
+R-precision (a wrong track by a held-out artist counts 0.25, once per artist), NDCG over 500
+and recommended-songs clicks, per category, for the ranker and for the popularity and item-kNN
+baselines computed from the same tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from algorhythms_store.ranking import (
+    ARTIST_TRACKS,
+    FEATURES,
+    POPULAR,
+    Evidence,
+    Ranker,
+    TrackStats,
+    candidate_scores,
+    feature_matrix,
+    rank,
+    top_playlists,
+)
+from algorhythms_store.text import title_keys
+
+log = logging.getLogger(__name__)
+
+# (name, seed tracks, with title, random seeds), in the challenge's order.
+CATEGORIES = [
+    ("title_only", 0, True, False),
+    ("title_first1", 1, True, False),
+    ("title_first5", 5, True, False),
+    ("first5", 5, False, False),
+    ("title_first10", 10, True, False),
+    ("first10", 10, False, False),
+    ("title_first25", 25, True, False),
+    ("title_random25", 25, True, True),
+    ("title_first100", 100, True, False),
+    ("title_random100", 100, True, True),
+]
+RECOMMENDATIONS = 500
+
+
+def eligible(category: tuple, length: int) -> bool:
+    """The challenge held out at least as many tracks as it showed; 100-seed playlists are
+    long ones."""
+    _, k, _, _ = category
+    if k >= 100:
+        return length >= 150
+    return length >= max(2 * k, 10)
+
+
+@dataclass
+class Query:
+    pid: int
+    category: str
+    name: str | None
+    seeds: list[int]  # track ids, playlist order
+    held_out: list[int]
+
+
+def make_query(pid: int, name: str | None, tracks: list[int], category: tuple, rng) -> Query:
+    label, k, with_title, randomly = category
+    idx = sorted(rng.sample(range(len(tracks)), k)) if randomly else list(range(k))
+    chosen = set(idx)
+    return Query(
+        pid=pid,
+        category=label,
+        name=name if with_title else None,
+        seeds=[tracks[i] for i in idx],
+        held_out=[t for i, t in enumerate(tracks) if i not in chosen],
+    )
+
+
+def playlist_tracks_in_order(rows: pd.DataFrame) -> dict[int, list[int]]:
+    """pid -> distinct track ids by position, from (pid, track_id, pos)."""
+    ordered = rows.sort_values(["pid", "pos"])
+    return {
+        int(pid): group.tolist() for pid, group in ordered.groupby("pid", sort=False)["track_id"]
+    }
+
+
+def balanced_queries(
+    playlists: dict[int, list[int]], names: dict[int, str | None], count: int, seed: int
+) -> list[Query]:
+    """`count` queries, the categories taking turns, each from a distinct eligible playlist."""
+    rng = random.Random(seed)
+    pool = sorted(playlists)
+    rng.shuffle(pool)
+    used: set[int] = set()
+    out: list[Query] = []
+    starts = {c[0]: 0 for c in CATEGORIES}
+    while len(out) < count:
+        added = False
+        for category in CATEGORIES:
+            if len(out) >= count:
+                break
+            i = starts[category[0]]
+            while i < len(pool) and (
+                pool[i] in used or not eligible(category, len(playlists[pool[i]]))
+            ):
+                i += 1
+            starts[category[0]] = i
+            if i < len(pool):
+                pid = pool[i]
+                used.add(pid)
+                out.append(make_query(pid, names.get(pid), playlists[pid], category, rng))
+                added = True
+        if not added:
+            break
+    return out
+
+
+def random_queries(
+    playlists: dict[int, list[int]], names: dict[int, str | None], seed: int
+) -> list[Query]:
+    """One query per eligible playlist, its category drawn among those it is eligible for."""
+    rng = random.Random(seed)
+    out = []
+    for pid in sorted(playlists):
+        tracks = playlists[pid]
+        options = [c for c in CATEGORIES if eligible(c, len(tracks))]
+        if options:
+            out.append(make_query(pid, names.get(pid), tracks, rng.choice(options), rng))
+    return out
+
+
+def split_holdout(pids: Iterable[int], share: float, minimum: int, maximum: int, seed: int):
+    """(evaluation pids, training pids): a seeded random share of the playlists, clamped."""
+    pids = sorted(pids)
+    rng = random.Random(seed)
+    rng.shuffle(pids)
+    n = min(maximum, max(minimum, int(len(pids) * share)), len(pids) // 2)
+    return set(pids[:n]), set(pids[n:])
+
+
+class _Csr:
+    """Row -> values lookup over int keys (rows sorted by key)."""
+
+    def __init__(self, keys: np.ndarray, *columns: np.ndarray):
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.columns = [c[order] for c in columns]
+
+    def rows(self, wanted: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        wanted = np.asarray(wanted, dtype=np.int64)
+        lo = np.searchsorted(self.keys, wanted, "left")
+        hi = np.searchsorted(self.keys, wanted, "right")
+        idx = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)] or [[]])
+        idx = idx.astype(np.int64)
+        return self.keys[idx], [c[idx] for c in self.columns]
+
+
+class MemoryStore:
+    """The ranking tables in memory, answering what the service asks PostgreSQL."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        nb = tables["track_neighbors"]
+        self.neighbors = _Csr(
+            nb["src"].to_numpy(np.int64), nb["dst"].to_numpy(np.int64), nb["weight"].to_numpy()
+        )
+        members = tables["playlist_members"]
+        m_pid = members["pid"].to_numpy(np.int64)
+        m_track = members["track_id"].to_numpy(np.int64)
+        m_len = members["length"].to_numpy(np.float32)
+        self.by_track = _Csr(m_track, m_pid, m_len)
+        self.by_pid = _Csr(m_pid, m_track)
+        titles = tables["title_tracks"]
+        self.titles = {
+            key: (
+                g["track_id"].to_numpy(np.int64),
+                g["score"].to_numpy(np.float32),
+                g["key_playlists"].to_numpy(np.float32),
+            )
+            for key, g in titles.groupby("key", sort=False)
+        }
+        an = tables["artist_neighbors"]
+        self.artist_neighbors = _Csr(
+            an["src"].to_numpy(np.int64), an["dst"].to_numpy(np.int64), an["weight"].to_numpy()
+        )
+        stats = tables["track_stats"]
+        size = int(stats["track_id"].max()) + 1 if len(stats) else 0
+        self.known = np.zeros(size, bool)
+        self.popularity = np.zeros(size, np.float32)
+        self.artist = np.full(size, -1, np.int64)
+        self.artist_popularity = np.zeros(size, np.float32)
+        self.artist_tracks_popularity = np.zeros(size, np.float32)
+        ids = stats["track_id"].to_numpy(np.int64)
+        self.known[ids] = True
+        self.popularity[ids] = stats["popularity"].to_numpy()
+        self.artist[ids] = stats["artist_id"].to_numpy()
+        self.artist_popularity[ids] = stats["artist_popularity"].to_numpy()
+        self.artist_tracks_popularity[ids] = stats["artist_tracks_popularity"].to_numpy()
+        by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
+        self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR]
+        top = by_pop.groupby("artist_id", sort=False).head(ARTIST_TRACKS)
+        self.artist_top = _Csr(
+            top["artist_id"].to_numpy(np.int64), top["track_id"].to_numpy(np.int64)
+        )
+
+    def resolve(self, track_ids: Iterable[int]) -> np.ndarray:
+        ids = np.asarray(list(track_ids), dtype=np.int64)
+        ok = (ids >= 0) & (ids < len(self.known))
+        ok[ok] = self.known[ids[ok]]
+        return ids[ok]
+
+    def evidence(self, seeds: np.ndarray, name: str | None) -> Evidence:
+        seeds = np.asarray(seeds, dtype=np.int64)
+        ev = Evidence(seeds=seeds, seed_artists=self.artist[seeds], has_title=bool(name))
+        src, (dst, weight) = self.neighbors.rows(seeds)
+        ev.neighbor_src, ev.neighbor_dst, ev.neighbor_weight = src, dst, weight.astype(np.float32)
+        _, (pid, length) = self.by_track.rows(seeds)
+        if len(pid):
+            uniq, inverse = np.unique(pid, return_inverse=True)
+            ev.playlist_id = uniq
+            ev.playlist_overlap = np.bincount(inverse).astype(np.float32)
+            ev.playlist_length = np.zeros(len(uniq), np.float32)
+            ev.playlist_length[inverse] = length
+            chosen = ev.playlist_id[top_playlists(ev)]
+            ev.member_pid, (ev.member_track,) = self.by_pid.rows(np.sort(chosen))
+        rows = []
+        for key in title_keys(name) if name else []:
+            if key in self.titles:
+                tracks, score, kp = self.titles[key]
+                rows.append((tracks, score, kp, np.full(len(tracks), key.startswith("="))))
+        if rows:
+            ev.title_track = np.concatenate([r[0] for r in rows])
+            ev.title_score = np.concatenate([r[1] for r in rows])
+            ev.title_key_playlists = np.concatenate([r[2] for r in rows])
+            ev.title_exact = np.concatenate([r[3] for r in rows])
+        artists = np.unique(ev.seed_artists)
+        src, (dst, weight) = self.artist_neighbors.rows(artists)
+        ev.artist_neighbor_src, ev.artist_neighbor_dst = src, dst
+        ev.artist_neighbor_weight = weight.astype(np.float32)
+        _, (ev.artist_tracks,) = self.artist_top.rows(artists)
+        ev.popular = self.popular
+        return ev
+
+    def stats(self, ids: np.ndarray) -> TrackStats:
+        return TrackStats(
+            popularity=self.popularity[ids],
+            artist=self.artist[ids],
+            artist_popularity=self.artist_popularity[ids],
+            artist_tracks_popularity=self.artist_tracks_popularity[ids],
+        )
+
+    def features(self, seeds, name) -> tuple[Evidence, np.ndarray, np.ndarray]:
+        ev = self.evidence(self.resolve(seeds), name)
+        candidates, scores = candidate_scores(ev)
+        return ev, candidates, feature_matrix(ev, candidates, scores, self.stats(candidates))
+
+    def recommend(self, seeds, name, ranker: Ranker | None, n: int = RECOMMENDATIONS):
+        ev, candidates, X = self.features(seeds, name)
+        ranked = rank(ev, candidates, X, ranker)
+        return top_up(ranked, self.popular, set(seeds), n)
+
+
+def top_up(ranked: np.ndarray, popular: np.ndarray, exclude: set[int], n: int) -> list[int]:
+    out = [int(t) for t in ranked if int(t) not in exclude][:n]
+    if len(out) < n:
+        seen = exclude | set(out)
+        out += [int(t) for t in popular if int(t) not in seen][: n - len(out)]
+    return out
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def challenge_metrics(
+    recommended: list[int], held_out: list[int], artist_of: Callable[[int], int]
+) -> tuple[float, float, float]:
+    """(R-precision with 0.25 artist credit, NDCG, clicks) as the RecSys Challenge 2018."""
+    truth = list(dict.fromkeys(held_out))
+    relevant = set(truth)
+    artists = {artist_of(t) for t in truth}
+    r = len(truth)
+    top = recommended[:r]
+    hits = sum(1 for t in top if t in relevant)
+    credited = {artist_of(t) for t in top if t not in relevant and artist_of(t) in artists}
+    credited.discard(-1)
+    rprec = (hits + 0.25 * len(credited)) / r
+    dcg = sum(1.0 / math.log2(i + 2) for i, t in enumerate(recommended) if t in relevant)
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(r, RECOMMENDATIONS)))
+    clicks = next((i // 10 for i, t in enumerate(recommended) if t in relevant), 51)
+    return rprec, dcg / idcg, float(clicks)
+
+
+@dataclass
+class Evaluation:
+    """Mean metrics per recommender and category (plus "all")."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def summary(self) -> pd.DataFrame:
+        frame = self.frame()
+        per_cat = frame.groupby(["recommender", "category"], sort=False)[
+            ["r_precision", "ndcg", "clicks"]
+        ].mean()
+        overall = frame.groupby("recommender", sort=False)[["r_precision", "ndcg", "clicks"]].mean()
+        overall.index = pd.MultiIndex.from_tuples(
+            [(r, "all") for r in overall.index], names=["recommender", "category"]
+        )
+        counts = frame.groupby(["recommender", "category"], sort=False).size()
+        out = pd.concat([overall, per_cat]).reset_index()
+        out["playlists"] = [
+            counts[r].sum() if c == "all" else counts[(r, c)]
+            for r, c in zip(out["recommender"], out["category"], strict=True)
+        ]
+        return out
+
+
+def evaluate(
+    store: MemoryStore,
+    queries: list[Query],
+    artist_of: Callable[[int], int],
+    recommenders: dict[str, Callable[[Query], list[int]]],
+) -> Evaluation:
+    result = Evaluation()
+    for q in queries:
+        for label, recommend in recommenders.items():
+            r, ndcg, clicks = challenge_metrics(recommend(q), q.held_out, artist_of)
+            result.rows.append(
+                dict(
+                    recommender=label,
+                    category=q.category,
+                    pid=q.pid,
+                    r_precision=r,
+                    ndcg=ndcg,
+                    clicks=clicks,
+                )
+            )
+    return result
+
+
+def standard_recommenders(store: MemoryStore, ranker: Ranker | None) -> dict:
+    """The model, and the popularity and item-kNN baselines, over the same tables."""
+
+    def model(q: Query) -> list[int]:
+        return store.recommend(q.seeds, q.name, ranker)
+
+    def popularity(q: Query) -> list[int]:
+        return top_up(np.zeros(0, np.int64), store.popular, set(q.seeds), RECOMMENDATIONS)
+
+    def item_knn(q: Query) -> list[int]:
+        ev, candidates, X = store.features(q.seeds, q.name)
+        knn = X[:, FEATURES.index("knn")]
+        keep = knn > 0
+        ranked = candidates[keep][np.lexsort((candidates[keep], -knn[keep]))]
+        return top_up(ranked, store.popular, set(q.seeds), RECOMMENDATIONS)
+
+    return {"model": model, "popularity": popularity, "item_knn": item_knn}
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    folds: int = 4
+    rounds: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 50
+    seed: int = 0
+
+
+def training_rows(store: MemoryStore, queries: list[Query]):
+    """(X, labels, group sizes) for the queries with at least one held-out candidate."""
+    Xs, ys, groups = [], [], []
+    for q in queries:
+        _, candidates, X = store.features(q.seeds, q.name)
+        y = np.isin(candidates, np.asarray(q.held_out, dtype=np.int64)).astype(np.int32)
+        if y.sum() == 0 or len(candidates) < 2:
+            continue
+        Xs.append(X)
+        ys.append(y)
+        groups.append(len(candidates))
+    return Xs, ys, groups
+
+
+def fit_ranker(Xs, ys, groups, config: RankerConfig) -> Ranker:
+    import lightgbm
+
+    if not groups:
+        raise ValueError("no training query has a held-out track among its candidates")
+    data = lightgbm.Dataset(
+        np.concatenate(Xs), np.concatenate(ys), group=groups, feature_name=FEATURES
+    )
+    params = dict(
+        objective="lambdarank",
+        learning_rate=config.learning_rate,
+        num_leaves=config.num_leaves,
+        min_data_in_leaf=config.min_data_in_leaf,
+        lambdarank_truncation_level=50,
+        seed=config.seed,
+        deterministic=True,
+        num_threads=0,
+        verbose=-1,
+    )
+    booster = lightgbm.train(params, data, config.rounds)
+    return Ranker(booster.model_to_string())
+
+
+def fold_of(pids: Iterable[int], folds: int, seed: int) -> dict[int, int]:
+    pids = sorted(pids)
+    random.Random(seed).shuffle(pids)
+    return {pid: i % folds for i, pid in enumerate(pids)}

@@ -1,0 +1,178 @@
+"""Spark side of the ranker: ranking tables for a subset of playlists, training, evaluation.
+
+Every store used here is computed by `ranking_tables` from only the playlists it may know:
+a training fold's queries never see their own playlists, and the evaluation hold-out is never
+trained on (neither by the ranker nor by the tables the evaluation reads).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from algorhythms_ml.graph.cooccurrence import staged_playlist_rows
+from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.recommend.playlist_tables import ranking_tables, read_playlists, track_artists
+from algorhythms_ml.recommend.ranker import (
+    Evaluation,
+    MemoryStore,
+    RankerConfig,
+    balanced_queries,
+    evaluate,
+    fit_ranker,
+    fold_of,
+    playlist_tracks_in_order,
+    random_queries,
+    split_holdout,
+    standard_recommenders,
+    training_rows,
+)
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_parquet
+from algorhythms_store.ranking import Ranker
+
+RANKER_DIR = "models/ranker"
+
+
+@dataclass(frozen=True)
+class HoldoutConfig:
+    """The evaluation hold-out: a seeded share of the playlists, never trained on."""
+
+    share: float = 0.1
+    minimum: int = 100
+    maximum: int = 2000
+    seed: int = 2018
+
+
+class Playlists:
+    """The warehouse's playlists, staged once: rows, titles and track artists."""
+
+    def __init__(self, spark: SparkSession, warehouse: Warehouse, staging: str):
+        self.spark = spark
+        self.staging = staging
+        self.rows = staged_playlist_rows(spark, warehouse, staging)
+        self.playlists = read_playlists(spark, warehouse).select("pid", "name")
+        meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
+        artists_uri = f"{staging}/artists"
+        track_artists(meta).write.parquet(artists_uri)
+        self.artists = spark.read.parquet(artists_uri)
+        local_rows = self.rows.toPandas()
+        self.tracks = playlist_tracks_in_order(local_rows)
+        names = self.playlists.toPandas()
+        self.names = {int(p): n for p, n in zip(names["pid"], names["name"], strict=True)}
+        local_artists = self.artists.toPandas()
+        self.artist_of_track = dict(
+            zip(local_artists["track_id"], local_artists["artist_id"], strict=True)
+        )
+        self._n = 0
+
+    def artist_of(self, track_id: int) -> int:
+        return int(self.artist_of_track.get(track_id, -1))
+
+    def store(self, pids: set[int] | None) -> MemoryStore:
+        """Ranking tables computed from `pids` only (all playlists when None), in memory."""
+        rows, playlists = self.rows, self.playlists
+        if pids is not None:
+            keep = self.spark.createDataFrame(
+                [(int(p),) for p in sorted(pids)],
+                T.StructType([T.StructField("pid", T.LongType())]),
+            )
+            rows = rows.join(F.broadcast(keep), "pid")
+            playlists = playlists.join(F.broadcast(keep), "pid")
+        self._n += 1
+        tables: dict[str, pd.DataFrame] = {}
+        for name, frame in ranking_tables(self.spark, rows, playlists, self.artists).items():
+            uri = f"{self.staging}/store{self._n}/{name}"
+            frame.write.parquet(uri)
+            tables[name] = read_parquet(uri)
+        return MemoryStore(tables)
+
+
+def _split(data: Playlists, holdout: HoldoutConfig) -> tuple[set[int], set[int]]:
+    return split_holdout(data.tracks, holdout.share, holdout.minimum, holdout.maximum, holdout.seed)
+
+
+@dataclass
+class TrainingResult:
+    ranker: Ranker
+    queries: int
+    rows: int
+    positives: int
+    seconds: float
+
+
+def train(
+    data: Playlists,
+    config: RankerConfig = RankerConfig(),
+    holdout: HoldoutConfig = HoldoutConfig(),
+    log: logging.Logger | None = None,
+) -> TrainingResult:
+    """Fit the ranker on fold hold-outs of the training playlists (the evaluation hold-out
+    excluded)."""
+    log = log or logging.getLogger(__name__)
+    started = time.monotonic()
+    _, training = _split(data, holdout)
+    folds = fold_of(training, config.folds, config.seed)
+    Xs, ys, groups = [], [], []
+    for fold in range(config.folds):
+        inside = {p for p, f in folds.items() if f != fold}
+        store = data.store(inside)
+        queries = random_queries(
+            {p: data.tracks[p] for p, f in folds.items() if f == fold},
+            data.names,
+            config.seed + fold,
+        )
+        X, y, g = training_rows(store, queries)
+        Xs += X
+        ys += y
+        groups += g
+        log.info("ranker fold %d: %d queries, %d with a positive", fold, len(queries), len(g))
+    ranker = fit_ranker(Xs, ys, groups, config)
+    return TrainingResult(
+        ranker=ranker,
+        queries=len(groups),
+        rows=int(sum(groups)),
+        positives=int(sum(int(y.sum()) for y in ys)),
+        seconds=time.monotonic() - started,
+    )
+
+
+def run_evaluation(
+    data: Playlists, ranker: Ranker | None, holdout: HoldoutConfig = HoldoutConfig()
+) -> Evaluation:
+    """Challenge-style evaluation on the hold-out, tables from the training playlists."""
+    held, training = _split(data, holdout)
+    store = data.store(training)
+    queries = balanced_queries(
+        {p: data.tracks[p] for p in held}, data.names, len(held), holdout.seed
+    )
+    return evaluate(store, queries, data.artist_of, standard_recommenders(store, ranker))
+
+
+def with_playlists(spark: SparkSession, warehouse: Warehouse, work):
+    """Run work(Playlists) with a staging folder that is removed afterwards."""
+    fs = FileSystem(spark)
+    staging = warehouse.staging()
+    try:
+        return work(Playlists(spark, warehouse, staging))
+    finally:
+        fs.delete(staging)
+
+
+def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
+    from algorhythms_ml.warehouse import write_bytes
+
+    uri = f"{warehouse.root}/{RANKER_DIR}/model.txt"
+    write_bytes(uri, ranker.text.encode())
+    return uri
+
+
+def read_ranker(warehouse: Warehouse) -> Ranker:
+    from algorhythms_ml.warehouse import read_bytes
+
+    return Ranker(read_bytes(f"{warehouse.root}/{RANKER_DIR}/model.txt").decode())

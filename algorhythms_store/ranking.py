@@ -1,0 +1,263 @@
+"""Playlist continuation by candidate generation and a learned ranker.
+
+One implementation, shared by the pipeline (training and evaluating the ranker on in-memory
+tables) and the service (the same tables read from PostgreSQL), so both compute the same
+features by construction. Whoever calls it fetches an `Evidence` for a playlist (its seeds and
+the rows of the published tables they reach), then:
+
+1. `candidate_scores(evidence)`: candidates from four sources, up to `PER_SOURCE` each:
+   item-kNN (sum of the seeds' `track_neighbors` weights), playlist-kNN (tracks of the
+   playlists that share the most seeds, `TOP_PLAYLISTS` of them), the title model
+   (`title_tracks`), and the seed artists' most popular tracks; topped up with the most popular
+   tracks. Seeds are never candidates.
+2. the caller fetches `TrackStats` (popularity, artist) for the candidates;
+3. `feature_matrix(...)`: one row of `FEATURES` per candidate;
+4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs.
+
+Only numpy and lightgbm: the service imports this without Spark or torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PER_SOURCE = 300
+TOP_PLAYLISTS = 100
+TOP_PLAYLISTS_SHARE = 50
+ARTIST_TRACKS = 50
+LAST_SEEDS = 5
+POPULAR = 500
+EXACT_TITLE_WEIGHT = 3.0
+
+FEATURES = [
+    "knn",
+    "knn_max",
+    "knn_last",
+    "uknn",
+    "uknn_share",
+    "uknn_overlap",
+    "artist_share",
+    "artist_knn",
+    "title",
+    "popularity",
+    "artist_popularity",
+    "track_share_of_artist",
+    "seeds",
+    "has_title",
+]
+
+_I = np.int64
+_F = np.float32
+
+
+def _ints(values=()) -> np.ndarray:
+    return np.asarray(values, dtype=_I)
+
+
+def _floats(values=()) -> np.ndarray:
+    return np.asarray(values, dtype=_F)
+
+
+@dataclass
+class Evidence:
+    """What the published tables say about one playlist (all arrays of equal length per group).
+
+    seeds: catalogue track ids in playlist order; seed_artists: their artist ids.
+    neighbor_*: `track_neighbors` rows whose src is a seed.
+    playlist_*: playlists holding at least one seed: id, how many seeds, length; at most
+      TOP_PLAYLISTS of them matter (see `top_playlists`), so a fetch may stop there.
+    member_*: (pid, track_id) of those top playlists.
+    title_*: `title_tracks` rows of the title's keys: track, score, how many playlists carry the
+      key, whether the key is the whole title.
+    artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
+    artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
+    popular: the most popular tracks, best first.
+    """
+
+    seeds: np.ndarray = field(default_factory=_ints)
+    seed_artists: np.ndarray = field(default_factory=_ints)
+    has_title: bool = False
+    neighbor_src: np.ndarray = field(default_factory=_ints)
+    neighbor_dst: np.ndarray = field(default_factory=_ints)
+    neighbor_weight: np.ndarray = field(default_factory=_floats)
+    playlist_id: np.ndarray = field(default_factory=_ints)
+    playlist_overlap: np.ndarray = field(default_factory=_floats)
+    playlist_length: np.ndarray = field(default_factory=_floats)
+    member_pid: np.ndarray = field(default_factory=_ints)
+    member_track: np.ndarray = field(default_factory=_ints)
+    title_track: np.ndarray = field(default_factory=_ints)
+    title_score: np.ndarray = field(default_factory=_floats)
+    title_key_playlists: np.ndarray = field(default_factory=_floats)
+    title_exact: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    artist_neighbor_src: np.ndarray = field(default_factory=_ints)
+    artist_neighbor_dst: np.ndarray = field(default_factory=_ints)
+    artist_neighbor_weight: np.ndarray = field(default_factory=_floats)
+    artist_tracks: np.ndarray = field(default_factory=_ints)
+    popular: np.ndarray = field(default_factory=_ints)
+
+
+@dataclass
+class TrackStats:
+    """Per candidate, aligned with the candidate ids."""
+
+    popularity: np.ndarray
+    artist: np.ndarray
+    artist_popularity: np.ndarray
+    artist_tracks_popularity: np.ndarray
+
+
+def playlist_similarity(overlap: np.ndarray, length: np.ndarray, seeds: int) -> np.ndarray:
+    """Cosine between the playlist and the seeds as 0/1 vectors."""
+    return overlap / np.sqrt(np.maximum(length, 1.0)) / np.sqrt(max(seeds, 1))
+
+
+def top_playlists(ev: Evidence, n: int = TOP_PLAYLISTS) -> np.ndarray:
+    """Indices into ev.playlist_* of the n most similar playlists (ties: smaller pid)."""
+    sim = playlist_similarity(ev.playlist_overlap, ev.playlist_length, len(ev.seeds))
+    order = np.lexsort((ev.playlist_id, -sim))
+    return order[:n]
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(keys) == 0:
+        return _ints(), _floats()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=values, minlength=len(uniq)).astype(_F)
+
+
+def _max_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(keys) == 0:
+        return _ints(), _floats()
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    out = np.zeros(len(uniq), _F)
+    np.maximum.at(out, inverse, values)
+    return uniq, out
+
+
+@dataclass
+class Scores:
+    """Per-source scores over their own track ids (sparse), then looked up for candidates."""
+
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def lookup(self, name: str, ids: np.ndarray) -> np.ndarray:
+        keys, values = self.parts[name]
+        out = np.zeros(len(ids), _F)
+        if len(keys):
+            pos = np.searchsorted(keys, ids)
+            pos = np.minimum(pos, len(keys) - 1)
+            hit = keys[pos] == ids
+            out[hit] = values[pos[hit]]
+        return out
+
+
+def _normalised(part: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    keys, values = part
+    if len(values) and values.max() > 0:
+        values = values / values.max()
+    return keys, values.astype(_F)
+
+
+def _top(part: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
+    keys, values = part
+    keep = values > 0
+    keys, values = keys[keep], values[keep]
+    if len(keys) > n:
+        keys = keys[np.lexsort((keys, -values))[:n]]
+    return keys
+
+
+def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
+    """(sorted candidate ids, the per-source scores needed for their features)."""
+    seeds = ev.seeds
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parts["knn"] = _normalised(_sum_by(ev.neighbor_dst, ev.neighbor_weight))
+    parts["knn_max"] = _max_by(ev.neighbor_dst, ev.neighbor_weight)
+    last = np.isin(ev.neighbor_src, seeds[-LAST_SEEDS:])
+    parts["knn_last"] = _normalised(_sum_by(ev.neighbor_dst[last], ev.neighbor_weight[last]))
+
+    top = top_playlists(ev)
+    pid = ev.playlist_id[top]
+    sim = playlist_similarity(ev.playlist_overlap[top], ev.playlist_length[top], len(seeds))
+    order = np.argsort(pid)
+    pid, sim, overlap = pid[order], sim[order], ev.playlist_overlap[top][order]
+    in_top = np.isin(ev.member_pid, pid)
+    m_pid, m_track = ev.member_pid[in_top], ev.member_track[in_top]
+    at = np.searchsorted(pid, m_pid)
+    parts["uknn"] = _normalised(_sum_by(m_track, sim[at] ** 2))
+    parts["uknn_overlap"] = _sum_by(m_track, overlap[at] / max(len(seeds), 1))
+    best = top_playlists(ev, TOP_PLAYLISTS_SHARE)
+    best_pid = ev.playlist_id[best][ev.playlist_overlap[best] > 0]
+    in_best = np.isin(m_pid, best_pid)
+    tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
+    parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
+
+    weight = np.where(ev.title_exact, EXACT_TITLE_WEIGHT, 1.0) / np.log(
+        2.0 + ev.title_key_playlists
+    )
+    parts["title"] = _normalised(
+        _sum_by(ev.title_track, weight * ev.title_score * ev.title_key_playlists)
+    )
+
+    candidates = set()
+    for name in ("knn", "uknn", "title"):
+        candidates.update(_top(parts[name], PER_SOURCE).tolist())
+    candidates.update(ev.artist_tracks.tolist())
+    candidates.difference_update(seeds.tolist())
+    if len(candidates) < POPULAR:
+        candidates.update(ev.popular[:POPULAR].tolist())
+        candidates.difference_update(seeds.tolist())
+    return np.array(sorted(candidates), dtype=_I), Scores(parts)
+
+
+def feature_matrix(
+    ev: Evidence, candidates: np.ndarray, scores: Scores, stats: TrackStats
+) -> np.ndarray:
+    """One row of FEATURES per candidate."""
+    n_seeds = len(ev.seeds)
+    cols = [scores.lookup(name, candidates) for name in FEATURES[:6]]
+    if n_seeds:
+        artists, counts = np.unique(ev.seed_artists, return_counts=True)
+        share = Scores({"a": (artists, (counts / n_seeds).astype(_F))})
+        cols.append(share.lookup("a", stats.artist))
+        seed_share = share.lookup("a", ev.artist_neighbor_src)
+        reach = _normalised(_sum_by(ev.artist_neighbor_dst, seed_share * ev.artist_neighbor_weight))
+        cols.append(Scores({"a": reach}).lookup("a", stats.artist))
+    else:
+        cols += [np.zeros(len(candidates), _F)] * 2
+    cols.append(scores.lookup("title", candidates))
+    cols.append(np.log1p(stats.popularity.astype(_F)))
+    cols.append(np.log1p(stats.artist_popularity.astype(_F)))
+    cols.append(stats.popularity / np.maximum(stats.artist_tracks_popularity, 1.0))
+    cols.append(np.full(len(candidates), n_seeds, _F))
+    cols.append(np.full(len(candidates), 1.0 if ev.has_title else 0.0, _F))
+    return np.stack([np.asarray(c, _F) for c in cols], axis=1)
+
+
+class Ranker:
+    """A LightGBM model over FEATURES, kept as its text dump (what the publish stores)."""
+
+    def __init__(self, model_text: str):
+        import lightgbm
+
+        self.text = model_text
+        self.booster = lightgbm.Booster(model_str=model_text)
+        names = self.booster.feature_name()
+        if names != FEATURES:
+            raise ValueError(f"ranker features {names} differ from {FEATURES}")
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        if len(X) == 0:
+            return np.zeros(0)
+        return self.booster.predict(X, num_threads=1)
+
+
+def rank(ev: Evidence, candidates: np.ndarray, X: np.ndarray, ranker: Ranker | None) -> np.ndarray:
+    """Candidates best first. Without a ranker: item-kNN, then playlist-kNN, then popularity."""
+    if ranker is not None:
+        score = ranker.score(X)
+        return candidates[np.lexsort((candidates, -score))]
+    col = {name: X[:, i] for i, name in enumerate(FEATURES)}
+    return candidates[np.lexsort((candidates, -col["popularity"], -col["uknn"], -col["knn"]))]
