@@ -1,6 +1,6 @@
 import dagster as dg
 
-from algorhythms_assets.assets import embeddings, graph, mpd, vectors
+from algorhythms_assets.assets import embeddings, graph, mpd, ranking, vectors
 from algorhythms_assets.automation import rebuild_downstream
 from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
@@ -13,10 +13,13 @@ defs = dg.Definitions(
         mpd.track_metadata,
         graph.cooccurrence_edges,
         graph.track_neighbors,
+        ranking.playlist_tables,
         embeddings.gcn_embeddings,
         embeddings.feature_mlp,
         vectors.title_tracks,
+        ranking.playlist_ranker,
         vectors.track_vectors,
+        ranking.recommendation_eval,
     ],
     asset_checks=[
         mpd.check_track_metadata_covers_playlist_tracks,
@@ -30,6 +33,7 @@ defs = dg.Definitions(
         embeddings.check_gcn_embeddings_one_per_track,
         vectors.check_track_vectors_one_row_per_track,
         vectors.check_track_vectors_nearest_neighbour_uses_index,
+        ranking.check_recommendation_eval_beats_item_knn,
     ],
     jobs=[ingest_job, build_job],
     sensors=[mpd_slice_sensor, rebuild_downstream],

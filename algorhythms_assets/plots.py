@@ -52,3 +52,24 @@ def lines(series: dict[str, Sequence[float]], title: str, xlabel: str) -> dg.Met
     ax.set_xlabel(xlabel)
     ax.legend()
     return _figure_md(fig)
+
+
+def grouped_bars(
+    groups: Sequence[str], series: dict[str, Sequence[float]], title: str, ylabel: str
+) -> dg.MetadataValue:
+    """One bar per named series in each group (e.g. a metric per category and recommender)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([g + i * width for g in range(len(groups))], values, width, label=name)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
+    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return _figure_md(fig)

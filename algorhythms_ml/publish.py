@@ -1,4 +1,4 @@
-"""The warehouse's vectors, track table, cold-start model and title table -> a published version."""
+"""The warehouse's vectors, track table, models and ranking tables -> a published version."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ import pandas as pd
 from algorhythms_ml.embeddings.pipeline import COLDSTART_DIR, read_vectors
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.neighbors import TRACK_NEIGHBORS
+from algorhythms_ml.recommend.playlist_tables import (
+    ARTIST_NEIGHBORS,
+    PLAYLIST_MEMBERS,
+    TRACK_STATS,
+)
 from algorhythms_ml.recommend.titles import TITLE_TRACKS
+from algorhythms_ml.recommend.training import read_ranker
 from algorhythms_ml.warehouse import Warehouse, read_bytes, read_parquet
 from algorhythms_store.coldstart import unpack_arrays
 from algorhythms_store.publish import HnswConfig, PublishResult, Tracks, publish
+from algorhythms_store.schema import STATS_COLUMNS
 
 
 def _optional(values: pd.Series) -> list:
@@ -51,24 +58,25 @@ def coldstart_model(warehouse: Warehouse) -> tuple[dict[str, np.ndarray], dict]:
     )
 
 
+def table_rows(warehouse: Warehouse, name: str, columns: list[str]):
+    """The rows of a warehouse table as tuples of Python values, in `columns` order."""
+    table = read_parquet(warehouse.table(name), columns)
+    return zip(*(table[c].tolist() for c in columns), strict=True)
+
+
 def title_rows(warehouse: Warehouse):
-    table = read_parquet(warehouse.table(TITLE_TRACKS), ["key", "track_id", "score"])
-    return zip(
-        table["key"].tolist(),
-        table["track_id"].astype(int).tolist(),
-        table["score"].astype(float).tolist(),
-        strict=True,
-    )
+    return table_rows(warehouse, TITLE_TRACKS, ["key", "track_id", "score", "key_playlists"])
 
 
 def neighbor_rows(warehouse: Warehouse):
-    table = read_parquet(warehouse.table(TRACK_NEIGHBORS), ["src", "dst", "weight"])
-    return zip(
-        table["src"].astype(int).tolist(),
-        table["dst"].astype(int).tolist(),
-        table["weight"].astype(float).tolist(),
-        strict=True,
-    )
+    return table_rows(warehouse, TRACK_NEIGHBORS, ["src", "dst", "weight"])
+
+
+def ranker_text(warehouse: Warehouse) -> str | None:
+    try:
+        return read_ranker(warehouse).text
+    except FileNotFoundError:
+        return None
 
 
 def publish_warehouse(
@@ -86,6 +94,10 @@ def publish_warehouse(
         coldstart=coldstart_model(warehouse),
         titles=title_rows(warehouse),
         neighbors=neighbor_rows(warehouse),
+        members=table_rows(warehouse, PLAYLIST_MEMBERS, ["pid", "track_id", "length"]),
+        stats=table_rows(warehouse, TRACK_STATS, list(STATS_COLUMNS)),
+        artist_neighbors=table_rows(warehouse, ARTIST_NEIGHBORS, ["src", "dst", "weight"]),
+        ranker=ranker_text(warehouse),
         hnsw=hnsw or HnswConfig(),
         run_id=run_id,
         metrics=metrics,

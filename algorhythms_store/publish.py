@@ -23,19 +23,26 @@ from psycopg import sql
 from algorhythms_store.coldstart import pack_arrays
 from algorhythms_store.database import connect, ensure_extension
 from algorhythms_store.schema import (
+    ARTIST_NEIGHBORS,
+    MEMBER_COLUMNS,
+    MEMBER_TYPES,
     MODEL_VERSIONS,
     MODEL_VERSIONS_DDL,
     NEIGHBOR_COLUMNS,
     NEIGHBOR_TYPES,
+    PLAYLIST_MEMBERS,
     PREVIOUS,
     PUBLISHED,
     STAGING,
+    STATS_COLUMNS,
+    STATS_TYPES,
     TITLE_COLUMNS,
     TITLE_TRACKS,
     TITLE_TYPES,
     TRACK_COLUMNS,
     TRACK_MODEL,
     TRACK_NEIGHBORS,
+    TRACK_STATS,
     TRACK_TYPES,
     TRACK_VECTORS,
     index_ddl,
@@ -93,6 +100,9 @@ class PublishResult:
     dimension: int
     title_rows: int
     neighbor_rows: int
+    member_rows: int = 0
+    stats_rows: int = 0
+    artist_neighbor_rows: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -177,6 +187,10 @@ def publish(
     coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
     titles: Iterable[tuple[str, int, float]] = (),
     neighbors: Iterable[tuple[int, int, float]] = (),
+    members: Iterable[tuple[int, int, int]] = (),
+    stats: Iterable[tuple[int, int, int, int, int]] = (),
+    artist_neighbors: Iterable[tuple[int, int, float]] = (),
+    ranker: str | None = None,
     hnsw: HnswConfig | None = None,
     run_id: str | None = None,
     metrics: dict | None = None,
@@ -213,22 +227,33 @@ def publish(
                     neighbor_rows = _copy(
                         conn, TRACK_NEIGHBORS, NEIGHBOR_COLUMNS, NEIGHBOR_TYPES, neighbors
                     )
+                    member_rows = _copy(
+                        conn, PLAYLIST_MEMBERS, MEMBER_COLUMNS, MEMBER_TYPES, members
+                    )
+                    stats_rows = _copy(conn, TRACK_STATS, STATS_COLUMNS, STATS_TYPES, stats)
+                    artist_rows = _copy(
+                        conn, ARTIST_NEIGHBORS, NEIGHBOR_COLUMNS, NEIGHBOR_TYPES, artist_neighbors
+                    )
                     spec, blob = (None, None)
                     if coldstart is not None:
                         spec, blob = json.dumps(coldstart[1]), pack_arrays(coldstart[0])
                     conn.execute(
                         sql.SQL(
-                            "INSERT INTO {} (version, dimension, coldstart_spec, coldstart_arrays)"
-                            " VALUES (%s, %s, %s, %s)"
+                            "INSERT INTO {} (version, dimension, coldstart_spec, coldstart_arrays,"
+                            " ranker) VALUES (%s, %s, %s, %s, %s)"
                         ).format(_name(TRACK_MODEL, STAGING)),
-                        [version, dimension, spec, blob],
+                        [version, dimension, spec, blob, ranker],
                     )
                 seconds["copy"] = time.perf_counter() - started
                 log.info(
-                    "copied %d tracks, %d title rows, %d neighbour rows",
+                    "copied %d tracks, %d title rows, %d neighbour rows, %d playlist rows, "
+                    "%d track stats, %d artist neighbour rows",
                     rows,
                     title_rows,
                     neighbor_rows,
+                    member_rows,
+                    stats_rows,
+                    artist_rows,
                 )
                 started = time.perf_counter()
                 conn.execute(
@@ -270,7 +295,17 @@ def publish(
             if not conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
     log.info("version %d live: %s", version, {k: round(v, 2) for k, v in seconds.items()})
-    return PublishResult(version, rows, dimension, title_rows, neighbor_rows, seconds)
+    return PublishResult(
+        version,
+        rows,
+        dimension,
+        title_rows,
+        neighbor_rows,
+        member_rows,
+        stats_rows,
+        artist_rows,
+        seconds,
+    )
 
 
 def rollback(url: str, lock_timeout_ms: int = 200, attempts: int = 50) -> int:

@@ -8,6 +8,7 @@ from dagster_pyspark import PySparkResource
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
 from algorhythms_assets.assets.graph import track_neighbors
 from algorhythms_assets.assets.mpd import track_metadata
+from algorhythms_assets.assets.ranking import playlist_ranker, playlist_tables
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
 from algorhythms_ml.publish import publish_warehouse, published_tracks
@@ -75,7 +76,14 @@ def _upstream_metrics(context: dg.AssetExecutionContext) -> dict:
 
 
 @dg.asset(
-    deps=[gcn_embeddings, feature_mlp, title_tracks, track_neighbors],
+    deps=[
+        gcn_embeddings,
+        feature_mlp,
+        title_tracks,
+        track_neighbors,
+        playlist_tables,
+        playlist_ranker,
+    ],
     automation_condition=ON_UPSTREAM_UPDATE,
     group_name="recommend",
     kinds={"postgres"},
@@ -86,7 +94,8 @@ def track_vectors(
     warehouse: WarehouseResource,
     database: DatabaseResource,
 ) -> dg.MaterializeResult:
-    """The published version the service reads: vectors (HNSW), cold-start model, titles, kNN."""
+    """The published version the service reads: vectors (HNSW), cold-start model, ranker, and
+    the title, kNN, playlist and artist tables."""
     hnsw = HnswConfig(
         m=config.hnsw_m,
         ef_construction=config.hnsw_ef_construction,
@@ -108,6 +117,9 @@ def track_vectors(
             "dimension": result.dimension,
             "title_rows": result.title_rows,
             "neighbor_rows": result.neighbor_rows,
+            "playlist_member_rows": result.member_rows,
+            "track_stats_rows": result.stats_rows,
+            "artist_neighbor_rows": result.artist_neighbor_rows,
             **{f"seconds_{k}": round(v, 2) for k, v in result.seconds.items()},
             "seconds": round(time.perf_counter() - started, 2),
             "config": dg.MetadataValue.json(config.model_dump()),

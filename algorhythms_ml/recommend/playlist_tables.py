@@ -109,11 +109,13 @@ def ranking_tables(
     rows: DataFrame,
     playlists: DataFrame,
     artists: DataFrame,
-    neighbors: NeighborConfig = NeighborConfig(),
-    titles: TitleConfig = TitleConfig(),
+    neighbors: NeighborConfig | None = None,
+    titles: TitleConfig | None = None,
     tables: PlaylistTableConfig = PlaylistTableConfig(),
 ) -> dict[str, DataFrame]:
     """Every table the ranker reads, from (pid, track_id, pos) rows and (pid, name) playlists."""
+    neighbors = neighbors or NeighborConfig()
+    titles = titles or TitleConfig()
     counts = cooccurrence_counts(spark, rows, neighbors.window, neighbors.blocks)
     out = {
         TRACK_NEIGHBORS: top_neighbors(counts, track_playlist_counts(rows), neighbors.top_k),

@@ -2,8 +2,9 @@
 
 For every key of a playlist's title (algorhythms_store.text.title_keys: the whole normalised
 title, its words, its emoji), score(key, track) = playlists with the key holding the track /
-playlists with the key; key_playlists = playlists with the key. Keys held by fewer than `min_playlists` playlists are dropped; each
-key keeps its `top_k` tracks. The service sums these scores over a request title's keys.
+playlists with the key, and key_playlists = playlists with the key. Keys held by fewer than
+`min_playlists` playlists are dropped; each key keeps its `top_k` tracks. The ranker's title
+feature (algorhythms_store.ranking) sums them over a request title's keys.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class TitleStats:
 def title_track_scores(
     playlists: DataFrame, rows: DataFrame, config: TitleConfig = TitleConfig()
 ) -> DataFrame:
-    """(key, track_id, score, key_playlists) from playlists (pid, name) and de-duplicated (pid, track_id)."""
+    """(key, track_id, score, key_playlists) from playlists (pid, name) and de-duplicated
+    (pid, track_id)."""
     keys_udf = F.udf(lambda name: title_keys(name), T.ArrayType(T.StringType()))
     keyed = (
         playlists.select("pid", F.explode(keys_udf("name")).alias("key"))

@@ -108,13 +108,14 @@ class TrainingResult:
 
 def train(
     data: Playlists,
-    config: RankerConfig = RankerConfig(),
+    config: RankerConfig | None = None,
     holdout: HoldoutConfig = HoldoutConfig(),
     log: logging.Logger | None = None,
 ) -> TrainingResult:
     """Fit the ranker on fold hold-outs of the training playlists (the evaluation hold-out
     excluded)."""
     log = log or logging.getLogger(__name__)
+    config = config or RankerConfig()
     started = time.monotonic()
     _, training = _split(data, holdout)
     folds = fold_of(training, config.folds, config.seed)
