@@ -114,9 +114,11 @@ def playlist_similarity(overlap: np.ndarray, length: np.ndarray, seeds: int) -> 
 
 
 def top_playlists(ev: Evidence, n: int = TOP_PLAYLISTS) -> np.ndarray:
-    """Indices into ev.playlist_* of the n most similar playlists (ties: smaller pid)."""
-    sim = playlist_similarity(ev.playlist_overlap, ev.playlist_length, len(ev.seeds))
-    order = np.lexsort((ev.playlist_id, -sim))
+    """Indices into ev.playlist_* of the n most similar playlists (ties: smaller pid). In
+    float64, as PostgreSQL orders them (serving.sql.RANK_PLAYLISTS)."""
+    overlap = ev.playlist_overlap.astype(np.float64)
+    length = np.maximum(ev.playlist_length.astype(np.float64), 1.0)
+    order = np.lexsort((ev.playlist_id, -(overlap / np.sqrt(length))))
     return order[:n]
 
 
@@ -254,10 +256,15 @@ class Ranker:
         return self.booster.predict(X, num_threads=1)
 
 
-def rank(ev: Evidence, candidates: np.ndarray, X: np.ndarray, ranker: Ranker | None) -> np.ndarray:
-    """Candidates best first. Without a ranker: item-kNN, then playlist-kNN, then popularity."""
+def rank(
+    ev: Evidence, candidates: np.ndarray, X: np.ndarray, ranker: Ranker | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates best first, their scores). With a ranker, its scores; without one,
+    item-kNN, then playlist-kNN, then popularity order, scored 1 / rank."""
     if ranker is not None:
         score = ranker.score(X)
-        return candidates[np.lexsort((candidates, -score))]
+        order = np.lexsort((candidates, -score))
+        return candidates[order], score[order]
     col = {name: X[:, i] for i, name in enumerate(FEATURES)}
-    return candidates[np.lexsort((candidates, -col["popularity"], -col["uknn"], -col["knn"]))]
+    order = np.lexsort((candidates, -col["popularity"], -col["uknn"], -col["knn"]))
+    return candidates[order], 1.0 / np.arange(1, len(order) + 1)

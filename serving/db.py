@@ -85,11 +85,14 @@ Connection = Annotated[AsyncConnection, Depends(get_connection)]
 
 
 class ModelCache:
-    """The published cold-start model, loaded once per version."""
+    """The published cold-start model, loaded once per version (and the ranker's cache)."""
 
     def __init__(self) -> None:
+        from serving.ranking import RankerCache
+
         self._models: dict[int, ColdStartModel | None] = {}
         self._lock = asyncio.Lock()
+        self.ranking = RankerCache()
 
     async def get(self, conn: AsyncConnection, version: int) -> ColdStartModel | None:
         if version in self._models:

@@ -5,6 +5,7 @@ vector, unknown songs with features by the cold-start model); the candidates are
 tracks by cosine (HNSW), seeds, exclusions and dislikes left out. Dislikes push down what is
 like them: score = cos(q, x) - dislike_weight * max(0, max_d cos(d, x)).
 Titles: tracks of playlists with the same title keys; then the most popular tracks.
+Playlists (continue_playlist): the learned ranker (serving.ranking) when one is published.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from psycopg import AsyncConnection
 
 from algorhythms_store.text import title_keys
-from serving import sql
+from serving import ranking, sql
 from serving.db import ModelCache, NotPublished, VersionChanged
 
 MAX_FETCH = 1000
@@ -258,6 +259,32 @@ async def recommend_title(
     return Result(version, source, items)
 
 
+async def recommend_ranked(
+    conn: AsyncConnection, models: ModelCache, name: str | None, seeds: list[SongSeed], count: int
+) -> Result | None:
+    """The learned ranker's continuation (algorhythms_store.ranking) from the playlist's
+    catalogue tracks and title; None when no ranker is published or nothing is usable."""
+    version, known = await lookup(conn, [s.uri for s in seeds])
+    ranker, popular = await models.ranking.get(conn, version)
+    ids = list(dict.fromkeys(known[s.uri][0] for s in seeds if s.uri in known))
+    if ranker is None or not (ids or title_keys(name)):
+        return None
+    ev = await ranking.evidence(conn, version, ids, name, popular)
+    order, scores = await ranking.ranked(conn, version, ranker, ev)
+    chosen = [(int(t), float(v)) for t, v in zip(order[:count], scores[:count], strict=True)]
+    if len(chosen) < count:
+        taken = set(ids) | {t for t, _ in chosen}
+        floor = min((v for _, v in chosen), default=0.0) - 1.0
+        extra = [int(t) for t in popular if int(t) not in taken][: count - len(chosen)]
+        chosen += [(t, floor - i) for i, t in enumerate(extra)]
+    rows = await _rows(conn, sql.RANK_TRACKS, {"ids": [t for t, _ in chosen]})
+    _check(rows[0][0], version)
+    fields = {r[1]: r[2:6] for r in rows if r[1] is not None}
+    items = [Item(*fields[t], score) for t, score in chosen if t in fields]
+    skipped = [s.uri for s in seeds if s.uri not in known]
+    return Result(version, "ranker", items, skipped)
+
+
 async def continue_playlist(
     conn: AsyncConnection,
     models: ModelCache,
@@ -266,8 +293,12 @@ async def continue_playlist(
     count: int,
     embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> Result:
-    """The next `count` tracks of a playlist: from its usable tracks, else from its title, else
-    the most popular tracks; never one of its tracks."""
+    """The next `count` tracks of a playlist, never one of its tracks: the learned ranker over
+    its catalogue tracks and title when a ranker is published; else from its usable tracks
+    (cold-start model for unknown ones with names), else its title, else the most popular."""
+    ranked = await recommend_ranked(conn, models, name, seeds, count)
+    if ranked is not None and ranked.items:
+        return ranked
     skipped: list[str] = []
     if seeds:
         try:

@@ -67,7 +67,7 @@ class Recommendation(BaseModel):
 
 class RecommendationResponse(BaseModel):
     version: int = Field(description="the published model version that answered")
-    source: Literal["songs", "title", "popularity", "title+popularity"]
+    source: Literal["ranker", "songs", "title", "popularity", "title+popularity"]
     items: list[Recommendation]
     skipped: list[str] = Field(
         default_factory=list, description="songs neither in the catalogue nor described"

@@ -6,10 +6,13 @@ request that runs two statements can tell whether a swap came between them.
 """
 
 from algorhythms_store.schema import (
+    ARTIST_NEIGHBORS,
+    PLAYLIST_MEMBERS,
     SEARCH_DOCUMENT,
     TITLE_TRACKS,
     TRACK_MODEL,
     TRACK_NEIGHBORS,
+    TRACK_STATS,
     TRACK_VECTORS,
 )
 
@@ -137,4 +140,78 @@ FROM published p LEFT JOIN LATERAL (
     WHERE {SEARCH_DOCUMENT} @@ to_tsquery('simple', %(query)s)
     ORDER BY rank DESC, num_playlists DESC, id LIMIT %(k)s
 ) t ON true"""
+)
+
+
+# --- the ranked playlist path (algorhythms_store.ranking): what an Evidence is made of -------
+
+RANKER_MODEL = f"SELECT version, ranker FROM {TRACK_MODEL}"
+
+# The most popular tracks (ranking candidates of last resort), best first.
+RANK_POPULAR = (
+    PUBLISHED
+    + f"""SELECT p.version, s.track_id FROM published p LEFT JOIN LATERAL (
+    SELECT track_id FROM {TRACK_STATS} ORDER BY popularity DESC, track_id LIMIT %(k)s
+) s ON true"""
+)
+
+# Seeds (catalogue ids %(ids)s) with their artists.
+RANK_SEEDS = (
+    PUBLISHED
+    + f"""SELECT p.version, s.track_id, s.artist_id
+FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s)"""
+)
+
+RANK_NEIGHBORS = (
+    PUBLISHED
+    + f"""SELECT p.version, n.src, n.dst, n.weight
+FROM published p LEFT JOIN {TRACK_NEIGHBORS} n ON n.src = ANY(%(ids)s)"""
+)
+
+# The %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller
+# pid), with their tracks.
+RANK_PLAYLISTS = (
+    PUBLISHED
+    + f"""SELECT p.version, top.pid, top.overlap, top.length,
+    (SELECT array_agg(m.track_id) FROM {PLAYLIST_MEMBERS} m WHERE m.pid = top.pid)
+FROM published p LEFT JOIN LATERAL (
+    SELECT pid, count(*) AS overlap, max(length) AS length
+    FROM {PLAYLIST_MEMBERS} WHERE track_id = ANY(%(ids)s)
+    GROUP BY pid
+    ORDER BY count(*) / sqrt(greatest(max(length), 1)::float8) DESC, pid
+    LIMIT %(n)s
+) top ON true"""
+)
+
+RANK_TITLES = (
+    PUBLISHED
+    + f"""SELECT p.version, t.key, t.track_id, t.score, t.key_playlists
+FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
+)
+
+# Neighbours of the artists %(artists)s, and each artist's %(n)s most popular tracks.
+RANK_ARTISTS = (
+    PUBLISHED
+    + f"""SELECT p.version, a.src, a.dst, a.weight, NULL::int
+FROM published p LEFT JOIN {ARTIST_NEIGHBORS} a ON a.src = ANY(%(artists)s)
+UNION ALL
+SELECT p.version, NULL, NULL, NULL, x.track_id
+FROM published p CROSS JOIN unnest(%(artists)s::int[]) AS artist(id)
+CROSS JOIN LATERAL (
+    SELECT track_id FROM {TRACK_STATS} WHERE artist_id = artist.id
+    ORDER BY popularity DESC, track_id LIMIT %(n)s
+) x"""
+)
+
+RANK_STATS = (
+    PUBLISHED
+    + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
+    s.artist_tracks_popularity
+FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s)"""
+)
+
+RANK_TRACKS = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s)"""
 )

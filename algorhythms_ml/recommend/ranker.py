@@ -268,7 +268,7 @@ class MemoryStore:
 
     def recommend(self, seeds, name, ranker: Ranker | None, n: int = RECOMMENDATIONS):
         ev, candidates, X = self.features(seeds, name)
-        ranked = rank(ev, candidates, X, ranker)
+        ranked, _ = rank(ev, candidates, X, ranker)
         return top_up(ranked, self.popular, set(seeds), n)
 
 

@@ -1,3 +1,4 @@
+import asyncio
 import json
 import shutil
 
@@ -11,13 +12,23 @@ from pgvector.psycopg import register_vector
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
 from algorhythms_assets.assets.graph import cooccurrence_edges, track_neighbors
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
+from algorhythms_assets.assets.ranking import (
+    playlist_ranker,
+    playlist_tables,
+    recommendation_eval,
+)
 from algorhythms_assets.assets.vectors import title_tracks, track_vectors
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
 from algorhythms_ml.embeddings.pipeline import read_vectors
+from algorhythms_ml.recommend.ranker import MemoryStore
+from algorhythms_ml.recommend.training import read_ranker
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
+from serving.db import ModelCache, configure_connection
+from serving.recommender import continue_playlist, seed_from_track
+from serving.settings import Settings
 
 
 def test_embeddings_cold_start_model_and_published_vectors_materialise_with_checks(
@@ -40,7 +51,10 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
         gcn_embeddings,
         feature_mlp,
         title_tracks,
+        playlist_tables,
+        playlist_ranker,
         track_vectors,
+        recommendation_eval,
     ]
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(mpd_slices.name, ["mpd.slice.0-999"])
@@ -62,6 +76,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
                         "config": {"dim": 32, "epochs": 3, "steps_per_epoch": 5, "batch_size": 2048}
                     },
                     "feature_mlp": {"config": {"epochs": 2}},
+                    "playlist_ranker": {"config": {"folds": 2, "rounds": 30}},
                 }
             },
         )
@@ -114,3 +129,60 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert 0.5 < metrics["gcn_embeddings.test_auc_uniform"] <= 1.0
     titles = pd.read_parquet(tmp_path / "warehouse" / "title_tracks")
     assert titles["score"].between(0, 1).all() and titles.groupby("key").size().max() <= 100
+
+    # The ranker trained, and the evaluation compared it with the baselines on a hold-out.
+    ranker_meta = result.asset_materializations_for_node("playlist_ranker")[0].metadata
+    assert ranker_meta["training_queries"].value > 50 and ranker_meta["positives"].value > 0
+    eval_meta = result.asset_materializations_for_node("recommendation_eval")[0].metadata
+    assert eval_meta["playlists"].value >= 100
+    for name in ("model", "popularity", "item_knn"):
+        assert 0 <= eval_meta[f"{name}.r_precision"].value <= 1
+        assert 0 <= eval_meta[f"{name}.clicks"].value <= 51
+    assert eval_meta["model.r_precision"].value > eval_meta["popularity.r_precision"].value
+    assert "title_random100" in eval_meta["table"].value and "r_precision_by_category" in eval_meta
+    assert "check_recommendation_eval_beats_item_knn" in checks
+    assert published["playlist_member_rows"].value > 0 and published["track_stats_rows"].value > 0
+
+    # The service's ranked continuation, read from PostgreSQL, is exactly the in-memory one
+    # over the same tables (what the ranker was trained and evaluated with).
+    store = MemoryStore(
+        {
+            name: pd.read_parquet(tmp_path / "warehouse" / name)
+            for name in (
+                "track_neighbors",
+                "title_tracks",
+                "playlist_members",
+                "track_stats",
+                "artist_neighbors",
+            )
+        }
+    )
+    ranker = read_ranker(warehouse)
+    uri_of = dict(zip(tracks["track_id"], tracks["track_uri"], strict=True))
+    rows = pd.read_parquet(tmp_path / "warehouse" / "playlist_tracks")
+    names = pd.read_parquet(tmp_path / "warehouse" / "playlists").set_index("pid")["name"]
+    playlists = [
+        (names[pid], group.sort_values("pos")["track_uri"].drop_duplicates().tolist()[:k])
+        for (pid, group), k in zip(list(rows.groupby("pid"))[:6], (0, 1, 5, 10, 25, 3), strict=True)
+    ]
+    playlists.append((None, playlists[3][1]))
+    answers = asyncio.run(_ranked_answers(database, playlists))
+    id_of = {u: i for i, u in uri_of.items()}
+    for (name, seeds), (source, got) in zip(playlists, answers, strict=True):
+        expected = store.recommend([id_of[u] for u in seeds], name, ranker, n=50)
+        assert source == "ranker"
+        assert got == [uri_of[t] for t in expected]
+
+
+async def _ranked_answers(url, playlists):
+    settings = Settings(database_url=url)
+    models = ModelCache()
+    out = []
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await configure_connection(conn, settings)
+        for name, seeds in playlists:
+            result = await continue_playlist(
+                conn, models, name, [seed_from_track(u) for u in seeds], 50
+            )
+            out.append((result.source, [item.uri for item in result.items]))
+    return out
