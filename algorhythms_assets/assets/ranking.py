@@ -22,6 +22,9 @@ from algorhythms_ml.recommend.training import (
     with_playlists,
     write_ranker,
 )
+from algorhythms_ml.warehouse import write_bytes
+
+EVAL_REPORT = "reports/recommendation_eval.csv"
 
 
 class PlaylistTablesConfig(dg.Config):
@@ -182,6 +185,9 @@ def recommendation_eval(
         "R-precision by challenge category",
         "R-precision",
     )
+    report = f"{wh.root}/{EVAL_REPORT}"
+    write_bytes(report, table.to_csv(index=False).encode())
+    metadata["report"] = dg.MetadataValue.path(report)
     context.log.info("recommendation_eval:\n%s", table.to_string(index=False))
     return dg.MaterializeResult(metadata=metadata)
 

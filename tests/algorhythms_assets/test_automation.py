@@ -48,3 +48,13 @@ def test_a_rebuilt_graph_refreshes_only_what_depends_on_it():
             defs=defs, instance=instance, cursor=result.cursor
         )
         assert requested(result) == {"gcn_embeddings", "feature_mlp", "track_vectors"}
+
+
+def test_a_retrained_ranker_is_published_and_evaluated():
+    with dg.instance_for_test() as instance:
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        materialised(instance, "playlist_ranker")
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        assert requested(result) == {"track_vectors", "recommendation_eval"}

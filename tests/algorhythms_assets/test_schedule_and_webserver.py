@@ -38,7 +38,10 @@ def test_weekly_schedule_rebuilds_everything_downstream_of_ingestion():
         "title_tracks",
         "gcn_embeddings",
         "feature_mlp",
+        "playlist_tables",
+        "playlist_ranker",
         "track_vectors",
+        "recommendation_eval",
     }
 
 

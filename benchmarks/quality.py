@@ -1,0 +1,141 @@
+"""Recommendation quality on real playlists, RecSys Challenge 2018 protocol, from scratch.
+
+1. `algorhythms materialize` on ../shared/mpd_dev/train into a fresh data folder (every asset:
+   graph, embeddings, ranker, the internal evaluation, the published version);
+2. `algorhythms challenge` on ../shared/mpd_dev/challenge_set.json (through the service's
+   recommender and the published PostgreSQL tables);
+3. the hold-out's own scorer (../shared/mpd_dev/score.py) on the submission;
+
+then prints the per-category table next to the reference recommenders and the targets, and the
+pipeline's own recommendation_eval figures from the same run.
+
+    .venv/bin/python benchmarks/quality.py [--mpd-dev ../shared/mpd_dev] [--keep DIR]
+
+mpd_dev holds real MPD playlists: it is read in place and never copied into the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCES = {
+    "popularity": (0.0276, 0.0576, 25.34),
+    "item-kNN co-occurrence": (0.1188, 0.2032, 11.61),
+    "implicit ALS, 128 factors": (0.1326, 0.2294, 10.21),
+}
+TARGET = (0.153, 0.264, 8.0)
+
+
+def _cli() -> list[str]:
+    return [str(ROOT / ".venv" / "bin" / "algorhythms")]
+
+
+def _run(args: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    print("$", " ".join(args), flush=True)
+    subprocess.run(args, check=True, env=env, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def _scorer(mpd_dev: Path):
+    spec = importlib.util.spec_from_file_location("mpd_dev_score", mpd_dev / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _artists(mpd_dev: Path, truth: dict) -> dict[str, str]:
+    artist_of = {}
+    for path in sorted((mpd_dev / "train").glob("mpd.slice.*.json")):
+        for playlist in json.loads(path.read_text())["playlists"]:
+            for t in playlist["tracks"]:
+                artist_of[t["track_uri"]] = t.get("artist_name")
+    for g in truth.values():
+        for t in g["tracks"]:
+            artist_of[t["track_uri"]] = t.get("artist_name")
+    return artist_of
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mpd-dev", default=str(ROOT.parent / "shared" / "mpd_dev"))
+    parser.add_argument("--keep", help="data folder to build into and keep (default: temporary)")
+    args = parser.parse_args()
+    mpd_dev = Path(args.mpd_dev).resolve()
+    if not (mpd_dev / "score.py").exists():
+        print(f"no mpd_dev hold-out at {mpd_dev}: nothing to measure (pass --mpd-dev)")
+        return 0
+    data = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="quality-"))
+    if data.exists() and any(data.iterdir()):
+        print(f"{data} is not empty: the measurement starts from a fresh data folder")
+        return 2
+    env = dict(os.environ)
+    env.pop("DAGSTER_HOME", None)
+    env.pop("DATABASE_URL", None)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    submission = data / "submission.csv"
+    try:
+        seconds = {
+            "materialize": _run(
+                _cli()
+                + ["materialize", "--mpd-dir", str(mpd_dev / "train"), "--data-dir", str(data)],
+                env,
+            ),
+        }
+        seconds["challenge"] = _run(
+            _cli()
+            + ["challenge", "--challenge-set", str(mpd_dev / "challenge_set.json")]
+            + ["--out", str(submission), "--data-dir", str(data)],
+            env,
+        )
+        scorer = _scorer(mpd_dev)
+        truth = json.loads((mpd_dev / "ground_truth.json").read_text())
+        artist_of = _artists(mpd_dev, truth)
+        recs = scorer.load_submission(str(submission), artist_of)
+        (r, n, c), categories, missing = scorer.score(truth, recs, artist_of)
+        print()
+        print(f"mpd_dev challenge ({len(truth)} playlists, {missing} missing), scored by score.py")
+        print("| recommender | R-precision | NDCG | clicks |")
+        print("| --- | --- | --- | --- |")
+        for name, (rr, nn, cc) in REFERENCES.items():
+            print(f"| {name} (reference) | {rr:.4f} | {nn:.4f} | {cc:.2f} |")
+        print(f"| **AlgoRhythms** | {r:.4f} | {n:.4f} | {c:.2f} |")
+        print(f"| target (ALS + 15%) | {TARGET[0]:.3f} | {TARGET[1]:.3f} | {TARGET[2]:.1f} |")
+        met = [r >= TARGET[0], n >= TARGET[1], c <= TARGET[2]]
+        print(
+            "target: "
+            + ", ".join(
+                f"{label} {'met' if ok else 'missed'}"
+                for label, ok in zip(("R-precision", "NDCG", "clicks"), met, strict=True)
+            )
+        )
+        print()
+        print("| category | R-precision | NDCG | clicks |")
+        print("| --- | --- | --- | --- |")
+        for category, (cr, cn, cc) in categories.items():
+            print(f"| {category} | {cr:.4f} | {cn:.4f} | {cc:.2f} |")
+        report = data / "warehouse" / "reports" / "recommendation_eval.csv"
+        if report.exists():
+            print()
+            print("the pipeline's own recommendation_eval (hold-out of the training playlists):")
+            print(report.read_text())
+        print(", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+    sys.exit(main())
