@@ -55,10 +55,11 @@ def coldstart(dim: int = DIM, seed: int = 0) -> tuple[dict[str, np.ndarray], dic
     return arrays, spec
 
 
-def titles() -> list[tuple[str, int, float]]:
-    """ "rock" playlists hold cluster 0 tracks, "=summer hits" playlists cluster 1 tracks."""
-    rows = [("rock", i, 1.0 - i / 100) for i in range(PER_CLUSTER)]
-    rows += [("=summer hits", PER_CLUSTER + i, 0.5) for i in range(10)]
+def titles() -> list[tuple[str, int, float, int]]:
+    """ "rock" playlists hold cluster 0 tracks, "=summer hits" playlists cluster 1 tracks;
+    (key, track, score, playlists with the key)."""
+    rows = [("rock", i, 1.0 - i / 100, 100) for i in range(PER_CLUSTER)]
+    rows += [("=summer hits", PER_CLUSTER + i, 0.5, 20) for i in range(10)]
     return rows
 
 
@@ -72,3 +73,67 @@ def exact_nearest(tracks: Tracks, query: np.ndarray, exclude: set[int], k: int) 
     scores = unit @ (query / np.linalg.norm(query))
     order = [i for i in np.argsort(-scores) if i not in exclude]
     return [tracks.uris[i] for i in order[:k]]
+
+
+def playlists(n: int = 300, seed: int = 0) -> dict[int, list[int]]:
+    """Playlists of 8-20 tracks, mostly from one cluster (a fifth from a second one)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for pid in range(n):
+        home, other = rng.integers(0, 10, size=2)
+        size = int(rng.integers(8, 21))
+        tracks = rng.choice(PER_CLUSTER, size=size, replace=False) + home * PER_CLUSTER
+        k = size // 5
+        tracks[:k] = rng.choice(PER_CLUSTER, size=k, replace=False) + other * PER_CLUSTER
+        out[pid] = list(dict.fromkeys(int(t) for t in tracks))
+    return out
+
+
+def ranking_tables(lists: dict[int, list[int]]) -> dict:
+    """The ranking tables of algorhythms_store.ranking over `lists` (artists are clusters),
+    computed with numpy: co-occurrence top 200 by count with cosine weights, as the pipeline."""
+    import pandas as pd
+
+    members = pd.DataFrame(
+        [(p, t, len(ts)) for p, ts in lists.items() for t in ts],
+        columns=["pid", "track_id", "length"],
+    )
+    popularity = members.groupby("track_id").size()
+    pairs = members.merge(members, on="pid")
+    pairs = pairs[pairs["track_id_x"] != pairs["track_id_y"]]
+    counts = pairs.groupby(["track_id_x", "track_id_y"]).size().rename("count").reset_index()
+    counts.columns = ["src", "dst", "count"]
+    counts["weight"] = counts["count"] / np.sqrt(
+        popularity[counts["src"]].to_numpy() * popularity[counts["dst"]].to_numpy()
+    )
+    neighbors = (
+        counts.sort_values(["src", "count", "weight", "dst"], ascending=[True, False, False, True])
+        .groupby("src")
+        .head(200)[["src", "dst", "weight"]]
+    )
+    members["artist"] = members["track_id"] // PER_CLUSTER
+    artist_n = members.drop_duplicates(["pid", "artist"]).groupby("artist").size()
+    stats = pd.DataFrame({"track_id": popularity.index, "popularity": popularity.to_numpy()})
+    stats["artist_id"] = stats["track_id"] // PER_CLUSTER
+    stats["artist_popularity"] = artist_n[stats["artist_id"]].to_numpy()
+    stats["artist_tracks_popularity"] = (
+        stats.groupby("artist_id")["popularity"].transform("sum").to_numpy()
+    )
+    artists = pd.DataFrame(
+        [(a, b, 0.5) for a in range(10) for b in range(10) if a != b and abs(a - b) == 1],
+        columns=["src", "dst", "weight"],
+    )
+    title_frame = pd.DataFrame(titles(), columns=["key", "track_id", "score", "key_playlists"])
+    return {
+        "track_neighbors": neighbors.reset_index(drop=True),
+        "title_tracks": title_frame,
+        "playlist_members": members[["pid", "track_id", "length"]],
+        "track_stats": stats[
+            ["track_id", "artist_id", "popularity", "artist_popularity", "artist_tracks_popularity"]
+        ],
+        "artist_neighbors": artists,
+    }
+
+
+def table_rows(frame, columns: list[str]):
+    return list(zip(*(frame[c].tolist() for c in columns), strict=True))

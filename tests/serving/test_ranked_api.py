@@ -1,0 +1,98 @@
+"""The ranked playlist path through a real uvicorn server: the published ranker and ranking
+tables give exactly what the pipeline's in-memory store gives."""
+
+import httpx
+import pytest
+
+from algorhythms_ml.recommend.ranker import (
+    MemoryStore,
+    RankerConfig,
+    fit_ranker,
+    random_queries,
+    training_rows,
+)
+from algorhythms_store.publish import publish
+from tests.catalogue import catalogue, coldstart, playlists, ranking_tables, table_rows, uri
+from tests.conftest import ApiServer, create_database
+
+LISTS = playlists()
+TABLES = ranking_tables(LISTS)
+STORE = MemoryStore(TABLES)
+
+
+@pytest.fixture(scope="module")
+def ranked_api(postgres_server, tmp_path_factory):
+    ranker = fit_ranker(
+        *training_rows(STORE, random_queries(LISTS, {p: "rock" for p in LISTS}, seed=0)),
+        RankerConfig(rounds=20, min_data_in_leaf=5),
+    )
+    url = create_database(postgres_server, "serving_ranked")
+    t = TABLES
+    publish(
+        url,
+        catalogue("v1"),
+        coldstart=coldstart(),
+        titles=table_rows(t["title_tracks"], ["key", "track_id", "score", "key_playlists"]),
+        neighbors=table_rows(t["track_neighbors"], ["src", "dst", "weight"]),
+        members=table_rows(t["playlist_members"], ["pid", "track_id", "length"]),
+        stats=table_rows(
+            t["track_stats"],
+            [
+                "track_id",
+                "artist_id",
+                "popularity",
+                "artist_popularity",
+                "artist_tracks_popularity",
+            ],
+        ),
+        artist_neighbors=table_rows(t["artist_neighbors"], ["src", "dst", "weight"]),
+        ranker=ranker.text,
+    )
+    server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("ranked") / "api.log")
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client, ranker
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "name, seeds",
+    [
+        (None, [3, 10, 20]),
+        ("Rock", [3]),
+        ("rock", []),
+        ("summer hits", [60, 61, 62, 63, 64, 65, 66, 67, 68, 69]),
+        (None, [120, 3, 499]),
+    ],
+)
+def test_continuation_is_the_ranker_order_over_the_published_tables(ranked_api, name, seeds):
+    api, ranker = ranked_api
+    body = {"tracks": [uri(i) for i in seeds], "count": 40}
+    if name:
+        body["name"] = name
+    response = api.post("/v1/playlists/continue", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["source"] == "ranker" and answer["version"] == 1
+    got = [item["uri"] for item in answer["items"]]
+    expected = STORE.recommend(seeds, name, ranker, n=40)
+    assert got == [uri(t) for t in expected]
+    assert not {uri(i) for i in seeds} & set(got) and len(got) == 40
+    scores = [item["score"] for item in answer["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unknown_tracks_are_skipped_and_the_rest_ranked(ranked_api):
+    api, _ = ranked_api
+    body = {"tracks": ["spotify:track:nope", uri(5)], "count": 10}
+    answer = api.post("/v1/playlists/continue", json=body).json()
+    assert answer["source"] == "ranker" and answer["skipped"] == ["spotify:track:nope"]
+    assert len(answer["items"]) == 10
+    # Neither a known track nor a title: the vector path's answer (here: nothing usable -> the
+    # most popular tracks).
+    answer = api.post(
+        "/v1/playlists/continue", json={"tracks": ["spotify:track:nope"], "count": 5}
+    ).json()
+    assert answer["source"] == "popularity" and len(answer["items"]) == 5
