@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = {
@@ -64,6 +65,34 @@ def _artists(mpd_dev: Path, truth: dict) -> dict[str, str]:
         for t in g["tracks"]:
             artist_of[t["track_uri"]] = t.get("artist_name")
     return artist_of
+
+
+def _baselines(data: Path, mpd_dev: Path, scorer, truth: dict, artist_of: dict) -> dict:
+    """item-kNN and popularity over the tables this run built (the pipeline's own baselines),
+    on the same challenge set, scored by the same scorer."""
+    import pandas as pd
+
+    from algorhythms_ml.recommend.ranker import MemoryStore, standard_recommenders
+
+    warehouse = data / "warehouse"
+    names = ["track_neighbors", "title_tracks", "playlist_members", "track_stats"]
+    tables = {n: pd.read_parquet(warehouse / n) for n in names + ["artist_neighbors"]}
+    store = MemoryStore(tables)
+    meta = pd.read_parquet(warehouse / "track_metadata", columns=["track_id", "track_uri"])
+    id_of = dict(zip(meta["track_uri"], meta["track_id"], strict=True))
+    uri_of = dict(zip(meta["track_id"], meta["track_uri"], strict=True))
+    recommenders = standard_recommenders(store, None)
+    challenge = json.loads((mpd_dev / "challenge_set.json").read_text())["playlists"]
+    out = {}
+    for label in ("item_knn", "popularity"):
+        recs = {}
+        for p in challenge:
+            seeds = [id_of[t["track_uri"]] for t in p["tracks"] if t["track_uri"] in id_of]
+            query = SimpleNamespace(seeds=seeds, name=p.get("name"))
+            recs[str(p["pid"])] = [uri_of[t] for t in recommenders[label](query)]
+        overall, categories, _ = scorer.score(truth, recs, artist_of)
+        out[label] = {**categories, "all": overall}
+    return out
 
 
 def main() -> int:
@@ -119,11 +148,32 @@ def main() -> int:
                 for label, ok in zip(("R-precision", "NDCG", "clicks"), met, strict=True)
             )
         )
+        baselines = _baselines(data, mpd_dev, scorer, truth, artist_of)
         print()
-        print("| category | R-precision | NDCG | clicks |")
-        print("| --- | --- | --- | --- |")
+        print(
+            "per category: AlgoRhythms, and item-kNN over the same published neighbour table "
+            "(R-precision / NDCG / clicks)"
+        )
+        print("| category | AlgoRhythms | item-kNN | popularity | below item-kNN |")
+        print("| --- | --- | --- | --- | --- |")
+        below = []
         for category, (cr, cn, cc) in categories.items():
-            print(f"| {category} | {cr:.4f} | {cn:.4f} | {cc:.2f} |")
+            kr, kn, kc = baselines["item_knn"][category]
+            pr, pn, pc = baselines["popularity"][category]
+            worse = [m for m, a, b in (("R", cr, kr), ("NDCG", cn, kn)) if a < b]
+            worse += ["clicks"] if cc > kc else []
+            below += [category] if worse else []
+            print(
+                f"| {category} | {cr:.4f} / {cn:.4f} / {cc:.2f} | {kr:.4f} / {kn:.4f} / {kc:.2f}"
+                f" | {pr:.4f} / {pn:.4f} / {pc:.2f} | {', '.join(worse) or '-'} |"
+            )
+        overall = {k: v["all"] for k, v in baselines.items()}
+        print(
+            "item-kNN overall {:.4f} / {:.4f} / {:.2f}; popularity {:.4f} / {:.4f} / {:.2f}".format(
+                *overall["item_knn"], *overall["popularity"]
+            )
+        )
+        print(f"categories below item-kNN on some metric: {', '.join(below) or 'none'}")
         report = data / "warehouse" / "reports" / "recommendation_eval.csv"
         if report.exists():
             print()

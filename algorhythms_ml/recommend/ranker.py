@@ -381,6 +381,7 @@ class RankerConfig:
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 50
+    truncation: int = 50
     seed: int = 0
 
 
@@ -411,7 +412,7 @@ def fit_ranker(Xs, ys, groups, config: RankerConfig) -> Ranker:
         learning_rate=config.learning_rate,
         num_leaves=config.num_leaves,
         min_data_in_leaf=config.min_data_in_leaf,
-        lambdarank_truncation_level=50,
+        lambdarank_truncation_level=config.truncation,
         seed=config.seed,
         deterministic=True,
         num_threads=0,
