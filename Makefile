@@ -8,6 +8,8 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export ALGORHYTHMS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(ALGORHYTHMS_DATA_DIR)/dagster_home
 DEMO_PLAYLISTS ?= 5000
+# Optional Dagster run config (YAML) for the demo's build, e.g. fewer ranker folds.
+DEMO_CONFIG ?=
 DEMO_SEED ?= 7
 export API_HOST ?= 127.0.0.1
 export API_PORT ?= 8000
@@ -38,7 +40,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	else \
 	  $(BIN)/algorhythms generate-mpd --playlists $(DEMO_PLAYLISTS) --seed $(DEMO_SEED) --out $(MPD_DIR); \
 	fi
-	$(BIN)/algorhythms materialize --mpd-dir $(MPD_DIR)
+	$(BIN)/algorhythms materialize --mpd-dir $(MPD_DIR) $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
 	@$(BIN)/algorhythms summary
 	@BIN=$(BIN) scripts/serve_background.sh
 

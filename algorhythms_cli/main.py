@@ -70,8 +70,13 @@ def _materialize(args: argparse.Namespace) -> int:
                 print(f"  {message.splitlines()[-1]}", file=sys.stderr)
         if not args.keep_going:
             return 1
+    build_config = dict(quiet)
+    if args.config:
+        import yaml
+
+        build_config.update(yaml.safe_load(Path(args.config).read_text()) or {})
     build = defs.resolve_job_def("build_from_slices").execute_in_process(
-        instance=instance, run_config=quiet, raise_on_error=False
+        instance=instance, run_config=build_config, raise_on_error=False
     )
     for event in build.all_events:
         if event.is_step_materialization:
@@ -219,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)")
     mat.add_argument(
         "--keep-going", action="store_true", help="build downstream assets even if a slice failed"
+    )
+    mat.add_argument(
+        "--config",
+        help="Dagster run config (YAML) for the downstream build, e.g. "
+        "'ops: {playlist_ranker: {config: {folds: 2}}}'",
     )
     mat.set_defaults(func=_materialize)
 

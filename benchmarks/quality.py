@@ -95,10 +95,70 @@ def _baselines(data: Path, mpd_dev: Path, scorer, truth: dict, artist_of: dict) 
     return out
 
 
+def _latency(data: Path, mpd_dev: Path, seconds: float, concurrency: int) -> None:
+    """Requests per second and latency of the two routes on this run's published version, one
+    after the other: /v1/playlists/continue (the ranker; 500 tracks, as the challenge asks, and
+    10) and /v1/recommendations (item-kNN + vectors, one statement; 10 tracks)."""
+    import asyncio
+
+    spec = importlib.util.spec_from_file_location("serving_bench", ROOT / "benchmarks/serving.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from algorhythms_store.database import resolve_url
+
+    url = resolve_url(None, data)
+    challenge = json.loads((mpd_dev / "challenge_set.json").read_text())["playlists"]
+
+    def body(p: dict, count: int) -> bytes:
+        out = {"tracks": [t["track_uri"] for t in p["tracks"]], "count": count}
+        if p.get("name"):
+            out["name"] = p["name"]
+        return json.dumps(out).encode()
+
+    routes = [
+        ("/v1/playlists/continue", "continue, 500 tracks", [body(p, 500) for p in challenge]),
+        ("/v1/playlists/continue", "continue, 10 tracks", [body(p, 10) for p in challenge]),
+        (
+            "/v1/recommendations",
+            "recommendations, 10 tracks",
+            [
+                json.dumps(
+                    {"songs": [{"id": t["track_uri"]} for t in p["tracks"][:25]], "count": 10}
+                ).encode()
+                for p in challenge
+                if p["tracks"]
+            ],
+        ),
+    ]
+    port = bench.free_port()
+    api = bench.start_api(url, port, 1, data / "api.log")
+    try:
+        print()
+        print(f"API load: concurrency {concurrency}, {seconds:.0f} s per route, 1 uvicorn worker")
+        print("| route | requests/s | p50 ms | p99 ms | errors |")
+        print("| --- | --- | --- | --- | --- |")
+        for path, label, bodies in routes:
+            r = asyncio.run(bench.api_load(port, bodies, concurrency, seconds, path))
+            print(
+                f"| {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+                f"| {r['errors']} |"
+            )
+    finally:
+        os.killpg(api.pid, 15)
+        api.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mpd-dev", default=str(ROOT.parent / "shared" / "mpd_dev"))
     parser.add_argument("--keep", help="data folder to build into and keep (default: temporary)")
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=20,
+        help="then load the API with the challenge playlists for this long per route (0: skip)",
+    )
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     mpd_dev = Path(args.mpd_dev).resolve()
     if not (mpd_dev / "score.py").exists():
@@ -180,6 +240,8 @@ def main() -> int:
             print("the pipeline's own recommendation_eval (hold-out of the training playlists):")
             print(report.read_text())
         print(", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
+        if args.load_seconds > 0:
+            _latency(data, mpd_dev, args.load_seconds, args.concurrency)
         return 0
     finally:
         if not args.keep:

@@ -171,7 +171,13 @@ async def _load(worker, concurrency: int, seconds: float) -> dict:
     }
 
 
-async def api_load(port: int, bodies: list[bytes], concurrency: int, seconds: float) -> dict:
+async def api_load(
+    port: int,
+    bodies: list[bytes],
+    concurrency: int,
+    seconds: float,
+    path: str = "/v1/recommendations",
+) -> dict:
     async def worker(i: int, record, deadline: float) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         k = i
@@ -180,7 +186,7 @@ async def api_load(port: int, bodies: list[bytes], concurrency: int, seconds: fl
                 started = time.perf_counter()
                 try:
                     status = await _http_post(
-                        reader, writer, "127.0.0.1", "/v1/recommendations", bodies[k % len(bodies)]
+                        reader, writer, "127.0.0.1", path, bodies[k % len(bodies)]
                     )
                     record(started, status == 200)
                 except (OSError, asyncio.IncompleteReadError, ValueError):

@@ -20,10 +20,15 @@ def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALGORHYTHMS_", "DAGSTER_"))}
     env.pop("DATABASE_URL", None)
     port = free_port()
+    # A smaller ranker than the default: the test checks the chain, benchmarks/quality.py the
+    # quality.
+    config = tmp_path / "demo_config.yaml"
+    config.write_text("ops:\n  playlist_ranker:\n    config:\n      folds: 2\n      rounds: 50\n")
     env.update(
         {
             "ALGORHYTHMS_DATA_DIR": str(tmp_path / "data"),
-            "DEMO_PLAYLISTS": "2000",
+            "DEMO_PLAYLISTS": "1000",
+            "DEMO_CONFIG": str(config),
             "API_PORT": str(port),
         }
     )
@@ -50,11 +55,14 @@ def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path)
     assert not postmaster.exists()
     assert "materialised track_vectors" in run.stdout
     assert "the API is running at" in run.stdout
-    assert "wrote 2 slice files (2000 playlists)" in run.stdout
+    assert "wrote 1 slice files (1000 playlists)" in run.stdout
+    assert "materialised playlist_ranker" in run.stdout
+    assert "materialised recommendation_eval" in run.stdout
     assert "materialised track_metadata" in run.stdout
     assert "make ui" in run.stdout
     warehouse = tmp_path / "data" / "warehouse"
-    assert len(pd.read_parquet(warehouse / "playlists")) == 2000
+    assert len(pd.read_parquet(warehouse / "playlists")) == 1000
+    assert (warehouse / "reports" / "recommendation_eval.csv").exists()
     tracks = pd.read_parquet(warehouse / "track_metadata")
     assert tracks.track_id.is_unique and len(tracks) > 10_000
     # The runs are recorded in the demo's Dagster instance, for the UI.
