@@ -70,6 +70,9 @@ class HoldoutSettings(dg.Config):
     holdout_min: int = 100
     holdout_max: int = 2000
     holdout_seed: int = 2018
+    # Training and evaluation hold their tables in memory: past this many playlists they use a
+    # seeded sample of them (the published tables always cover every playlist).
+    max_playlists: int = 100_000
 
     def holdout(self) -> HoldoutConfig:
         return HoldoutConfig(
@@ -119,6 +122,7 @@ def playlist_ranker(
         pyspark.spark_session,
         wh,
         lambda data: train(data, ranker_config, config.holdout(), log=context.log),
+        config.max_playlists,
     )
     uri = write_ranker(wh, result.ranker)
     gain = result.ranker.booster.feature_importance("gain")
@@ -158,7 +162,10 @@ def recommendation_eval(
     started = time.perf_counter()
     ranker = read_ranker(wh)
     evaluation = with_playlists(
-        pyspark.spark_session, wh, lambda data: run_evaluation(data, ranker, config.holdout())
+        pyspark.spark_session,
+        wh,
+        lambda data: run_evaluation(data, ranker, config.holdout()),
+        config.max_playlists,
     )
     summary = evaluation.summary()
     metadata: dict = {"seconds": round(time.perf_counter() - started, 2)}

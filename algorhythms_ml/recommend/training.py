@@ -50,13 +50,36 @@ class HoldoutConfig:
 
 
 class Playlists:
-    """The warehouse's playlists, staged once: rows, titles and track artists."""
+    """The warehouse's playlists, staged once: rows, titles and track artists.
 
-    def __init__(self, spark: SparkSession, warehouse: Warehouse, staging: str):
+    Training and evaluation hold their tables in memory, so past `max_playlists` they work on a
+    seeded sample of that many playlists (by a hash of the pid); the published tables always
+    cover every playlist.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        warehouse: Warehouse,
+        staging: str,
+        max_playlists: int | None = None,
+        seed: int = 0,
+    ):
         self.spark = spark
         self.staging = staging
-        self.rows = staged_playlist_rows(spark, warehouse, staging)
-        self.playlists = read_playlists(spark, warehouse).select("pid", "name")
+        rows = staged_playlist_rows(spark, warehouse, staging)
+        playlists = read_playlists(spark, warehouse).select("pid", "name")
+        total = playlists.count()
+        if max_playlists is not None and total > max_playlists:
+            bucket = F.pmod(F.xxhash64(F.col("pid"), F.lit(seed)), F.lit(1_000_000))
+            keep = bucket < F.lit(int(1_000_000 * max_playlists / total))
+            playlists = playlists.where(keep)
+            rows = rows.where(keep)
+            uri = f"{staging}/sampled_rows"
+            rows.write.parquet(uri)
+            rows = spark.read.parquet(uri)
+        self.rows = rows
+        self.playlists = playlists
         meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
         artists_uri = f"{staging}/artists"
         track_artists(meta).write.parquet(artists_uri)
@@ -155,12 +178,14 @@ def run_evaluation(
     return evaluate(store, queries, data.artist_of, standard_recommenders(store, ranker))
 
 
-def with_playlists(spark: SparkSession, warehouse: Warehouse, work):
+def with_playlists(
+    spark: SparkSession, warehouse: Warehouse, work, max_playlists: int | None = None
+):
     """Run work(Playlists) with a staging folder that is removed afterwards."""
     fs = FileSystem(spark)
     staging = warehouse.staging()
     try:
-        return work(Playlists(spark, warehouse, staging))
+        return work(Playlists(spark, warehouse, staging, max_playlists))
     finally:
         fs.delete(staging)
 

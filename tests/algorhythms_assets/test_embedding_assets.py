@@ -23,7 +23,7 @@ from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.recommend.ranker import MemoryStore
-from algorhythms_ml.recommend.training import read_ranker
+from algorhythms_ml.recommend.training import read_ranker, with_playlists
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
 from serving.db import ModelCache, configure_connection
@@ -143,6 +143,10 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert "title_random100" in eval_meta["table"].value and "r_precision_by_category" in eval_meta
     assert "check_recommendation_eval_beats_item_knn" in checks
     assert published["playlist_member_rows"].value > 0 and published["track_stats_rows"].value > 0
+
+    # Past max_playlists, training and evaluation work on a seeded sample.
+    sampled = with_playlists(spark, warehouse, lambda data: len(data.tracks), max_playlists=300)
+    assert 200 <= sampled <= 400
 
     # The service's ranked continuation, read from PostgreSQL, is exactly the in-memory one
     # over the same tables (what the ranker was trained and evaluated with).
