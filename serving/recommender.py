@@ -277,7 +277,7 @@ async def recommend_ranked(
         floor = min((v for _, v in chosen), default=0.0) - 1.0
         extra = [int(t) for t in popular if int(t) not in taken][: count - len(chosen)]
         chosen += [(t, floor - i) for i, t in enumerate(extra)]
-    rows = await _rows(conn, sql.RANK_TRACKS, {"ids": [t for t, _ in chosen]})
+    rows = await _rows(conn, sql.RANK_TRACKS, {"ids": ranking.int_array(t for t, _ in chosen)})
     _check(rows[0][0], version)
     fields = {r[1]: r[2:6] for r in rows if r[1] is not None}
     items = [Item(*fields[t], score) for t, score in chosen if t in fields]

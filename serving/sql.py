@@ -159,13 +159,17 @@ RANK_POPULAR = (
 RANK_SEEDS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.artist_id
-FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s)"""
+FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
 )
 
+# One row of arrays: far cheaper to read than thousands of rows.
 RANK_NEIGHBORS = (
     PUBLISHED
     + f"""SELECT p.version, n.src, n.dst, n.weight
-FROM published p LEFT JOIN {TRACK_NEIGHBORS} n ON n.src = ANY(%(ids)s)"""
+FROM published p LEFT JOIN LATERAL (
+    SELECT array_agg(src) AS src, array_agg(dst) AS dst, array_agg(weight) AS weight
+    FROM {TRACK_NEIGHBORS} WHERE src = ANY(%(ids)s::int[])
+) n ON true"""
 )
 
 # The %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller
@@ -176,7 +180,7 @@ RANK_PLAYLISTS = (
     (SELECT array_agg(m.track_id) FROM {PLAYLIST_MEMBERS} m WHERE m.pid = top.pid)
 FROM published p LEFT JOIN LATERAL (
     SELECT pid, count(*) AS overlap, max(length) AS length
-    FROM {PLAYLIST_MEMBERS} WHERE track_id = ANY(%(ids)s)
+    FROM {PLAYLIST_MEMBERS} WHERE track_id = ANY(%(ids)s::int[])
     GROUP BY pid
     ORDER BY count(*) / sqrt(greatest(max(length), 1)::float8) DESC, pid
     LIMIT %(n)s
@@ -193,7 +197,7 @@ FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
 RANK_ARTISTS = (
     PUBLISHED
     + f"""SELECT p.version, a.src, a.dst, a.weight, NULL::int
-FROM published p LEFT JOIN {ARTIST_NEIGHBORS} a ON a.src = ANY(%(artists)s)
+FROM published p LEFT JOIN {ARTIST_NEIGHBORS} a ON a.src = ANY(%(artists)s::int[])
 UNION ALL
 SELECT p.version, NULL, NULL, NULL, x.track_id
 FROM published p CROSS JOIN unnest(%(artists)s::int[]) AS artist(id)
@@ -207,11 +211,11 @@ RANK_STATS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
     s.artist_tracks_popularity
-FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s)"""
+FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
 )
 
 RANK_TRACKS = (
     PUBLISHED
     + f"""SELECT p.version, {TRACK_FIELDS}
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s)"""
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
 )
