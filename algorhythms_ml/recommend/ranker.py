@@ -17,7 +17,6 @@ baselines computed from the same tables.
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections.abc import Callable, Iterable
@@ -39,8 +38,6 @@ from algorhythms_store.ranking import (
     top_playlists,
 )
 from algorhythms_store.text import title_keys
-
-log = logging.getLogger(__name__)
 
 # (name, seed tracks, with title, random seeds), in the challenge's order.
 CATEGORIES = [
