@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import psycopg
 from psycopg import AsyncConnection
 
 from algorhythms_store.ranking import (
@@ -40,14 +41,20 @@ class RankerCache:
             return self._cache[version]
         async with self._lock:
             if version not in self._cache:
-                row = await (await conn.execute(sql.RANKER_MODEL)).fetchone()
+                try:
+                    row = await (await conn.execute(sql.RANKER_MODEL)).fetchone()
+                except psycopg.errors.UndefinedColumn:
+                    # A version published before rankers existed: the other paths serve it.
+                    row = (version, None)
                 if row is None:
                     raise NotPublished
                 if row[0] != version:
                     raise VersionChanged
-                ranker = None if row[1] is None else await asyncio.to_thread(Ranker, row[1])
-                rows = await _rows(conn, sql.RANK_POPULAR, {"k": POPULAR}, version)
-                popular = np.array([r[1] for r in rows if r[1] is not None], np.int64)
+                ranker, popular = None, np.zeros(0, np.int64)
+                if row[1] is not None:
+                    ranker = await asyncio.to_thread(Ranker, row[1])
+                    rows = await _rows(conn, sql.RANK_POPULAR, {"k": POPULAR}, version)
+                    popular = np.array([r[1] for r in rows if r[1] is not None], np.int64)
                 self._cache = {version: (ranker, popular)}
             return self._cache[version]
 

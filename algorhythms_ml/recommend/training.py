@@ -33,7 +33,7 @@ from algorhythms_ml.recommend.ranker import (
     standard_recommenders,
     training_rows,
 )
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_parquet
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_bytes, read_parquet, write_bytes
 from algorhythms_store.ranking import Ranker
 
 RANKER_DIR = "models/ranker"
@@ -191,14 +191,10 @@ def with_playlists(
 
 
 def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
-    from algorhythms_ml.warehouse import write_bytes
-
     uri = f"{warehouse.root}/{RANKER_DIR}/model.txt"
     write_bytes(uri, ranker.text.encode())
     return uri
 
 
 def read_ranker(warehouse: Warehouse) -> Ranker:
-    from algorhythms_ml.warehouse import read_bytes
-
     return Ranker(read_bytes(f"{warehouse.root}/{RANKER_DIR}/model.txt").decode())

@@ -96,3 +96,24 @@ def test_unknown_tracks_are_skipped_and_the_rest_ranked(ranked_api):
         "/v1/playlists/continue", json={"tracks": ["spotify:track:nope"], "count": 5}
     ).json()
     assert answer["source"] == "popularity" and len(answer["items"]) == 5
+
+
+def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp_path):
+    """A database published by an older release has no ranker column: the other paths answer."""
+    import psycopg
+
+    url = create_database(postgres_server, "serving_no_ranker")
+    publish(url, catalogue("v1"), coldstart=coldstart())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE track_model DROP COLUMN ranker")
+    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            response = client.post(
+                "/v1/playlists/continue", json={"tracks": [uri(3), uri(4)], "count": 5}
+            )
+    finally:
+        server.stop()
+    assert response.status_code == 200, response.text
+    assert response.json()["source"] == "songs" and len(response.json()["items"]) == 5
