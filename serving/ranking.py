@@ -77,21 +77,26 @@ def _columns(rows: list[tuple], first: int, count: int, dtypes) -> list[np.ndarr
     return [np.array([r[first + i] for r in rows], dtype=dtypes[i]) for i in range(count)]
 
 
+async def seeds(conn: AsyncConnection, uris: list[str]) -> tuple[int, dict[str, tuple]]:
+    """The live version, and uri -> (track id, artist id) for the catalogue tracks in `uris`."""
+    rows = await (await conn.execute(sql.RANK_SEEDS, {"uris": uris})).fetchall()
+    if not rows or rows[0][0] is None:
+        raise NotPublished
+    return rows[0][0], {r[1]: (r[2], r[3]) for r in rows if r[1] is not None}
+
+
 async def evidence(
     conn: AsyncConnection,
     version: int,
     seeds: list[int],
+    artist_of: dict[int, int | None],
     name: str | None,
     popular: np.ndarray,
 ) -> Evidence:
-    """What the published tables say about a playlist with catalogue seeds `seeds` (in order)
-    and title `name`."""
+    """What the published tables say about a playlist with catalogue seeds `seeds` (in order;
+    `artist_of` from `seeds()`) and title `name`."""
     ev = Evidence(has_title=bool(name), popular=popular)
-    rows = [
-        r for r in await _rows(conn, sql.RANK_SEEDS, {"ids": int_array(seeds)}, version) if r[1]
-    ]
-    artist_of = {r[1]: r[2] for r in rows}
-    ordered = [s for s in dict.fromkeys(seeds) if s in artist_of]
+    ordered = [s for s in dict.fromkeys(seeds) if artist_of.get(s) is not None]
     ev.seeds = np.array(ordered, np.int64)
     ev.seed_artists = np.array([artist_of[s] for s in ordered], np.int64)
     if ordered:

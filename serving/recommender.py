@@ -264,12 +264,13 @@ async def recommend_ranked(
 ) -> Result | None:
     """The learned ranker's continuation (algorhythms_store.ranking) from the playlist's
     catalogue tracks and title; None when no ranker is published or nothing is usable."""
-    version, known = await lookup(conn, [s.uri for s in seeds])
+    version, known = await ranking.seeds(conn, [s.uri for s in seeds])
     ranker, popular = await models.ranking.get(conn, version)
     ids = list(dict.fromkeys(known[s.uri][0] for s in seeds if s.uri in known))
     if ranker is None or not (ids or title_keys(name)):
         return None
-    ev = await ranking.evidence(conn, version, ids, name, popular)
+    artist_of = dict(known.values())
+    ev = await ranking.evidence(conn, version, ids, artist_of, name, popular)
     order, scores = await ranking.ranked(conn, version, ranker, ev)
     chosen = [(int(t), float(v)) for t, v in zip(order[:count], scores[:count], strict=True)]
     if len(chosen) < count:

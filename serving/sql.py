@@ -155,11 +155,12 @@ RANK_POPULAR = (
 ) s ON true"""
 )
 
-# Seeds (catalogue ids %(ids)s) with their artists.
+# The playlist's catalogue tracks among %(uris)s: id and artist.
 RANK_SEEDS = (
     PUBLISHED
-    + f"""SELECT p.version, s.track_id, s.artist_id
-FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
+    + f"""SELECT p.version, t.uri, t.id, s.artist_id
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
+LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
 )
 
 # One row of arrays: far cheaper to read than thousands of rows.

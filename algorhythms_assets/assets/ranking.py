@@ -1,6 +1,7 @@
 """Playlist tables, the learned ranker, and the challenge-style evaluation of the recommender."""
 
 import time
+from dataclasses import fields
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
@@ -91,6 +92,7 @@ class PlaylistRankerConfig(HoldoutSettings):
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 50
+    truncation: int = 50
     seed: int = 0
 
 
@@ -110,14 +112,7 @@ def playlist_ranker(
     """The learned ranker, trained on challenge-style hold-outs of fold playlists whose tables
     are computed from the other folds (the evaluation hold-out is left out)."""
     wh = warehouse.warehouse()
-    ranker_config = RankerConfig(
-        folds=config.folds,
-        rounds=config.rounds,
-        learning_rate=config.learning_rate,
-        num_leaves=config.num_leaves,
-        min_data_in_leaf=config.min_data_in_leaf,
-        seed=config.seed,
-    )
+    ranker_config = RankerConfig(**{f.name: getattr(config, f.name) for f in fields(RankerConfig)})
     result = with_playlists(
         pyspark.spark_session,
         wh,
