@@ -100,7 +100,7 @@ def main() -> None:
 
     started = time.perf_counter()
     result = train_gcn_embeddings(
-        warehouse, dataclasses.replace(config, device="cpu"), resume=False
+        warehouse, dataclasses.replace(config, device="cpu", resume=False)
     )
     print(
         f"gcn_embeddings written in {time.perf_counter() - started:.0f} s "

@@ -1,13 +1,13 @@
 """The co-occurrence graph -> GCN song vectors -> the cold-start feature model."""
 
 import time
-from typing import Literal
 
 import dagster as dg
 import numpy as np
 
 from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
+from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.plots import lines
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.embeddings.coldstart import ColdStartConfig
@@ -28,27 +28,7 @@ GPU_TAGS = {
 }
 
 
-class GcnEmbeddingsConfig(dg.Config):
-    """Training knobs of the track GCN (see algorhythms_ml.embeddings.train.GCNConfig)."""
-
-    dim: int = 64
-    num_layers: int = 2
-    epochs: int = 10
-    lr: float = 0.01
-    batch_size: int = 8192
-    steps_per_epoch: int | None = 20  # None: one pass over the training edges
-    negatives: Literal["uniform", "popularity", "mixed"] = "mixed"
-    l2: float = 1e-4
-    fanouts: list[int] = [15, 10]
-    full_batch_max_nnz: int = 3_000_000
-    patience: int = 3
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = True
-
-    def to_gcn_config(self) -> GCNConfig:
-        fields = self.model_dump(exclude={"resume", "fanouts"})
-        return GCNConfig(**fields, fanouts=tuple(self.fanouts))
+GcnEmbeddingsConfig = launchpad_config("GcnEmbeddingsConfig", GCNConfig)
 
 
 @dg.asset(
@@ -65,7 +45,7 @@ def gcn_embeddings(
     """One vector per track from a GCN trained for link prediction on the co-occurrence graph."""
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    result = train_gcn_embeddings(wh, config.to_gcn_config(), log=context.log, resume=config.resume)
+    result = train_gcn_embeddings(wh, config.to(GCNConfig), log=context.log)
     h = result.history
     return dg.MaterializeResult(
         metadata={
@@ -137,19 +117,7 @@ def check_gcn_embeddings_one_per_track(warehouse: WarehouseResource) -> dg.Asset
     )
 
 
-class FeatureMlpConfig(dg.Config):
-    """Training knobs of the cold-start model (see algorhythms_ml.embeddings.coldstart)."""
-
-    field_dim: int = 32
-    hidden: int = 256
-    epochs: int = 15
-    lr: float = 0.003
-    batch_size: int = 2048
-    holdout_fraction: float = 0.1
-    seed: int = 0
-
-    def to_coldstart_config(self) -> ColdStartConfig:
-        return ColdStartConfig(**self.model_dump())
+FeatureMlpConfig = launchpad_config("FeatureMlpConfig", ColdStartConfig)
 
 
 @dg.asset(
@@ -164,7 +132,7 @@ def feature_mlp(
     """A model from a track's content features to its GCN vector, for tracks outside the graph."""
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    result = train_feature_mlp(wh, config.to_coldstart_config(), log=context.log)
+    result = train_feature_mlp(wh, config.to(ColdStartConfig), log=context.log)
     return dg.MaterializeResult(
         metadata={
             **{k: round(v, 4) for k, v in result.metrics.items()},

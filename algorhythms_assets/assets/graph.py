@@ -1,7 +1,6 @@
 """Ingested playlists -> the weighted song-song co-occurrence graph."""
 
 import time
-from typing import Literal
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
@@ -9,6 +8,7 @@ from pyspark.sql import functions as F
 
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
+from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.plots import histogram
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.graph.cooccurrence import (
@@ -23,24 +23,7 @@ from algorhythms_ml.recommend.neighbors import (
     build_track_neighbors,
 )
 
-
-class CooccurrenceConfig(dg.Config):
-    """How pairs are weighted and pruned (see algorhythms_ml.graph.cooccurrence)."""
-
-    weight: Literal["count", "cosine", "pmi"] = "cosine"
-    min_count: int = 1
-    top_k: int | None = 50
-    window: int | None = None
-    blocks: int | None = None
-
-    def to_edge_config(self) -> EdgeConfig:
-        return EdgeConfig(
-            weight=self.weight,
-            min_count=self.min_count,
-            top_k=self.top_k,
-            window=self.window,
-            blocks=self.blocks,
-        )
+CooccurrenceConfig = launchpad_config("CooccurrenceConfig", EdgeConfig)
 
 
 @dg.asset(
@@ -60,7 +43,7 @@ def cooccurrence_edges(
     spark = pyspark.spark_session
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    stats = build_cooccurrence_edges(spark, wh, config.to_edge_config(), log=context.log)
+    stats = build_cooccurrence_edges(spark, wh, config.to(EdgeConfig), log=context.log)
     seconds = time.perf_counter() - started
     edges = spark.read.parquet(wh.table(COOCCURRENCE_EDGES))
     degrees = [r[0] for r in edges.groupBy("src").count().select(F.log10("count")).collect()]
@@ -142,12 +125,7 @@ def check_cooccurrence_edges_symmetric(
     )
 
 
-class TrackNeighborsConfig(dg.Config):
-    """Neighbours kept per track for item-kNN (see algorhythms_ml.recommend.neighbors)."""
-
-    top_k: int = 200
-    window: int | None = None
-    blocks: int | None = None
+TrackNeighborsConfig = launchpad_config("TrackNeighborsConfig", NeighborConfig)
 
 
 @dg.asset(
@@ -167,7 +145,7 @@ def track_neighbors(
     wh = warehouse.warehouse()
     started = time.perf_counter()
     stats = build_track_neighbors(
-        pyspark.spark_session, wh, NeighborConfig(**config.model_dump()), log=context.log
+        pyspark.spark_session, wh, config.to(NeighborConfig), log=context.log
     )
     return dg.MaterializeResult(
         metadata={

@@ -1,13 +1,13 @@
 """Playlist tables, the learned ranker, and the challenge-style evaluation of the recommender."""
 
 import time
-from dataclasses import fields
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
+from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.plots import grouped_bars
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.recommend.playlist_tables import (
@@ -28,10 +28,7 @@ from algorhythms_ml.warehouse import write_bytes
 EVAL_REPORT = "reports/recommendation_eval.csv"
 
 
-class PlaylistTablesConfig(dg.Config):
-    """Artist neighbours kept per artist (see algorhythms_ml.recommend.playlist_tables)."""
-
-    artist_top_k: int = 100
+PlaylistTablesConfig = launchpad_config("PlaylistTablesConfig", PlaylistTableConfig)
 
 
 @dg.asset(
@@ -53,7 +50,7 @@ def playlist_tables(
     stats = build_playlist_tables(
         pyspark.spark_session,
         warehouse.warehouse(),
-        PlaylistTableConfig(**config.model_dump()),
+        config.to(PlaylistTableConfig),
         log=context.log,
     )
     return dg.MaterializeResult(
@@ -64,36 +61,8 @@ def playlist_tables(
     )
 
 
-class HoldoutSettings(dg.Config):
-    """The evaluation hold-out, shared by the ranker (which never trains on it) and the eval."""
-
-    holdout_share: float = 0.1
-    holdout_min: int = 100
-    holdout_max: int = 2000
-    holdout_seed: int = 2018
-    # Training and evaluation hold their tables in memory: past this many playlists they use a
-    # seeded sample of them (the published tables always cover every playlist).
-    max_playlists: int = 100_000
-
-    def holdout(self) -> HoldoutConfig:
-        return HoldoutConfig(
-            share=self.holdout_share,
-            minimum=self.holdout_min,
-            maximum=self.holdout_max,
-            seed=self.holdout_seed,
-        )
-
-
-class PlaylistRankerConfig(HoldoutSettings):
-    """LightGBM lambdarank over the candidate features (see algorhythms_store.ranking)."""
-
-    folds: int = 4
-    rounds: int = 300
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 50
-    truncation: int = 50
-    seed: int = 0
+RecommendationEvalConfig = launchpad_config("RecommendationEvalConfig", HoldoutConfig)
+PlaylistRankerConfig = launchpad_config("PlaylistRankerConfig", RankerConfig, HoldoutConfig)
 
 
 @dg.asset(
@@ -112,12 +81,12 @@ def playlist_ranker(
     """The learned ranker, trained on challenge-style hold-outs of fold playlists whose tables
     are computed from the other folds (the evaluation hold-out is left out)."""
     wh = warehouse.warehouse()
-    ranker_config = RankerConfig(**{f.name: getattr(config, f.name) for f in fields(RankerConfig)})
+    holdout = config.to(HoldoutConfig)
     result = with_playlists(
         pyspark.spark_session,
         wh,
-        lambda data: train(data, ranker_config, config.holdout(), log=context.log),
-        config.max_playlists,
+        lambda data: train(data, config.to(RankerConfig), holdout, log=context.log),
+        holdout.max_playlists,
     )
     uri = write_ranker(wh, result.ranker)
     gain = result.ranker.booster.feature_importance("gain")
@@ -146,7 +115,7 @@ def playlist_ranker(
 )
 def recommendation_eval(
     context: dg.AssetExecutionContext,
-    config: HoldoutSettings,
+    config: RecommendationEvalConfig,
     pyspark: PySparkResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
@@ -156,11 +125,12 @@ def recommendation_eval(
     wh = warehouse.warehouse()
     started = time.perf_counter()
     ranker = read_ranker(wh)
+    holdout = config.to(HoldoutConfig)
     evaluation = with_playlists(
         pyspark.spark_session,
         wh,
-        lambda data: run_evaluation(data, ranker, config.holdout()),
-        config.max_playlists,
+        lambda data: run_evaluation(data, ranker, holdout),
+        holdout.max_playlists,
     )
     summary = evaluation.summary()
     metadata: dict = {"seconds": round(time.perf_counter() - started, 2)}

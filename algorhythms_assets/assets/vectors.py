@@ -10,18 +10,14 @@ from algorhythms_assets.assets.graph import track_neighbors
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.assets.ranking import playlist_ranker, playlist_tables
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
+from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
 from algorhythms_ml.publish import publish_warehouse, published_tracks
 from algorhythms_ml.recommend.titles import TITLE_TRACKS, TitleConfig, build_title_tracks
 from algorhythms_store.publish import HnswConfig
 from algorhythms_store.schema import TRACK_MODEL, TRACK_VECTORS
 
-
-class TitleTracksConfig(dg.Config):
-    """Which title keys are kept (see algorhythms_ml.recommend.titles)."""
-
-    min_playlists: int = 2
-    top_k: int = 100
+TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
 
 
 @dg.asset(
@@ -40,9 +36,7 @@ def title_tracks(
     """For each playlist-title word, emoji or whole title: the tracks such playlists hold."""
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    stats = build_title_tracks(
-        pyspark.spark_session, wh, TitleConfig(**config.model_dump()), log=context.log
-    )
+    stats = build_title_tracks(pyspark.spark_session, wh, config.to(TitleConfig), log=context.log)
     return dg.MaterializeResult(
         metadata={
             "keys": stats.keys,

@@ -14,23 +14,29 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import Field
 from torch import nn
 
+from algorhythms_ml.config import config_class
 from algorhythms_store.coldstart import EncodedFeatures, FeatureSpec, encode
 
 
-@dataclass(frozen=True)
+@config_class
 class ColdStartConfig:
-    buckets: int = 2**16
-    token_buckets: int = 2**15
-    field_dim: int = 32
-    hidden: int = 256
-    epochs: int = 15
-    lr: float = 0.003
-    batch_size: int = 2048
-    holdout_fraction: float = 0.1
-    recall_k: int = 100
-    seed: int = 0
+    """Training knobs of the cold-start model."""
+
+    buckets: int = Field(2**16, ge=1, description="hash buckets for artist and album names")
+    token_buckets: int = Field(2**15, ge=1, description="hash buckets for title words")
+    field_dim: int = Field(32, ge=1, description="embedding size of each hashed field")
+    hidden: int = Field(256, ge=1, description="hidden layer width")
+    epochs: int = Field(15, ge=1, description="training epochs")
+    lr: float = Field(0.003, gt=0, description="Adam learning rate")
+    batch_size: int = Field(2048, ge=1, description="tracks per step")
+    holdout_fraction: float = Field(
+        0.1, ge=0, lt=1, description="tracks held out to evaluate the model"
+    )
+    recall_k: int = Field(100, ge=1, description="K of the held-out recall@K")
+    seed: int = Field(0, description="seed of the hold-out and the initialisation")
 
 
 def fit_spec(frame: pd.DataFrame, external: list[str], config: ColdStartConfig) -> FeatureSpec:

@@ -76,14 +76,13 @@ def train_gcn_embeddings(
     warehouse: Warehouse,
     config: GCNConfig,
     log: logging.Logger | None = None,
-    resume: bool = True,
 ) -> GCNResult:
     """Train on `cooccurrence_edges`, write `gcn_embeddings` (one vector per track in
     `track_metadata`, from propagation over the whole graph) and the model file."""
     log = log or logging.getLogger(__name__)
     graph, tracks = load_graph(warehouse)
     checkpoint = None
-    if resume and warehouse.root.startswith("file:"):
+    if config.resume and warehouse.root.startswith("file:"):
         checkpoint = warehouse.local_path(GCN_CHECKPOINT)
     model, history, _ = fit(config, graph, log=log, checkpoint=checkpoint)
     vectors = embeddings_of(model, graph, config.device)

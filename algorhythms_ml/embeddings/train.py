@@ -11,8 +11,10 @@ from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch.nn import functional as F
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.embeddings.gcn import TrackGCN
 from algorhythms_ml.embeddings.graph import (
     Adjacency,
@@ -26,27 +28,43 @@ from algorhythms_ml.metrics import auc
 Negatives = Literal["uniform", "popularity", "mixed"]
 
 
-@dataclass(frozen=True)
+@config_class
 class GCNConfig:
-    dim: int = 64
-    num_layers: int = 2
-    epochs: int = 10
-    lr: float = 0.01
-    batch_size: int = 8192  # positive edges per step
-    steps_per_epoch: int | None = 20  # None: one pass over the training edges
-    negatives: Negatives = "mixed"
-    l2: float = 1e-4
-    dropout: float = 0.0
-    val_fraction: float = 0.05
-    test_fraction: float = 0.05
-    patience: int = 3
-    fanouts: tuple[int, ...] = (15, 10)
-    full_batch_max_nnz: int = 3_000_000  # larger graphs train on sampled neighbourhoods
-    eval_edges: int = 20_000
-    recall_k: int = 100
-    recall_sources: int = 1000
-    seed: int = 0
-    device: str = "auto"
+    """Training knobs of the track GCN."""
+
+    dim: int = Field(64, ge=1, description="dimension of the track vectors")
+    num_layers: int = Field(2, ge=1, description="graph-convolution layers")
+    epochs: int = Field(10, ge=1, description="most epochs (early stopping may end sooner)")
+    lr: float = Field(0.01, gt=0, description="Adam learning rate")
+    batch_size: int = Field(8192, ge=1, description="positive edges per step")
+    steps_per_epoch: int | None = Field(
+        20, ge=1, description="steps per epoch; None: one pass over the training edges"
+    )
+    negatives: Negatives = Field(
+        "mixed", description="negative sampling: uniform, popularity, or half of each"
+    )
+    l2: float = Field(1e-4, ge=0, description="L2 penalty on the vectors of a batch")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout between layers")
+    val_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for validation")
+    test_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for the test")
+    patience: int = Field(3, ge=1, description="epochs without a better validation AUC to stop")
+    fanouts: list[int] = Field(
+        default_factory=lambda: [15, 10],
+        description="neighbours sampled per hop when the graph trains on sampled neighbourhoods",
+    )
+    full_batch_max_nnz: int = Field(
+        3_000_000,
+        ge=0,
+        description="graphs whose adjacency has more entries train on sampled neighbourhoods",
+    )
+    eval_edges: int = Field(20_000, ge=1, description="held-out edges scored per evaluation")
+    recall_k: int = Field(100, ge=1, description="K of the test recall@K")
+    recall_sources: int = Field(1000, ge=1, description="tracks whose recall@K is measured")
+    seed: int = Field(0, description="seed of the split, the initialisation and the sampling")
+    device: str = Field("auto", description="torch device; auto: CUDA when present, else CPU")
+    resume: bool = Field(
+        True, description="continue an interrupted run from its last epoch's checkpoint"
+    )
 
 
 @dataclass
@@ -226,8 +244,9 @@ def recall_at_k(
 
 
 def _resumable(config: dict) -> dict:
-    """The settings a checkpoint must share to be resumed: all but the number of epochs."""
-    return {k: v for k, v in config.items() if k != "epochs"}
+    """The settings a checkpoint must share to be resumed: all but the number of epochs (and
+    whether to resume)."""
+    return {k: v for k, v in config.items() if k not in ("epochs", "resume")}
 
 
 def fit(

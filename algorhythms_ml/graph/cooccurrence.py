@@ -38,10 +38,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
@@ -57,13 +59,31 @@ PAIR_SCHEMA = T.StructType(
 )
 
 
-@dataclass(frozen=True)
+@config_class
 class EdgeConfig:
-    weight: Weighting = "cosine"
-    min_count: int = 1
-    top_k: int | None = 50
-    window: int | None = None
-    blocks: int | None = None  # default: 4 per core
+    """How pairs are weighted and pruned."""
+
+    weight: Weighting = Field(
+        "cosine",
+        description="count; cosine = count / sqrt(n_a n_b); pmi = positive PMI, "
+        "log(count N / (n_a n_b)), pairs with PMI <= 0 dropped",
+    )
+    min_count: int = Field(1, ge=1, description="drop pairs seen in fewer playlists")
+    top_k: int | None = Field(
+        50,
+        ge=1,
+        description="keep an edge if it is among the K heaviest of either endpoint "
+        "(ties: higher count, then smaller id); None keeps every pair",
+    )
+    window: int | None = Field(
+        None,
+        ge=2,
+        description="a playlist longer than this pairs only tracks less than `window` "
+        "positions apart; None pairs every two tracks",
+    )
+    blocks: int | None = Field(
+        None, ge=1, description="source-track blocks of the sparse product; None: 2 per core"
+    )
 
 
 def block_pair_chunks(

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
     cooccurrence_counts,
@@ -26,11 +28,17 @@ from algorhythms_ml.warehouse import FileSystem, Warehouse
 TRACK_NEIGHBORS = "track_neighbors"
 
 
-@dataclass(frozen=True)
+@config_class
 class NeighborConfig:
-    top_k: int = 200
-    window: int | None = None
-    blocks: int | None = None
+    """Neighbours kept per track for item-kNN."""
+
+    top_k: int = Field(200, ge=1, description="neighbours kept per track, by count")
+    window: int | None = Field(
+        None, ge=2, description="as in the co-occurrence graph: pair only nearby tracks"
+    )
+    blocks: int | None = Field(
+        None, ge=1, description="source-track blocks of the sparse product; None: 2 per core"
+    )
 
 
 @dataclass

@@ -22,9 +22,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import (
     cooccurrence_counts,
     staged_playlist_rows,
@@ -42,9 +44,13 @@ ARTIST_NEIGHBORS = "artist_neighbors"
 PLAYLIST_TABLES = (PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
 
 
-@dataclass(frozen=True)
+@config_class
 class PlaylistTableConfig:
-    artist_top_k: int = 100
+    """Artist neighbours kept per artist."""
+
+    artist_top_k: int = Field(
+        100, ge=1, description="co-occurring artists kept per artist, by count"
+    )
 
 
 def track_artists(meta: DataFrame) -> DataFrame:

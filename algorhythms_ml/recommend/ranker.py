@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from algorhythms_ml.config import config_class
 from algorhythms_store.ranking import (
     ARTIST_TRACKS,
     FEATURES,
@@ -371,15 +373,19 @@ def standard_recommenders(store: MemoryStore, ranker: Ranker | None) -> dict:
 # --- training -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@config_class
 class RankerConfig:
-    folds: int = 4
-    rounds: int = 300
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 50
-    truncation: int = 50
-    seed: int = 0
+    """LightGBM lambdarank over the candidate features (algorhythms_store.ranking)."""
+
+    folds: int = Field(
+        4, ge=2, description="folds of training playlists; each fold's tables exclude it"
+    )
+    rounds: int = Field(300, ge=1, description="boosting rounds")
+    learning_rate: float = Field(0.05, gt=0, description="LightGBM learning rate")
+    num_leaves: int = Field(31, ge=2, description="leaves per tree")
+    min_data_in_leaf: int = Field(50, ge=1, description="fewest rows in a leaf")
+    truncation: int = Field(50, ge=1, description="lambdarank truncation level")
+    seed: int = Field(0, description="seed of the folds, the queries and LightGBM")
 
 
 def training_rows(store: MemoryStore, queries: list[Query]):

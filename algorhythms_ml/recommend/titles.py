@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import Field
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import playlist_track_ids
 from algorhythms_ml.mpd.ingest import (
     PLAYLIST_TRACKS,
@@ -30,10 +32,12 @@ from algorhythms_store.text import title_keys
 TITLE_TRACKS = "title_tracks"
 
 
-@dataclass(frozen=True)
+@config_class
 class TitleConfig:
-    min_playlists: int = 2
-    top_k: int = 100
+    """Which title keys are kept."""
+
+    min_playlists: int = Field(2, ge=1, description="drop keys held by fewer playlists")
+    top_k: int = Field(100, ge=1, description="tracks kept per key")
 
 
 @dataclass

@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
+from pydantic import Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import staged_playlist_rows
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.playlist_tables import ranking_tables, read_playlists, track_artists
@@ -39,14 +41,23 @@ from algorhythms_store.ranking import Ranker
 RANKER_DIR = "models/ranker"
 
 
-@dataclass(frozen=True)
+@config_class
 class HoldoutConfig:
-    """The evaluation hold-out: a seeded share of the playlists, never trained on."""
+    """The evaluation hold-out, shared by the ranker (which never trains on it) and the
+    evaluation, and the sample both work on at scale."""
 
-    share: float = 0.1
-    minimum: int = 100
-    maximum: int = 2000
-    seed: int = 2018
+    holdout_share: float = Field(
+        0.1, gt=0, lt=1, description="share of the playlists held out for evaluation"
+    )
+    holdout_min: int = Field(100, ge=1, description="fewest playlists held out")
+    holdout_max: int = Field(2000, ge=1, description="most playlists held out")
+    holdout_seed: int = Field(2018, description="seed of the hold-out and its queries")
+    max_playlists: int | None = Field(
+        100_000,
+        ge=1,
+        description="training and evaluation hold their tables in memory: past this many "
+        "playlists they use a seeded sample of them (the published tables cover every playlist)",
+    )
 
 
 class Playlists:
@@ -117,7 +128,13 @@ class Playlists:
 
 
 def _split(data: Playlists, holdout: HoldoutConfig) -> tuple[set[int], set[int]]:
-    return split_holdout(data.tracks, holdout.share, holdout.minimum, holdout.maximum, holdout.seed)
+    return split_holdout(
+        data.tracks,
+        holdout.holdout_share,
+        holdout.holdout_min,
+        holdout.holdout_max,
+        holdout.holdout_seed,
+    )
 
 
 @dataclass
@@ -173,7 +190,7 @@ def run_evaluation(
     held, training = _split(data, holdout)
     store = data.store(training)
     queries = balanced_queries(
-        {p: data.tracks[p] for p in held}, data.names, len(held), holdout.seed
+        {p: data.tracks[p] for p in held}, data.names, len(held), holdout.holdout_seed
     )
     return evaluate(store, queries, data.artist_of, standard_recommenders(store, ranker))
 

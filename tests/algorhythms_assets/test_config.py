@@ -1,0 +1,50 @@
+"""The assets' launchpad configuration is derived from the ML configuration classes."""
+
+import dataclasses
+
+import pytest
+
+from algorhythms_assets.config import launchpad_config
+from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.recommend.ranker import RankerConfig
+from algorhythms_ml.recommend.training import HoldoutConfig
+
+
+def test_every_asset_config_has_exactly_its_ml_fields_and_defaults():
+    from algorhythms_assets.assets import embeddings, ranking
+
+    cases = [
+        (embeddings.GcnEmbeddingsConfig, (GCNConfig,)),
+        (ranking.PlaylistRankerConfig, (RankerConfig, HoldoutConfig)),
+        (ranking.RecommendationEvalConfig, (HoldoutConfig,)),
+    ]
+    for derived, sources in cases:
+        expected = [f.name for s in sources for f in dataclasses.fields(s)]
+        assert list(derived.model_fields) == expected
+        defaults = derived()
+        for source in sources:
+            assert defaults.to(source) == source()
+
+
+def test_run_config_values_reach_the_ml_configuration():
+    derived = launchpad_config("RankerRun", RankerConfig, HoldoutConfig)
+    config = derived(folds=2, holdout_seed=7, max_playlists=None)
+    assert config.to(RankerConfig) == RankerConfig(folds=2)
+    assert config.to(HoldoutConfig) == HoldoutConfig(holdout_seed=7, max_playlists=None)
+
+
+def test_descriptions_come_from_the_ml_configuration():
+    derived = launchpad_config("GcnRun", GCNConfig)
+    assert derived.model_fields["batch_size"].description == "positive edges per step"
+    assert derived.model_fields["fanouts"].default_factory() == [15, 10]
+
+
+def test_fields_defined_in_two_configurations_are_refused():
+    with pytest.raises(ValueError, match="'seed' is defined twice"):
+        launchpad_config("Clash", RankerConfig, GCNConfig)
+
+
+def test_invalid_values_are_refused_by_the_ml_configuration():
+    derived = launchpad_config("RankerRun", RankerConfig)
+    with pytest.raises(ValueError):
+        derived(folds=1).to(RankerConfig)
