@@ -111,26 +111,101 @@ class NegativeSampler:
         return torch.cat([self.uniform(half, gen), self.popular(n - half, gen)])
 
 
+@dataclass
+class TrainingData:
+    """What a training run works on, on its device: the edge split, the normalised training
+    adjacency, the neighbour sampler (None when the graph is small enough for full-batch
+    training), the node features and the negative sampler."""
+
+    split: EdgeSplit
+    adjacency: Adjacency
+    full_adj: torch.Tensor
+    sampler: NeighborSampler | None
+    features: torch.Tensor | None
+    negatives: NegativeSampler
+    device: torch.device
+
+    @property
+    def full_batch(self) -> bool:
+        return self.sampler is None
+
+    @property
+    def num_nodes(self) -> int:
+        return self.adjacency.num_nodes
+
+
+def prepare_data(config: GCNConfig, graph: TrackGraph, device: torch.device) -> TrainingData:
+    """Split `graph`'s edges and build what training needs from the training edges."""
+    split = split_edges(graph, config.val_fraction, config.test_fraction, config.seed)
+    adjacency = Adjacency.build(graph.num_nodes, split.train, split.train_weight)
+    full_batch = adjacency.col.numel() <= config.full_batch_max_nnz
+    return TrainingData(
+        split=split,
+        adjacency=adjacency,
+        full_adj=adjacency.sparse().to(device),
+        sampler=None if full_batch else NeighborSampler(adjacency, list(config.fanouts)),
+        features=None if graph.features is None else graph.features.to(device),
+        negatives=NegativeSampler(graph.popularity),
+        device=device,
+    )
+
+
+def build_model(config: GCNConfig, graph: TrackGraph, device: torch.device) -> TrackGCN:
+    """A freshly initialised GCN for `graph`, projecting its features when it has any."""
+    return TrackGCN(
+        graph.num_nodes,
+        config.dim,
+        config.num_layers,
+        feature_dim=0 if graph.features is None else graph.features.size(1),
+        dropout=config.dropout,
+    ).to(device)
+
+
 def _bpr(z_u, z_v, z_n) -> torch.Tensor:
     return -F.logsigmoid(TrackGCN.decode(z_u, z_v) - TrackGCN.decode(z_u, z_n)).mean()
 
 
+def _regularised_bpr(z_u, z_v, z_n, l2: float) -> torch.Tensor:
+    """BPR loss plus an L2 penalty on the embeddings of the batch, per positive edge."""
+    loss = _bpr(z_u, z_v, z_n)
+    return loss + l2 * (z_u.pow(2).sum() + z_v.pow(2).sum() + z_n.pow(2).sum()) / z_u.size(0)
+
+
+def _embed_full_batch(
+    model: TrackGCN, data: TrainingData, *ids: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Embeddings of each of `ids`, propagating over the whole training graph."""
+    all_nodes = torch.arange(data.num_nodes, device=data.device)
+    z = model.encode(all_nodes, data.full_adj, data.features)
+    return tuple(z[i.to(data.device)] for i in ids)
+
+
+def _embed_sampled(
+    model: TrackGCN, data: TrainingData, gen: torch.Generator, *ids: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Embeddings of each of `ids`, propagating over a neighbourhood sampled around them."""
+    block = data.sampler.sample(torch.cat(ids), gen)
+    seeds = block.n_id[: block.num_seeds]
+    order = torch.argsort(seeds)
+    n_id = block.n_id.to(data.device)
+    z = model.encode(
+        n_id,
+        block.adjacency.to(data.device),
+        None if data.features is None else data.features[n_id],
+    )
+    return tuple(z[order[torch.searchsorted(seeds[order], i)].to(data.device)] for i in ids)
+
+
 def train_epoch(
     model: TrackGCN,
-    adjacency: Adjacency,
-    full_adj: torch.Tensor | None,
-    sampler: NeighborSampler | None,
-    train_edges: torch.Tensor,
-    negatives: NegativeSampler,
+    data: TrainingData,
     optimizer: torch.optim.Optimizer,
     config: GCNConfig,
     gen: torch.Generator,
-    device: torch.device,
-    features: torch.Tensor | None = None,
 ) -> float:
     """One epoch of BPR over training edges (both orientations); returns the mean loss."""
     model.train()
-    edges = torch.cat([train_edges, train_edges.flip(0)], 1)
+    edges = torch.cat([data.split.train, data.split.train.flip(0)], 1)
     perm = torch.randperm(edges.size(1), generator=gen)
     steps = config.steps_per_epoch or max(1, -(-edges.size(1) // config.batch_size))
     total = 0.0
@@ -138,29 +213,12 @@ def train_epoch(
         start = (step * config.batch_size) % edges.size(1)
         idx = perm[start : start + config.batch_size]
         u, v = edges[0, idx], edges[1, idx]
-        n = negatives.sample(idx.numel(), config.negatives, gen)
-        if full_adj is not None:
-            all_nodes = torch.arange(adjacency.num_nodes, device=device)
-            z = model.encode(all_nodes, full_adj, None if features is None else features)
-            z_u, z_v, z_n = z[u.to(device)], z[v.to(device)], z[n.to(device)]
+        n = data.negatives.sample(idx.numel(), config.negatives, gen)
+        if data.full_batch:
+            z_u, z_v, z_n = _embed_full_batch(model, data, u, v, n)
         else:
-            block = sampler.sample(torch.cat([u, v, n]), gen)
-            seeds = block.n_id[: block.num_seeds]
-            order = torch.argsort(seeds)
-
-            def local(ids: torch.Tensor, seeds=seeds, order=order) -> torch.Tensor:
-                return order[torch.searchsorted(seeds[order], ids)].to(device)
-
-            z = model.encode(
-                block.n_id.to(device),
-                block.adjacency.to(device),
-                None if features is None else features[block.n_id.to(device)],
-            )
-            z_u, z_v, z_n = z[local(u)], z[local(v)], z[local(n)]
-        loss = _bpr(z_u, z_v, z_n)
-        loss = (
-            loss + config.l2 * (z_u.pow(2).sum() + z_v.pow(2).sum() + z_n.pow(2).sum()) / u.numel()
-        )
+            z_u, z_v, z_n = _embed_sampled(model, data, gen, u, v, n)
+        loss = _regularised_bpr(z_u, z_v, z_n, config.l2)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -243,10 +301,113 @@ def recall_at_k(
     return hits / max(total, 1)
 
 
+@dataclass
+class TrainingState:
+    """What changes from epoch to epoch, and so what a checkpoint holds: the model, its
+    optimiser, the generator that draws batches, negatives and neighbourhoods, the history
+    and the best model so far."""
+
+    model: TrackGCN
+    optimizer: torch.optim.Optimizer
+    gen: torch.Generator
+    history: History
+    best_state: dict[str, torch.Tensor] | None = None
+    best_score: float = -1.0
+
+
 def _resumable(config: dict) -> dict:
     """The settings a checkpoint must share to be resumed: all but the number of epochs (and
     whether to resume)."""
     return {k: v for k, v in config.items() if k not in ("epochs", "resume")}
+
+
+def save_checkpoint(path: Path, state: TrainingState, config: GCNConfig, graph: TrackGraph) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "config": asdict(config),
+            "num_nodes": graph.num_nodes,
+            "model": state.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "generator": state.gen.get_state(),
+            "history": state.history,
+            "best_state": state.best_state,
+            "best_score": state.best_score,
+        },
+        path,
+    )
+
+
+def resume_from_checkpoint(
+    path: Path,
+    state: TrainingState,
+    config: GCNConfig,
+    graph: TrackGraph,
+    device: torch.device,
+    log: logging.Logger,
+) -> int:
+    """Restore `state` from the checkpoint at `path` if it was written for the same settings
+    and graph; return the epoch to go on from (0 when starting afresh)."""
+    saved = torch.load(path, map_location=device, weights_only=False)
+    if _resumable(saved["config"]) != _resumable(asdict(config)) or (
+        saved["num_nodes"] != graph.num_nodes
+    ):
+        log.warning("checkpoint %s is for another config or graph; starting afresh", path)
+        return 0
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.gen.set_state(saved["generator"])
+    state.history = saved["history"]
+    state.best_state, state.best_score = saved["best_state"], saved["best_score"]
+    start_epoch = state.history.resumed_from_epoch = len(state.history.loss)
+    log.info("resumed from %s at epoch %d", path, start_epoch)
+    return start_epoch
+
+
+def validate(model: TrackGCN, data: TrainingData, config: GCNConfig) -> dict[str, float]:
+    """AUC of the validation edges (uniform and popularity-matched negatives), no recall."""
+    z = embed_all(model, data.full_adj, data.num_nodes, data.device, data.features)
+    return evaluate(z, data.split.val, data.split.train, data.negatives, config, with_recall=False)
+
+
+def record_epoch(
+    state: TrainingState,
+    epoch: int,
+    loss: float,
+    metrics: dict[str, float],
+    seconds: float,
+    log: logging.Logger,
+) -> None:
+    """Add an epoch to the history and keep the model if it is the best so far by
+    validation AUC against popularity-matched negatives."""
+    history = state.history
+    history.loss.append(loss)
+    history.val_auc.append(metrics["auc_uniform"])
+    history.val_auc_popularity.append(metrics["auc_popularity"])
+    history.epoch_seconds.append(seconds)
+    log.info(
+        "epoch %d: loss %.4f, val AUC %.4f (popularity-matched %.4f), %.1f s",
+        epoch,
+        loss,
+        metrics["auc_uniform"],
+        metrics["auc_popularity"],
+        seconds,
+    )
+    if metrics["auc_popularity"] > state.best_score:
+        state.best_score = metrics["auc_popularity"]
+        history.best_epoch = epoch
+        state.best_state = {k: t.detach().clone() for k, t in state.model.state_dict().items()}
+
+
+def evaluate_best_model(
+    state: TrainingState, data: TrainingData, config: GCNConfig, log: logging.Logger
+) -> None:
+    """Load the best model into `state.model` and record its metrics on the test edges."""
+    if state.best_state is not None:
+        state.model.load_state_dict(state.best_state)
+    z = embed_all(state.model, data.full_adj, data.num_nodes, data.device, data.features)
+    state.history.test = evaluate(z, data.split.test, data.split.train, data.negatives, config)
+    log.info("test: %s", state.history.test)
 
 
 def fit(
@@ -258,101 +419,35 @@ def fit(
     """Train on a split of `graph`; return the best model (by validation AUC against
     popularity-matched negatives), its history (with test metrics) and the split."""
     log = log or logging.getLogger(__name__)
+    # The global seed drives weight initialisation and dropout; `gen` every other draw.
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     device = resolve_device(config.device)
-    split = split_edges(graph, config.val_fraction, config.test_fraction, config.seed)
-    adjacency = Adjacency.build(graph.num_nodes, split.train, split.train_weight)
-    full_adj = adjacency.sparse().to(device)
-    full_batch = adjacency.col.numel() <= config.full_batch_max_nnz
-    sampler = None if full_batch else NeighborSampler(adjacency, list(config.fanouts))
-    features = None if graph.features is None else graph.features.to(device)
-    model = TrackGCN(
-        graph.num_nodes,
-        config.dim,
-        config.num_layers,
-        feature_dim=0 if graph.features is None else graph.features.size(1),
-        dropout=config.dropout,
-    ).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    negatives = NegativeSampler(graph.popularity)
-    history = History(mode="full-batch" if full_batch else "sampled", device=str(device))
-    best_state, best_score, start_epoch = None, -1.0, 0
-
+    data = prepare_data(config, graph, device)
+    model = build_model(config, graph, device)
+    state = TrainingState(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
+        gen=gen,
+        history=History(mode="full-batch" if data.full_batch else "sampled", device=str(device)),
+    )
+    start_epoch = 0
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if _resumable(state["config"]) == _resumable(asdict(config)) and (
-            state["num_nodes"] == graph.num_nodes
-        ):
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"])
-            history = state["history"]
-            best_state, best_score = state["best_state"], state["best_score"]
-            start_epoch = history.resumed_from_epoch = len(history.loss)
-            log.info("resumed from %s at epoch %d", checkpoint, start_epoch)
-        else:
-            log.warning("checkpoint %s is for another config or graph; starting afresh", checkpoint)
+        start_epoch = resume_from_checkpoint(checkpoint, state, config, graph, device, log)
 
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        loss = train_epoch(
-            model,
-            adjacency,
-            full_adj if full_batch else None,
-            sampler,
-            split.train,
-            negatives,
-            optimizer,
-            config,
-            gen,
-            device,
-            features,
-        )
+        loss = train_epoch(state.model, data, state.optimizer, config, state.gen)
         seconds = time.perf_counter() - started
-        z = embed_all(model, full_adj, graph.num_nodes, device, features)
-        metrics = evaluate(z, split.val, split.train, negatives, config, with_recall=False)
-        history.loss.append(loss)
-        history.val_auc.append(metrics["auc_uniform"])
-        history.val_auc_popularity.append(metrics["auc_popularity"])
-        history.epoch_seconds.append(seconds)
-        log.info(
-            "epoch %d: loss %.4f, val AUC %.4f (popularity-matched %.4f), %.1f s",
-            epoch,
-            loss,
-            metrics["auc_uniform"],
-            metrics["auc_popularity"],
-            seconds,
-        )
-        if metrics["auc_popularity"] > best_score:
-            best_score = metrics["auc_popularity"]
-            history.best_epoch = epoch
-            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        record_epoch(state, epoch, loss, validate(state.model, data, config), seconds, log)
         if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "config": asdict(config),
-                    "num_nodes": graph.num_nodes,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "generator": gen.get_state(),
-                    "history": history,
-                    "best_state": best_state,
-                    "best_score": best_score,
-                },
-                checkpoint,
-            )
-        if epoch - history.best_epoch >= config.patience:
-            log.info("early stop at epoch %d (best %d)", epoch, history.best_epoch)
+            save_checkpoint(checkpoint, state, config, graph)
+        if epoch - state.history.best_epoch >= config.patience:
+            log.info("early stop at epoch %d (best %d)", epoch, state.history.best_epoch)
             break
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    z = embed_all(model, full_adj, graph.num_nodes, device, features)
-    history.test = evaluate(z, split.test, split.train, negatives, config)
-    log.info("test: %s", history.test)
-    return model, history, split
+    evaluate_best_model(state, data, config, log)
+    return state.model, state.history, data.split
 
 
 def embeddings_of(model: TrackGCN, graph: TrackGraph, device: str = "auto") -> np.ndarray:

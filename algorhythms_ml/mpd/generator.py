@@ -216,50 +216,81 @@ def _cdf(weights: np.ndarray) -> np.ndarray:
     return cdf / cdf[-1]
 
 
-def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalogue:
-    """Draw artists, albums and tracks with heavy-tailed popularity."""
-    n_genres = len(GENRE_TITLES)
+def _catalogue_size(config: GeneratorConfig) -> tuple[int, int]:
+    """Target numbers of tracks and artists: the catalogue grows sublinearly with playlists."""
     scale = (config.playlists / 1_000_000) ** config.catalogue_exponent
     n_tracks = max(500, int(config.catalogue_at_1m * scale))
-    n_artists = max(50, int(n_tracks / config.tracks_per_artist))
+    return n_tracks, max(50, int(n_tracks / config.tracks_per_artist))
 
-    # Tracks per artist: heavy-tailed (a few artists with large catalogues), at least 1.
+
+def _tracks_per_artist(rng: np.random.Generator, n_artists: int, n_tracks: int) -> np.ndarray:
+    """Heavy-tailed catalogue sizes (a few artists with large catalogues), at least 1 each,
+    summing to about `n_tracks`."""
     per_artist = rng.lognormal(0.0, 1.0, size=n_artists)
-    per_artist = np.maximum(1, np.round(per_artist / per_artist.sum() * n_tracks)).astype(np.int64)
-    n_tracks = int(per_artist.sum())
-    artist_start = np.concatenate([[0], np.cumsum(per_artist)[:-1]])
-    track_artist = np.repeat(np.arange(n_artists), per_artist)
+    return np.maximum(1, np.round(per_artist / per_artist.sum() * n_tracks)).astype(np.int64)
 
-    genre_weight = rng.dirichlet(np.full(n_genres, 2.0))
-    artist_genre = rng.choice(n_genres, size=n_artists, p=genre_weight)
 
-    # Albums: consecutive runs of an artist's tracks, 1 to 14 tracks each.
+def _albums(rng: np.random.Generator, n_tracks: int, artist_start: np.ndarray) -> np.ndarray:
+    """Album of each track: consecutive runs of an artist's tracks, 1 to 14 tracks each."""
     album_break = rng.random(n_tracks) < 1 / 6
     album_break[artist_start] = True
-    track_album = np.cumsum(album_break) - 1
-    n_albums = int(track_album[-1]) + 1
+    return np.cumsum(album_break) - 1
 
-    # Popularity: artist (Pareto) x album (lognormal) x track within artist (decaying).
-    artist_pop = rng.pareto(ARTIST_TAIL, size=n_artists) + 0.05
-    album_pop = rng.lognormal(0.0, 1.0, size=n_albums)
+
+def _track_popularity(
+    rng: np.random.Generator,
+    track_artist: np.ndarray,
+    track_album: np.ndarray,
+    artist_start: np.ndarray,
+) -> np.ndarray:
+    """Popularity weight of each track: artist (Pareto) x album (lognormal) x track within
+    artist (decaying with its rank in the artist's catalogue)."""
+    n_tracks = track_artist.size
+    artist_pop = rng.pareto(ARTIST_TAIL, size=artist_start.size) + 0.05
+    album_pop = rng.lognormal(0.0, 1.0, size=int(track_album[-1]) + 1)
     rank_in_artist = np.arange(n_tracks) - artist_start[track_artist]
     track_pop = rng.lognormal(0.0, 1.0, size=n_tracks) / (1.0 + rank_in_artist) ** 0.5
-    track_weight = artist_pop[track_artist] * album_pop[track_album] * track_pop
+    return artist_pop[track_artist] * album_pop[track_album] * track_pop
 
+
+def _genre_pools(
+    track_genre: np.ndarray, track_weight: np.ndarray, artist_start: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per genre: its track ids and their cumulative sampling probabilities by popularity."""
     genre_tracks, genre_cdf = [], []
-    track_genre = artist_genre[track_artist]
-    for g in range(n_genres):
+    for g in range(len(GENRE_TITLES)):
         ids = np.flatnonzero(track_genre == g)
         if ids.size == 0:  # a tiny catalogue can leave a genre empty: borrow one artist
-            ids = np.arange(artist_start[g % n_artists], artist_start[g % n_artists] + 1)
+            first = artist_start[g % artist_start.size]
+            ids = np.arange(first, first + 1)
         genre_tracks.append(ids)
         genre_cdf.append(_cdf(track_weight[ids]))
-    chart_tracks = np.argsort(-track_weight)[: max(50, n_tracks // 200)]
-    chart_cdf = _cdf(np.sqrt(track_weight[chart_tracks]))
+    return genre_tracks, genre_cdf
 
+
+def _charts(track_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The most popular tracks across genres, and their cumulative sampling probabilities
+    (flattened by a square root, so the charts are not only the very top)."""
+    chart_tracks = np.argsort(-track_weight)[: max(50, track_weight.size // 200)]
+    return chart_tracks, _cdf(np.sqrt(track_weight[chart_tracks]))
+
+
+def _durations(rng: np.random.Generator, n_tracks: int) -> np.ndarray:
+    """Track lengths in milliseconds: about 3.5 minutes, between 30 seconds and 15 minutes."""
     track_duration = np.clip(rng.normal(215_000, 55_000, size=n_tracks), 30_000, 900_000)
-    track_duration = track_duration.astype(np.int64)
+    return track_duration.astype(np.int64)
 
+
+def _track_fragments(
+    rng: np.random.Generator,
+    track_artist: np.ndarray,
+    track_album: np.ndarray,
+    track_duration: np.ndarray,
+    n_artists: int,
+) -> list[str]:
+    """Draw names and URIs of artists, albums and tracks, and render each track's JSON after
+    its "pos" field once, to be reused in every playlist that holds it."""
+    n_tracks, n_albums = track_artist.size, int(track_album[-1]) + 1
     artist_names = _names(rng, n_artists, SYLLABLES, 2, 4)
     artist_names = np.array([a.replace(" ", "").title() for a in artist_names], dtype=object)
     album_names = _names(rng, n_albums, WORDS, 1, 3)
@@ -269,7 +300,6 @@ def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalo
     album_uris = _uris(rng, n_albums, "album")
 
     def fragment(t: int, a: int, al: int) -> str:
-        """A track's JSON after its "pos" field, rendered once and reused in every playlist."""
         return (
             f', "artist_name": {json.dumps(artist_names[a])}, "track_uri": "{track_uris[t]}", '
             f'"artist_uri": "{artist_uris[a]}", '
@@ -278,10 +308,27 @@ def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalo
             f'"album_name": {json.dumps(album_names[al].title())}}}'
         )
 
-    fragments = [
+    return [
         fragment(t, a, al)
         for t, (a, al) in enumerate(zip(track_artist.tolist(), track_album.tolist(), strict=True))
     ]
+
+
+def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalogue:
+    """Draw artists, albums and tracks with heavy-tailed popularity."""
+    n_tracks, n_artists = _catalogue_size(config)
+    per_artist = _tracks_per_artist(rng, n_artists, n_tracks)
+    artist_start = np.concatenate([[0], np.cumsum(per_artist)[:-1]])
+    track_artist = np.repeat(np.arange(n_artists), per_artist)
+
+    genre_weight = rng.dirichlet(np.full(len(GENRE_TITLES), 2.0))
+    artist_genre = rng.choice(len(GENRE_TITLES), size=n_artists, p=genre_weight)
+
+    track_album = _albums(rng, track_artist.size, artist_start)
+    track_weight = _track_popularity(rng, track_artist, track_album, artist_start)
+    genre_tracks, genre_cdf = _genre_pools(artist_genre[track_artist], track_weight, artist_start)
+    chart_tracks, chart_cdf = _charts(track_weight)
+    track_duration = _durations(rng, track_artist.size)
     return Catalogue(
         track_artist=track_artist,
         track_album=track_album,
@@ -295,7 +342,7 @@ def build_catalogue(config: GeneratorConfig, rng: np.random.Generator) -> Catalo
         chart_tracks=chart_tracks,
         chart_cdf=chart_cdf,
         genre_weight=genre_weight,
-        fragments=fragments,
+        fragments=_track_fragments(rng, track_artist, track_album, track_duration, n_artists),
     )
 
 

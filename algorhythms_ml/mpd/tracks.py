@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -67,73 +67,111 @@ def assign_track_ids(known: DataFrame, uris: DataFrame) -> DataFrame:
     return known.unionByName(known.sparkSession.createDataFrame(numbered, TRACK_IDS_SCHEMA))
 
 
+def count_track_uses(tracks: DataFrame) -> DataFrame:
+    """One row per track URI of playlist-track rows `tracks`: its descriptive columns, the
+    number of playlists that hold it and its number of occurrences in them."""
+    # The largest value is a deterministic pick where copies of a track disagree on a name.
+    described = [F.max(c).alias(c) for c in DESCRIPTIVE_COLUMNS]
+    per_playlist = tracks.groupBy("track_uri", "pid").agg(
+        F.count(F.lit(1)).alias("occurrences"), *described
+    )
+    return per_playlist.groupBy("track_uri").agg(
+        *described,
+        F.count(F.lit(1)).cast("int").alias("num_playlists"),
+        F.sum("occurrences").cast("int").alias("num_occurrences"),
+    )
+
+
+def _stage_track_ids(
+    spark: SparkSession, warehouse: Warehouse, uris: DataFrame, staging: str
+) -> tuple[DataFrame, int]:
+    """Write the known ids plus new ids for unseen `uris` under `staging`; return them as
+    read back from there, and how many are new."""
+    known = read_table(spark, warehouse.table(TRACK_IDS), TRACK_IDS_SCHEMA)
+    n_known = known.count()
+    ids = assign_track_ids(known, uris)
+    ids.repartition(max(1, spark.sparkContext.defaultParallelism)).write.parquet(
+        f"{staging}/{TRACK_IDS}"
+    )
+    ids = spark.read.parquet(f"{staging}/{TRACK_IDS}")
+    return ids, ids.count() - n_known
+
+
+def _metadata_columns(per_track: DataFrame, ids: DataFrame) -> DataFrame:
+    """The columns of the track table, in order, for every track that has an id."""
+    return per_track.join(ids, "track_uri").select(
+        "track_id",
+        "track_uri",
+        "track_name",
+        "artist_uri",
+        "artist_name",
+        "album_uri",
+        "album_name",
+        "duration_ms",
+        "num_playlists",
+        "num_occurrences",
+    )
+
+
+def _join_features(
+    spark: SparkSession, table: DataFrame, features_uri: str | None
+) -> tuple[DataFrame, list[str]]:
+    """`table` left-joined with the features file at `features_uri`, with `has_features`
+    marking the tracks it covers, and the feature columns; `table` as is without a file."""
+    if not features_uri:
+        return table, []
+    features = read_features(spark, features_uri)
+    feature_columns = [c for c in features.columns if c != "track_uri"]
+    table = table.join(features, "track_uri", "left").withColumn(
+        "has_features", F.col(feature_columns[0]).isNotNull()
+    )
+    return table, feature_columns
+
+
+def _stage_metadata(
+    spark: SparkSession, table: DataFrame, staging: str, with_features: bool
+) -> Row:
+    """Write `table` in id order under `staging`; return the number of tracks, of
+    playlist-track rows and of tracks with features in what was written."""
+    table.orderBy("track_id").write.parquet(f"{staging}/{TRACK_METADATA}")
+    written = spark.read.parquet(f"{staging}/{TRACK_METADATA}")
+    return written.agg(
+        F.count(F.lit(1)).alias("tracks"),
+        F.coalesce(F.sum("num_occurrences"), F.lit(0)).alias("rows"),
+        (F.sum(F.col("has_features").cast("int")) if with_features else F.lit(0)).alias(
+            "with_features"
+        ),
+    ).first()
+
+
 def build_track_metadata(
     spark: SparkSession,
     warehouse: Warehouse,
     features_uri: str | None = None,
     log: logging.Logger | None = None,
 ) -> TrackMetadataStats:
+    """Rebuild `track_metadata` from every ingested playlist track, extending `track_ids`
+    with ids for new tracks and joining the features file at `features_uri` if given. Both
+    tables are written to staging first and replace the published ones only once complete."""
     log = log or logging.getLogger(__name__)
     fs = FileSystem(spark)
     tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
-    # The largest value is a deterministic pick where copies of a track disagree on a name.
-    described = [F.max(c).alias(c) for c in DESCRIPTIVE_COLUMNS]
-    per_playlist = tracks.groupBy("track_uri", "pid").agg(
-        F.count(F.lit(1)).alias("occurrences"), *described
-    )
-    per_track = per_playlist.groupBy("track_uri").agg(
-        *described,
-        F.count(F.lit(1)).cast("int").alias("num_playlists"),
-        F.sum("occurrences").cast("int").alias("num_occurrences"),
-    )
+    per_track = count_track_uses(tracks)
 
     staging = warehouse.staging()
     try:
-        known = read_table(spark, warehouse.table(TRACK_IDS), TRACK_IDS_SCHEMA)
-        n_known = known.count()
-        ids = assign_track_ids(known, per_track.select("track_uri"))
-        ids.repartition(max(1, spark.sparkContext.defaultParallelism)).write.parquet(
-            f"{staging}/{TRACK_IDS}"
+        ids, new_tracks = _stage_track_ids(spark, warehouse, per_track.select("track_uri"), staging)
+        table, feature_columns = _join_features(
+            spark, _metadata_columns(per_track, ids), features_uri
         )
-        ids = spark.read.parquet(f"{staging}/{TRACK_IDS}")
-        n_ids = ids.count()
-
-        table = per_track.join(ids, "track_uri").select(
-            "track_id",
-            "track_uri",
-            "track_name",
-            "artist_uri",
-            "artist_name",
-            "album_uri",
-            "album_name",
-            "duration_ms",
-            "num_playlists",
-            "num_occurrences",
-        )
-        feature_columns: list[str] = []
-        if features_uri:
-            features = read_features(spark, features_uri)
-            feature_columns = [c for c in features.columns if c != "track_uri"]
-            table = table.join(features, "track_uri", "left").withColumn(
-                "has_features", F.col(feature_columns[0]).isNotNull()
-            )
-        table.orderBy("track_id").write.parquet(f"{staging}/{TRACK_METADATA}")
-        written = spark.read.parquet(f"{staging}/{TRACK_METADATA}")
-        counts = written.agg(
-            F.count(F.lit(1)).alias("tracks"),
-            F.coalesce(F.sum("num_occurrences"), F.lit(0)).alias("rows"),
-            (F.sum(F.col("has_features").cast("int")) if feature_columns else F.lit(0)).alias(
-                "with_features"
-            ),
-        ).first()
-
-        fs.move(f"{staging}/{TRACK_IDS}", warehouse.table(TRACK_IDS))
-        fs.move(f"{staging}/{TRACK_METADATA}", warehouse.table(TRACK_METADATA))
+        counts = _stage_metadata(spark, table, staging, with_features=bool(feature_columns))
+        for name in (TRACK_IDS, TRACK_METADATA):
+            fs.move(f"{staging}/{name}", warehouse.table(name))
     finally:
         fs.delete(staging)
     stats = TrackMetadataStats(
         tracks=int(counts["tracks"]),
-        new_tracks=int(n_ids - n_known),
+        new_tracks=int(new_tracks),
         playlist_tracks=int(counts["rows"]),
         feature_columns=feature_columns,
         tracks_with_features=int(counts["with_features"] or 0),
