@@ -1,11 +1,11 @@
 """Publish a version of the recommender's tables, and roll back to the previous one.
 
-`publish` loads everything into staging tables with binary COPY, builds the indexes after the
-load (HNSW last), runs ANALYZE, then swaps all tables in by rename inside one transaction; the
-replaced tables are kept as `<name>_previous` for `rollback`. Readers never see a half-loaded or
-mixed set: until the swap commits they read the old tables, afterwards the new ones. A failure
-before the swap drops the staging tables, records the version as failed and leaves the live
-version serving.
+`publish` loads every table of the registry (algorhythms_store.schema.PUBLISHED_TABLES) into
+staging tables with binary COPY, builds the keys and indexes after the load, runs ANALYZE,
+then swaps all tables in by rename inside one transaction; the replaced tables are kept as
+`<name>_previous` for `rollback`. Readers never see a half-loaded or mixed set: until the swap
+commits they read the old tables, afterwards the new ones. A failure before the swap drops the
+staging tables, records the version as failed and leaves the live version serving.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class TrackModel:
     ranker: str | None = None
 
     def row(self, version: int) -> tuple:
+        """The row in the registry's column order (published_at is PostgreSQL's default)."""
         return (version, self.dimension, self.coldstart_spec, self.coldstart_arrays, self.ranker)
 
 
