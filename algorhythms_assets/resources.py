@@ -17,13 +17,9 @@ from dagster_pyspark import PySparkResource
 from algorhythms_ml.mpd.ingest import partition_key
 from algorhythms_ml.spark import spark_conf_from_env
 from algorhythms_ml.warehouse import Warehouse
-from algorhythms_store.database import resolve_url
+from algorhythms_store.database import data_dir, resolve_url
 
 SLICE_GLOB = "mpd.slice.*.json"
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("ALGORHYTHMS_DATA_DIR", "data")).resolve()
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -25,6 +25,7 @@ _servers: dict[Path, object] = {}
 
 
 def data_dir() -> Path:
+    """The local data folder: `ALGORHYTHMS_DATA_DIR`, else ./data."""
     return Path(os.environ.get("ALGORHYTHMS_DATA_DIR", "data")).resolve()
 
 
@@ -78,11 +79,3 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
     conn = psycopg.connect(url, **kwargs)
     register_vector(conn)
     return conn
-
-
-def sqlalchemy_url(url: str) -> str:
-    """The same database as a SQLAlchemy psycopg2 URL (what dagster-postgres expects)."""
-    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
-    raise ValueError(f"not a PostgreSQL URL: {url!r}")

@@ -1,11 +1,11 @@
 """Publish a version of the recommender's tables, and roll back to the previous one.
 
-`publish` loads everything into staging tables with binary COPY, builds the indexes after the
-load (HNSW last), runs ANALYZE, then swaps all tables in by rename inside one transaction; the
-replaced tables are kept as `<name>_previous` for `rollback`. Readers never see a half-loaded or
-mixed set: until the swap commits they read the old tables, afterwards the new ones. A failure
-before the swap drops the staging tables, records the version as failed and leaves the live
-version serving.
+`publish` loads every table of the registry (algorhythms_store.schema.PUBLISHED_TABLES) into
+staging tables with binary COPY, builds the keys and indexes after the load, runs ANALYZE,
+then swaps all tables in by rename inside one transaction; the replaced tables are kept as
+`<name>_previous` for `rollback`. Readers never see a half-loaded or mixed set: until the swap
+commits they read the old tables, afterwards the new ones. A failure before the swap drops the
+staging tables, records the version as failed and leaves the live version serving.
 """
 
 from __future__ import annotations
@@ -13,44 +13,31 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
-from algorhythms_store.coldstart import pack_arrays
 from algorhythms_store.database import connect, ensure_extension
 from algorhythms_store.schema import (
-    ARTIST_NEIGHBORS,
-    MEMBER_COLUMNS,
-    MEMBER_TYPES,
     MODEL_VERSIONS,
     MODEL_VERSIONS_DDL,
-    NEIGHBOR_COLUMNS,
-    NEIGHBOR_TYPES,
-    PLAYLIST_MEMBERS,
     PREVIOUS,
-    PUBLISHED,
+    PUBLISHED_TABLES,
     STAGING,
-    STATS_COLUMNS,
-    STATS_TYPES,
-    TITLE_COLUMNS,
-    TITLE_TRACKS,
-    TITLE_TYPES,
-    TRACK_COLUMNS,
     TRACK_MODEL,
-    TRACK_NEIGHBORS,
-    TRACK_STATS,
-    TRACK_TYPES,
     TRACK_VECTORS,
-    index_ddl,
-    staging_ddl,
+    Table,
 )
 
 PUBLISH_LOCK = 0x616C676F  # pg advisory lock key: one publisher at a time
-COPY_BATCH = 10_000
+PUBLISHED = tuple(t.name for t in PUBLISHED_TABLES)  # lock order
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +46,36 @@ class HnswConfig:
     ef_construction: int = 128  # recall@10 0.95 at ef_search 64 (benchmarks/serving.py)
     maintenance_work_mem: str = "512MB"  # the build is fast only while the graph fits in it
     parallel_workers: int | None = None  # None: PostgreSQL's default
+
+
+@dataclass(frozen=True)
+class SwapConfig:
+    """How a swap (or rollback) waits for readers: each try waits at most `lock_timeout_ms`
+    for the table locks, so a reader never queues behind it for long; it gives up after
+    `attempts` tries."""
+
+    lock_timeout_ms: int = 200
+    attempts: int = 50
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    hnsw: HnswConfig = field(default_factory=HnswConfig)
+    swap: SwapConfig = field(default_factory=SwapConfig)
+
+
+@dataclass(frozen=True)
+class TrackModel:
+    """The values of the version's `track_model` row; publish adds the version number."""
+
+    dimension: int
+    coldstart_spec: dict | None = None
+    coldstart_arrays: bytes | None = None  # as algorhythms_store.coldstart.pack_arrays writes
+    ranker: str | None = None
+
+    def row(self, version: int) -> tuple:
+        """The row in the registry's column order (published_at is PostgreSQL's default)."""
+        return (version, self.dimension, self.coldstart_spec, self.coldstart_arrays, self.ranker)
 
 
 @dataclass
@@ -78,6 +95,10 @@ class Tracks:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.shape[1])
+
     def rows(self) -> Iterable[tuple]:
         for i in range(len(self.ids)):
             yield (
@@ -96,14 +117,9 @@ class Tracks:
 @dataclass
 class PublishResult:
     version: int
-    rows: int
     dimension: int
-    title_rows: int
-    neighbor_rows: int
-    member_rows: int = 0
-    stats_rows: int = 0
-    artist_neighbor_rows: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int]  # published table -> rows loaded
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> seconds
 
 
 def ensure_schema(url: str) -> None:
@@ -120,235 +136,238 @@ def _exists(conn: psycopg.Connection, table: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()[0]
 
 
+def _rename(conn: psycopg.Connection, table: str, to: str) -> None:
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(_name(table), _name(to)))
+
+
+def _lock(conn: psycopg.Connection, tables: list[str]) -> None:
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+            sql.SQL(", ").join(_name(t) for t in tables)
+        )
+    )
+
+
+@contextmanager
+def _publisher_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the advisory lock that lets one publisher (or rollback) run at a time."""
+    conn.execute("SELECT pg_advisory_lock(%s)", [PUBLISH_LOCK])
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[step] = time.perf_counter() - started
+
+
+def _retried_on_lock_timeout(
+    conn: psycopg.Connection, swap: SwapConfig, work: Callable[[], T]
+) -> T:
+    """Run `work` in a transaction with a short lock timeout, retried with backoff while
+    a lock is not available: a swap never holds a lock while a reader waits on it for long."""
+    for attempt in range(swap.attempts):
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(swap.lock_timeout_ms))
+                return work()
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise TimeoutError(f"could not lock the published tables in {swap.attempts} attempts")
+
+
+def _create_version(
+    conn: psycopg.Connection, run_id: str | None, dimension: int, metrics: dict | None
+) -> int:
+    """Record a new version as loading (one left loading by a publisher that died is
+    abandoned); its number."""
+    conn.execute(
+        f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = 'abandoned' "
+        "WHERE status = 'loading'"
+    )
+    return conn.execute(
+        f"INSERT INTO {MODEL_VERSIONS} (run_id, status, dimension, metrics) "
+        "VALUES (%s, 'loading', %s, %s) RETURNING version",
+        [run_id, dimension, json.dumps(metrics or {})],
+    ).fetchone()[0]
+
+
 def _drop_staging(conn: psycopg.Connection) -> None:
     for table in PUBLISHED:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_name(table, STAGING)))
 
 
-def _copy(conn: psycopg.Connection, table: str, columns, types, rows: Iterable[tuple]) -> int:
+def _copy(conn: psycopg.Connection, table: Table, rows: Iterable[tuple]) -> int:
+    """Binary COPY of `rows` into the table's staging copy; how many rows."""
+    columns = table.row_columns
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(
-        _name(table, STAGING), sql.SQL(", ").join(map(sql.Identifier, columns))
+        _name(table.name, STAGING), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     )
     n = 0
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types(list(types))
+        copy.set_types([c.type.copy for c in columns])
         for row in rows:
             copy.write_row(row)
             n += 1
     return n
 
 
-def _swap(conn: psycopg.Connection, version: int, lock_timeout_ms: int, attempts: int) -> None:
+def _load_staging(
+    conn: psycopg.Connection, rows: Mapping[str, Iterable[tuple]], dimension: int
+) -> dict[str, int]:
+    """Create fresh staging tables and load every published table's rows (none where
+    `rows` has no entry) in one transaction; rows loaded per table."""
+    _drop_staging(conn)
+    for table in PUBLISHED_TABLES:
+        conn.execute(table.staging_ddl(dimension))
+    with conn.transaction():
+        return {
+            table.name: _copy(conn, table, rows.get(table.name, ())) for table in PUBLISHED_TABLES
+        }
+
+
+def _record_rows(conn: psycopg.Connection, version: int, rows: int) -> None:
+    conn.execute(f"UPDATE {MODEL_VERSIONS} SET rows = %s WHERE version = %s", [rows, version])
+
+
+def _build_indexes(
+    conn: psycopg.Connection, version: int, hnsw: HnswConfig, seconds: dict[str, float]
+) -> None:
+    """Keys and indexes on the loaded staging tables; the HNSW build's time goes in
+    `seconds["hnsw_index"]`."""
+    conn.execute(
+        sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(hnsw.maintenance_work_mem))
+    )
+    if hnsw.parallel_workers is not None:
+        conn.execute(
+            sql.SQL("SET max_parallel_maintenance_workers = {}").format(hnsw.parallel_workers)
+        )
+    for table in PUBLISHED_TABLES:
+        for statement in table.index_ddl(version, hnsw.m, hnsw.ef_construction):
+            step = "hnsw_index" if "USING hnsw" in statement else None
+            started = time.perf_counter()
+            conn.execute(statement)
+            if step is not None:
+                seconds[step] = time.perf_counter() - started
+
+
+def _analyze(conn: psycopg.Connection) -> None:
+    for table in PUBLISHED:
+        conn.execute(sql.SQL("ANALYZE {}").format(_name(table, STAGING)))
+
+
+def _swap(conn: psycopg.Connection, version: int, swap: SwapConfig) -> None:
     """Rename live -> previous and staging -> live for every published table, in one
-    transaction. Locks are taken in the readers' order (track_model first) with a short
-    lock timeout, retried: a swap never holds a lock while a reader waits on it for long."""
-    for attempt in range(attempts):
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(lock_timeout_ms))
-                live = [t for t in PUBLISHED if _exists(conn, t)]
-                if live:
-                    conn.execute(
-                        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                            sql.SQL(", ").join(_name(t) for t in live)
-                        )
-                    )
-                for table in PUBLISHED:
-                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_name(table, PREVIOUS)))
-                    if table in live:
-                        conn.execute(
-                            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                                _name(table), _name(table, PREVIOUS)
-                            )
-                        )
-                    conn.execute(
-                        sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                            _name(table, STAGING), _name(table)
-                        )
-                    )
-                conn.execute(
-                    f"""UPDATE {MODEL_VERSIONS} SET status = CASE
-                        WHEN version = %(v)s THEN 'live'
-                        WHEN status = 'live' THEN 'previous'
-                        ELSE 'retired' END,
-                        published_at = CASE WHEN version = %(v)s THEN now() ELSE published_at END
-                    WHERE version = %(v)s OR status IN ('live', 'previous')""",
-                    {"v": version},
-                )
-            return
-        except psycopg.errors.LockNotAvailable:
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-    raise TimeoutError(f"could not lock the published tables in {attempts} attempts")
+    transaction, locking the live tables in the readers' order (track_model first); mark
+    the version live and the one it replaces previous."""
+
+    def rename_all() -> None:
+        live = [t for t in PUBLISHED if _exists(conn, t)]
+        if live:
+            _lock(conn, live)
+        for table in PUBLISHED:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_name(table, PREVIOUS)))
+            if table in live:
+                _rename(conn, table, table + PREVIOUS)
+            _rename(conn, table + STAGING, table)
+        conn.execute(
+            f"""UPDATE {MODEL_VERSIONS} SET status = CASE
+                WHEN version = %(v)s THEN 'live'
+                WHEN status = 'live' THEN 'previous'
+                ELSE 'retired' END,
+                published_at = CASE WHEN version = %(v)s THEN now() ELSE published_at END
+            WHERE version = %(v)s OR status IN ('live', 'previous')""",
+            {"v": version},
+        )
+
+    _retried_on_lock_timeout(conn, swap, rename_all)
+
+
+def _mark_failed(
+    conn: psycopg.Connection, version: int, error: BaseException, log: logging.Logger
+) -> None:
+    """Undo a failed publish: drop the staging tables and record the version as failed."""
+    log.error("publish of version %d failed: %s", version, error)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    _drop_staging(conn)
+    conn.execute(
+        f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = %s WHERE version = %s",
+        [str(error)[:2000], version],
+    )
 
 
 def publish(
     url: str,
-    tracks: Tracks,
-    coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
-    titles: Iterable[tuple[str, int, float]] = (),
-    neighbors: Iterable[tuple[int, int, float]] = (),
-    members: Iterable[tuple[int, int, int]] = (),
-    stats: Iterable[tuple[int, int, int, int, int]] = (),
-    artist_neighbors: Iterable[tuple[int, int, float]] = (),
-    ranker: str | None = None,
-    hnsw: HnswConfig | None = None,
+    rows: Mapping[str, Iterable[tuple]],
+    model: TrackModel,
+    options: PublishOptions | None = None,
     run_id: str | None = None,
     metrics: dict | None = None,
     log: logging.Logger | None = None,
-    lock_timeout_ms: int = 200,
-    swap_attempts: int = 50,
 ) -> PublishResult:
-    """Load, index and swap in a new version; the previous one is kept for `rollback`."""
+    """Load, index and swap in a new version; the previous one is kept for `rollback`.
+
+    `rows` maps each published table (algorhythms_store.schema.PUBLISHED_TABLES, but
+    `track_model`) to its rows, tuples in the registry's column order; a table it leaves out
+    is published empty. `model` is the `track_model` row."""
     log = log or logging.getLogger(__name__)
-    hnsw = hnsw or HnswConfig()
-    dimension = int(tracks.vectors.shape[1])
+    options = options or PublishOptions()
+    unknown = set(rows) - (set(PUBLISHED) - {TRACK_MODEL})
+    if unknown:
+        raise ValueError(f"not published tables with rows: {sorted(unknown)}")
     ensure_schema(url)
     seconds: dict[str, float] = {}
-    with connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", [PUBLISH_LOCK])
+    with connect(url, autocommit=True) as conn, _publisher_lock(conn):
+        version = _create_version(conn, run_id, model.dimension, metrics)
         try:
-            conn.execute(
-                f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = 'abandoned' "
-                "WHERE status = 'loading'"
-            )
-            version = conn.execute(
-                f"INSERT INTO {MODEL_VERSIONS} (run_id, status, rows, dimension, metrics) "
-                "VALUES (%s, 'loading', %s, %s, %s) RETURNING version",
-                [run_id, len(tracks), dimension, json.dumps(metrics or {})],
-            ).fetchone()[0]
-            try:
-                _drop_staging(conn)
-                for statement in staging_ddl(dimension).values():
-                    conn.execute(statement)
-                started = time.perf_counter()
-                with conn.transaction():
-                    rows = _copy(conn, TRACK_VECTORS, TRACK_COLUMNS, TRACK_TYPES, tracks.rows())
-                    title_rows = _copy(conn, TITLE_TRACKS, TITLE_COLUMNS, TITLE_TYPES, titles)
-                    neighbor_rows = _copy(
-                        conn, TRACK_NEIGHBORS, NEIGHBOR_COLUMNS, NEIGHBOR_TYPES, neighbors
-                    )
-                    member_rows = _copy(
-                        conn, PLAYLIST_MEMBERS, MEMBER_COLUMNS, MEMBER_TYPES, members
-                    )
-                    stats_rows = _copy(conn, TRACK_STATS, STATS_COLUMNS, STATS_TYPES, stats)
-                    artist_rows = _copy(
-                        conn, ARTIST_NEIGHBORS, NEIGHBOR_COLUMNS, NEIGHBOR_TYPES, artist_neighbors
-                    )
-                    spec, blob = (None, None)
-                    if coldstart is not None:
-                        spec, blob = json.dumps(coldstart[1]), pack_arrays(coldstart[0])
-                    conn.execute(
-                        sql.SQL(
-                            "INSERT INTO {} (version, dimension, coldstart_spec, coldstart_arrays,"
-                            " ranker) VALUES (%s, %s, %s, %s, %s)"
-                        ).format(_name(TRACK_MODEL, STAGING)),
-                        [version, dimension, spec, blob, ranker],
-                    )
-                seconds["copy"] = time.perf_counter() - started
-                log.info(
-                    "copied %d tracks, %d title rows, %d neighbour rows, %d playlist rows, "
-                    "%d track stats, %d artist neighbour rows",
-                    rows,
-                    title_rows,
-                    neighbor_rows,
-                    member_rows,
-                    stats_rows,
-                    artist_rows,
+            with _timed(seconds, "copy"):
+                counts = _load_staging(
+                    conn, {**rows, TRACK_MODEL: [model.row(version)]}, model.dimension
                 )
-                started = time.perf_counter()
-                conn.execute(
-                    sql.SQL("SET maintenance_work_mem = {}").format(
-                        sql.Literal(hnsw.maintenance_work_mem)
-                    )
-                )
-                if hnsw.parallel_workers is not None:
-                    conn.execute(
-                        sql.SQL("SET max_parallel_maintenance_workers = {}").format(
-                            hnsw.parallel_workers
-                        )
-                    )
-                statements = index_ddl(version, hnsw.m, hnsw.ef_construction)
-                for statement in statements:
-                    step = time.perf_counter()
-                    conn.execute(statement)
-                    if "hnsw" in statement:
-                        seconds["hnsw_index"] = time.perf_counter() - step
-                seconds["indexes"] = time.perf_counter() - started
-                started = time.perf_counter()
-                for table in PUBLISHED:
-                    conn.execute(sql.SQL("ANALYZE {}").format(_name(table, STAGING)))
-                seconds["analyze"] = time.perf_counter() - started
-                started = time.perf_counter()
-                _swap(conn, version, lock_timeout_ms, swap_attempts)
-                seconds["swap"] = time.perf_counter() - started
-            except BaseException as error:
-                log.error("publish of version %d failed: %s", version, error)
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    conn.rollback()
-                _drop_staging(conn)
-                conn.execute(
-                    f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = %s WHERE version = %s",
-                    [str(error)[:2000], version],
-                )
-                raise
-        finally:
-            if not conn.closed:
-                conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+            _record_rows(conn, version, counts[TRACK_VECTORS])
+            log.info("copied %s", ", ".join(f"{n} rows into {t}" for t, n in counts.items()))
+            with _timed(seconds, "indexes"):
+                _build_indexes(conn, version, options.hnsw, seconds)
+            with _timed(seconds, "analyze"):
+                _analyze(conn)
+            with _timed(seconds, "swap"):
+                _swap(conn, version, options.swap)
+        except BaseException as error:
+            _mark_failed(conn, version, error, log)
+            raise
     log.info("version %d live: %s", version, {k: round(v, 2) for k, v in seconds.items()})
-    return PublishResult(
-        version,
-        rows,
-        dimension,
-        title_rows,
-        neighbor_rows,
-        member_rows,
-        stats_rows,
-        artist_rows,
-        seconds,
-    )
+    return PublishResult(version, model.dimension, counts, seconds)
 
 
-def rollback(url: str, lock_timeout_ms: int = 200, attempts: int = 50) -> int:
+def rollback(url: str, swap: SwapConfig | None = None) -> int:
     """Swap the previous version back in (the replaced one becomes the previous); its number."""
-    with connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", [PUBLISH_LOCK])
-        try:
-            missing = [t for t in PUBLISHED if not _exists(conn, t + PREVIOUS)]
-            if missing:
-                raise LookupError("there is no previous version to roll back to")
-            for attempt in range(attempts):
-                try:
-                    with conn.transaction():
-                        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(lock_timeout_ms))
-                        conn.execute(
-                            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                                sql.SQL(", ").join(_name(t) for t in PUBLISHED)
-                            )
-                        )
-                        for table in PUBLISHED:
-                            for src, dst in (
-                                (table, table + "_rollback"),
-                                (table + PREVIOUS, table),
-                                (table + "_rollback", table + PREVIOUS),
-                            ):
-                                conn.execute(
-                                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                                        sql.Identifier(src), sql.Identifier(dst)
-                                    )
-                                )
-                        version = conn.execute(f"SELECT version FROM {TRACK_MODEL}").fetchone()[0]
-                        conn.execute(
-                            f"""UPDATE {MODEL_VERSIONS} SET status = CASE
-                                WHEN version = %s THEN 'live' ELSE 'previous' END
-                            WHERE status IN ('live', 'previous')""",
-                            [version],
-                        )
-                    return version
-                except psycopg.errors.LockNotAvailable:
-                    time.sleep(min(0.05 * 2**attempt, 1.0))
-            raise TimeoutError(f"could not lock the published tables in {attempts} attempts")
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+    swap = swap or SwapConfig()
+
+    def swap_back() -> int:
+        _lock(conn, list(PUBLISHED))
+        for table in PUBLISHED:
+            _rename(conn, table, table + "_rollback")
+            _rename(conn, table + PREVIOUS, table)
+            _rename(conn, table + "_rollback", table + PREVIOUS)
+        version = conn.execute(f"SELECT version FROM {TRACK_MODEL}").fetchone()[0]
+        conn.execute(
+            f"""UPDATE {MODEL_VERSIONS} SET status = CASE
+                WHEN version = %s THEN 'live' ELSE 'previous' END
+            WHERE status IN ('live', 'previous')""",
+            [version],
+        )
+        return version
+
+    with connect(url, autocommit=True) as conn, _publisher_lock(conn):
+        if any(not _exists(conn, t + PREVIOUS) for t in PUBLISHED):
+            raise LookupError("there is no previous version to roll back to")
+        return _retried_on_lock_timeout(conn, swap, swap_back)
 
 
 def live_version(url: str) -> int | None:

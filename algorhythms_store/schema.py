@@ -27,9 +27,15 @@ metrics, status: loading, live, previous, retired or failed).
 Locking rule, so that a reader never sees two versions in one statement and never deadlocks
 with a swap: every reader statement names `track_model` first (a `WITH published AS (SELECT
 version FROM track_model)` prefix), and the swap locks `track_model` first.
+
+`PUBLISHED_TABLES` is the registry, in lock order: each table's columns (PostgreSQL type,
+binary COPY type, nullability, default), primary key and indexes. The staging tables and
+their indexes are generated from it, and publishing loads and swaps exactly these tables.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 TRACK_MODEL = "track_model"
 TRACK_VECTORS = "track_vectors"
@@ -39,47 +45,175 @@ PLAYLIST_MEMBERS = "playlist_members"
 TRACK_STATS = "track_stats"
 ARTIST_NEIGHBORS = "artist_neighbors"
 MODEL_VERSIONS = "model_versions"
-# Lock order: track_model first.
-PUBLISHED = (
-    TRACK_MODEL,
-    TRACK_VECTORS,
-    TITLE_TRACKS,
-    TRACK_NEIGHBORS,
-    PLAYLIST_MEMBERS,
-    TRACK_STATS,
-    ARTIST_NEIGHBORS,
-)
 STAGING = "_staging"
 PREVIOUS = "_previous"
 
-TRACK_COLUMNS = (
-    "id",
-    "uri",
-    "name",
-    "artist",
-    "album",
-    "duration_ms",
-    "num_playlists",
-    "degree",
-    "embedding",
-)
-TRACK_TYPES = ("int4", "text", "text", "text", "text", "int4", "int4", "int4", "vector")
-TITLE_COLUMNS = ("key", "track_id", "score", "key_playlists")
-TITLE_TYPES = ("text", "int4", "float4", "int4")
-MEMBER_COLUMNS = ("pid", "track_id", "length")
-MEMBER_TYPES = ("int4", "int4", "int4")
-STATS_COLUMNS = (
-    "track_id",
-    "artist_id",
-    "popularity",
-    "artist_popularity",
-    "artist_tracks_popularity",
-)
-STATS_TYPES = ("int4", "int4", "int4", "int4", "int8")
-NEIGHBOR_COLUMNS = ("src", "dst", "weight")
-NEIGHBOR_TYPES = ("int4", "int4", "float4")
-
 SEARCH_DOCUMENT = "to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(artist, ''))"
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column type as CREATE TABLE writes it (`{dimension}` stands for the vector dimension)
+    and as binary COPY sends it."""
+
+    sql: str
+    copy: str
+
+
+INTEGER = ColumnType("integer", "int4")
+BIGINT = ColumnType("bigint", "int8")
+REAL = ColumnType("real", "float4")
+TEXT = ColumnType("text", "text")
+JSONB = ColumnType("jsonb", "jsonb")
+BYTEA = ColumnType("bytea", "bytea")
+TIMESTAMPTZ = ColumnType("timestamptz", "timestamptz")
+VECTOR = ColumnType("vector({dimension})", "vector")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column; one with a default is left out of a version's rows and filled by PostgreSQL."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    default: str | None = None
+
+    def ddl(self, dimension: int) -> str:
+        sql_type = self.type.sql.format(dimension=int(dimension))
+        null = "" if self.nullable else " NOT NULL"
+        default = "" if self.default is None else f" DEFAULT {self.default}"
+        return f"{self.name} {sql_type}{null}{default}"
+
+
+@dataclass(frozen=True)
+class Index:
+    """A secondary index: named `<table>_v<version>_<suffix>`; `definition` follows
+    `ON <table>` and may name the HNSW settings `{m}` and `{ef_construction}`."""
+
+    suffix: str
+    definition: str
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A published table: its columns in load order, primary key and indexes."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    indexes: tuple[Index, ...] = ()
+
+    @property
+    def row_columns(self) -> tuple[Column, ...]:
+        """The columns a version's rows give values for, in row order."""
+        return tuple(c for c in self.columns if c.default is None)
+
+    def staging_ddl(self, dimension: int) -> str:
+        columns = ",\n    ".join(c.ddl(dimension) for c in self.columns)
+        return f"CREATE TABLE {self.name}{STAGING} (\n    {columns}\n)"
+
+    def index_ddl(self, version: int, m: int, ef_construction: int) -> list[str]:
+        """The primary key, then the indexes, on the staging table; names carry the version,
+        so they stay unique while old and new tables exist side by side."""
+        staging, prefix = f"{self.name}{STAGING}", f"{self.name}_v{int(version)}"
+        statements = []
+        if self.primary_key:
+            statements.append(
+                f"ALTER TABLE {staging} ADD CONSTRAINT {prefix}_pkey "
+                f"PRIMARY KEY ({', '.join(self.primary_key)})"
+            )
+        for index in self.indexes:
+            unique = "UNIQUE " if index.unique else ""
+            definition = index.definition.format(m=int(m), ef_construction=int(ef_construction))
+            statements.append(
+                f"CREATE {unique}INDEX {prefix}_{index.suffix} ON {staging} {definition}"
+            )
+        return statements
+
+
+def _neighbors(name: str) -> Table:
+    columns = (Column("src", INTEGER), Column("dst", INTEGER), Column("weight", REAL))
+    return Table(name, columns, primary_key=("src", "dst"))
+
+
+# In lock order: track_model first.
+PUBLISHED_TABLES = (
+    Table(
+        TRACK_MODEL,
+        (
+            Column("version", BIGINT),
+            Column("dimension", INTEGER),
+            Column("published_at", TIMESTAMPTZ, default="now()"),
+            Column("coldstart_spec", JSONB, nullable=True),
+            Column("coldstart_arrays", BYTEA, nullable=True),
+            Column("ranker", TEXT, nullable=True),
+        ),
+    ),
+    Table(
+        TRACK_VECTORS,
+        (
+            Column("id", INTEGER),
+            Column("uri", TEXT),
+            Column("name", TEXT, nullable=True),
+            Column("artist", TEXT, nullable=True),
+            Column("album", TEXT, nullable=True),
+            Column("duration_ms", INTEGER, nullable=True),
+            Column("num_playlists", INTEGER),
+            Column("degree", INTEGER),
+            Column("embedding", VECTOR),
+        ),
+        primary_key=("id",),
+        indexes=(
+            Index("uri", "(uri)", unique=True),
+            Index("popularity", "(num_playlists DESC, id)"),
+            Index("search", f"USING gin (({SEARCH_DOCUMENT}))"),
+            Index(
+                "embedding",
+                "USING hnsw (embedding vector_cosine_ops) "
+                "WITH (m = {m}, ef_construction = {ef_construction})",
+            ),
+        ),
+    ),
+    Table(
+        TITLE_TRACKS,
+        (
+            Column("key", TEXT),
+            Column("track_id", INTEGER),
+            Column("score", REAL),
+            Column("key_playlists", INTEGER),
+        ),
+        primary_key=("key", "track_id"),
+        indexes=(Index("score", "(key, score DESC)"),),
+    ),
+    _neighbors(TRACK_NEIGHBORS),
+    Table(
+        PLAYLIST_MEMBERS,
+        (Column("pid", INTEGER), Column("track_id", INTEGER), Column("length", INTEGER)),
+        primary_key=("pid", "track_id"),
+        indexes=(Index("track", "(track_id) INCLUDE (pid, length)"),),
+    ),
+    Table(
+        TRACK_STATS,
+        (
+            Column("track_id", INTEGER),
+            Column("artist_id", INTEGER),
+            Column("popularity", INTEGER),
+            Column("artist_popularity", INTEGER),
+            Column("artist_tracks_popularity", BIGINT),
+        ),
+        primary_key=("track_id",),
+        indexes=(Index("artist", "(artist_id, popularity DESC, track_id)"),),
+    ),
+    _neighbors(ARTIST_NEIGHBORS),
+)
+
+
+def published_table(name: str) -> Table:
+    """The published table called `name`."""
+    return next(t for t in PUBLISHED_TABLES if t.name == name)
+
 
 MODEL_VERSIONS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {MODEL_VERSIONS} (
@@ -98,77 +232,9 @@ CREATE TABLE IF NOT EXISTS {MODEL_VERSIONS} (
 
 def staging_ddl(dimension: int) -> dict[str, str]:
     """CREATE TABLE statements for the staging copies of the published tables."""
-    return {
-        TRACK_MODEL: f"""CREATE TABLE {TRACK_MODEL}{STAGING} (
-            version bigint NOT NULL,
-            dimension integer NOT NULL,
-            published_at timestamptz NOT NULL DEFAULT now(),
-            coldstart_spec jsonb,
-            coldstart_arrays bytea,
-            ranker text
-        )""",
-        TRACK_VECTORS: f"""CREATE TABLE {TRACK_VECTORS}{STAGING} (
-            id integer NOT NULL,
-            uri text NOT NULL,
-            name text,
-            artist text,
-            album text,
-            duration_ms integer,
-            num_playlists integer NOT NULL,
-            degree integer NOT NULL,
-            embedding vector({int(dimension)}) NOT NULL
-        )""",
-        TITLE_TRACKS: f"""CREATE TABLE {TITLE_TRACKS}{STAGING} (
-            key text NOT NULL,
-            track_id integer NOT NULL,
-            score real NOT NULL,
-            key_playlists integer NOT NULL
-        )""",
-        TRACK_NEIGHBORS: f"""CREATE TABLE {TRACK_NEIGHBORS}{STAGING} (
-            src integer NOT NULL,
-            dst integer NOT NULL,
-            weight real NOT NULL
-        )""",
-        PLAYLIST_MEMBERS: f"""CREATE TABLE {PLAYLIST_MEMBERS}{STAGING} (
-            pid integer NOT NULL,
-            track_id integer NOT NULL,
-            length integer NOT NULL
-        )""",
-        TRACK_STATS: f"""CREATE TABLE {TRACK_STATS}{STAGING} (
-            track_id integer NOT NULL,
-            artist_id integer NOT NULL,
-            popularity integer NOT NULL,
-            artist_popularity integer NOT NULL,
-            artist_tracks_popularity bigint NOT NULL
-        )""",
-        ARTIST_NEIGHBORS: f"""CREATE TABLE {ARTIST_NEIGHBORS}{STAGING} (
-            src integer NOT NULL,
-            dst integer NOT NULL,
-            weight real NOT NULL
-        )""",
-    }
+    return {t.name: t.staging_ddl(dimension) for t in PUBLISHED_TABLES}
 
 
 def index_ddl(version: int, m: int, ef_construction: int) -> list[str]:
-    """Indexes built on the loaded staging tables; names carry the version, so they stay
-    unique while old and new tables exist side by side."""
-    v, tv, tt = int(version), f"{TRACK_VECTORS}{STAGING}", f"{TITLE_TRACKS}{STAGING}"
-    tn = f"{TRACK_NEIGHBORS}{STAGING}"
-    pm, ts, an = (f"{t}{STAGING}" for t in (PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS))
-    return [
-        f"ALTER TABLE {tv} ADD CONSTRAINT {TRACK_VECTORS}_v{v}_pkey PRIMARY KEY (id)",
-        f"CREATE UNIQUE INDEX {TRACK_VECTORS}_v{v}_uri ON {tv} (uri)",
-        f"CREATE INDEX {TRACK_VECTORS}_v{v}_popularity ON {tv} (num_playlists DESC, id)",
-        f"CREATE INDEX {TRACK_VECTORS}_v{v}_search ON {tv} USING gin (({SEARCH_DOCUMENT}))",
-        f"CREATE INDEX {TRACK_VECTORS}_v{v}_embedding ON {tv} USING hnsw "
-        f"(embedding vector_cosine_ops) "
-        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})",
-        f"ALTER TABLE {tt} ADD CONSTRAINT {TITLE_TRACKS}_v{v}_pkey PRIMARY KEY (key, track_id)",
-        f"CREATE INDEX {TITLE_TRACKS}_v{v}_score ON {tt} (key, score DESC)",
-        f"ALTER TABLE {tn} ADD CONSTRAINT {TRACK_NEIGHBORS}_v{v}_pkey PRIMARY KEY (src, dst)",
-        f"ALTER TABLE {pm} ADD CONSTRAINT {PLAYLIST_MEMBERS}_v{v}_pkey PRIMARY KEY (pid, track_id)",
-        f"CREATE INDEX {PLAYLIST_MEMBERS}_v{v}_track ON {pm} (track_id) INCLUDE (pid, length)",
-        f"ALTER TABLE {ts} ADD CONSTRAINT {TRACK_STATS}_v{v}_pkey PRIMARY KEY (track_id)",
-        f"CREATE INDEX {TRACK_STATS}_v{v}_artist ON {ts} (artist_id, popularity DESC, track_id)",
-        f"ALTER TABLE {an} ADD CONSTRAINT {ARTIST_NEIGHBORS}_v{v}_pkey PRIMARY KEY (src, dst)",
-    ]
+    """Keys and indexes built on the loaded staging tables, table by table in lock order."""
+    return [s for t in PUBLISHED_TABLES for s in t.index_ddl(version, m, ef_construction)]

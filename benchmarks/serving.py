@@ -38,7 +38,14 @@ from pgvector.psycopg import register_vector, register_vector_async  # noqa: E40
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
 from algorhythms_store.database import embedded_url  # noqa: E402
-from algorhythms_store.publish import HnswConfig, Tracks, publish  # noqa: E402
+from algorhythms_store.publish import (  # noqa: E402
+    HnswConfig,
+    PublishOptions,
+    TrackModel,
+    Tracks,
+    publish,
+)
+from algorhythms_store.schema import TRACK_VECTORS  # noqa: E402
 from serving import sql  # noqa: E402
 from serving.recommender import catalogue_params  # noqa: E402
 from serving.settings import Settings  # noqa: E402
@@ -295,7 +302,13 @@ def main() -> None:
         if args.reuse and live_rows(url) == n:
             print("reusing the live version")
         else:
-            result = publish(url, tracks, hnsw=hnsw, run_id=f"bench-{n}")
+            result = publish(
+                url,
+                {TRACK_VECTORS: tracks.rows()},
+                TrackModel(dimension=tracks.dimension),
+                PublishOptions(hnsw=hnsw),
+                run_id=f"bench-{n}",
+            )
             s = result.seconds
             print(
                 f"publish v{result.version}: COPY {s['copy']:.1f} s, HNSW build (m={args.m}, "

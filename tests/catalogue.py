@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorhythms_store.coldstart import FeatureSpec
-from algorhythms_store.publish import Tracks
+from algorhythms_store.coldstart import FeatureSpec, pack_arrays
+from algorhythms_store.publish import PublishResult, TrackModel, Tracks, publish
+from algorhythms_store.schema import TRACK_VECTORS
 
 CLUSTERS = 40
 PER_CLUSTER = 50
@@ -53,6 +54,26 @@ def coldstart(dim: int = DIM, seed: int = 0) -> tuple[dict[str, np.ndarray], dic
         "out_b": rng.normal(size=dim).astype(np.float32),
     }
     return arrays, spec
+
+
+def publish_catalogue(
+    url: str,
+    tracks: Tracks,
+    coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
+    ranker: str | None = None,
+    run_id: str | None = None,
+    **rows,
+) -> PublishResult:
+    """Publish `tracks`, the cold-start model `coldstart` (arrays, spec), the ranker and
+    `rows` (published table name -> its rows) as a new version."""
+    arrays, spec = coldstart or (None, None)
+    model = TrackModel(
+        dimension=tracks.dimension,
+        coldstart_spec=spec,
+        coldstart_arrays=None if arrays is None else pack_arrays(arrays),
+        ranker=ranker,
+    )
+    return publish(url, {TRACK_VECTORS: tracks.rows(), **rows}, model, run_id=run_id)
 
 
 def titles() -> list[tuple[str, int, float, int]]:

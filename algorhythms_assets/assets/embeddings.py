@@ -10,9 +10,9 @@ from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.plots import lines
 from algorhythms_assets.resources import WarehouseResource
+from algorhythms_ml.artefacts import COLDSTART_DIR
 from algorhythms_ml.embeddings.coldstart import ColdStartConfig
 from algorhythms_ml.embeddings.pipeline import (
-    COLDSTART_DIR,
     GCN_EMBEDDINGS,
     read_vectors,
     train_feature_mlp,

@@ -10,6 +10,7 @@ from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.plots import grouped_bars
 from algorhythms_assets.resources import WarehouseResource
+from algorhythms_ml.artefacts import read_ranker, write_ranker
 from algorhythms_ml.recommend.playlist_tables import (
     PlaylistTableConfig,
     build_playlist_tables,
@@ -17,11 +18,9 @@ from algorhythms_ml.recommend.playlist_tables import (
 from algorhythms_ml.recommend.ranker import CATEGORIES, RankerConfig
 from algorhythms_ml.recommend.training import (
     HoldoutConfig,
-    read_ranker,
     run_evaluation,
     train,
     with_playlists,
-    write_ranker,
 )
 from algorhythms_ml.warehouse import write_bytes
 

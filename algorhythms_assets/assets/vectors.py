@@ -12,10 +12,10 @@ from algorhythms_assets.assets.ranking import playlist_ranker, playlist_tables
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
-from algorhythms_ml.publish import publish_warehouse, published_tracks
-from algorhythms_ml.recommend.titles import TITLE_TRACKS, TitleConfig, build_title_tracks
-from algorhythms_store.publish import HnswConfig
-from algorhythms_store.schema import TRACK_MODEL, TRACK_VECTORS
+from algorhythms_ml.published_tables import publish_warehouse, published_tracks
+from algorhythms_ml.recommend.titles import TitleConfig, build_title_tracks
+from algorhythms_store.publish import HnswConfig, PublishOptions
+from algorhythms_store.schema import TITLE_TRACKS, TRACK_MODEL, TRACK_VECTORS
 
 TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
 
@@ -99,7 +99,7 @@ def track_vectors(
     result = publish_warehouse(
         warehouse.warehouse(),
         database.resolve_url(),
-        hnsw=hnsw,
+        PublishOptions(hnsw=hnsw),
         run_id=context.run_id,
         metrics=_upstream_metrics(context),
         log=context.log,
@@ -107,13 +107,8 @@ def track_vectors(
     return dg.MaterializeResult(
         metadata={
             "version": result.version,
-            "rows": result.rows,
             "dimension": result.dimension,
-            "title_rows": result.title_rows,
-            "neighbor_rows": result.neighbor_rows,
-            "playlist_member_rows": result.member_rows,
-            "track_stats_rows": result.stats_rows,
-            "artist_neighbor_rows": result.artist_neighbor_rows,
+            **{f"rows_{table}": rows for table, rows in result.rows.items()},
             **{f"seconds_{k}": round(v, 2) for k, v in result.seconds.items()},
             "seconds": round(time.perf_counter() - started, 2),
             "config": dg.MetadataValue.json(config.model_dump()),

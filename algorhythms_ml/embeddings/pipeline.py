@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
+from algorhythms_ml.artefacts import gcn_checkpoint, write_coldstart, write_gcn_model
 from algorhythms_ml.embeddings.coldstart import (
     ColdStartConfig,
     ColdStartResult,
@@ -22,12 +21,9 @@ from algorhythms_ml.embeddings.graph import TrackGraph
 from algorhythms_ml.embeddings.train import GCNConfig, History, embeddings_of, fit
 from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES
 from algorhythms_ml.mpd.tracks import FEATURE_PREFIX, TRACK_METADATA
-from algorhythms_ml.warehouse import Warehouse, read_parquet, write_bytes, write_parquet
+from algorhythms_ml.warehouse import Warehouse, read_parquet, write_parquet
 
 GCN_EMBEDDINGS = "gcn_embeddings"
-GCN_MODEL = "models/gcn/model.pt"
-GCN_CHECKPOINT = "models/gcn/checkpoint.pt"
-COLDSTART_DIR = "models/feature_mlp"
 
 
 def node_features(tracks: pd.DataFrame) -> np.ndarray | None:
@@ -81,16 +77,12 @@ def train_gcn_embeddings(
     `track_metadata`, from propagation over the whole graph) and the model file."""
     log = log or logging.getLogger(__name__)
     graph, tracks = load_graph(warehouse)
-    checkpoint = None
-    if config.resume and warehouse.root.startswith("file:"):
-        checkpoint = warehouse.local_path(GCN_CHECKPOINT)
+    checkpoint = gcn_checkpoint(warehouse) if config.resume else None
     model, history, _ = fit(config, graph, log=log, checkpoint=checkpoint)
     vectors = embeddings_of(model, graph, config.device)
     degree = torch.bincount(graph.edge_index.flatten(), minlength=graph.num_nodes).numpy()
     write_parquet(warehouse.table(GCN_EMBEDDINGS), vectors_table(tracks, vectors, degree))
-    buffer = io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), "config": config.__dict__}, buffer)
-    write_bytes(f"{warehouse.root}/{GCN_MODEL}", buffer.getvalue())
+    write_gcn_model(warehouse, model, config)
     if checkpoint is not None and checkpoint.exists():
         checkpoint.unlink()  # finished: the next run starts afresh on the new graph
     return GCNResult(
@@ -135,9 +127,5 @@ def train_feature_mlp(
     for src, group in edges.groupby("src")["dst"]:
         neighbours[int(src)] = set(group.to_numpy().tolist())
     result = fit_coldstart(config, trainable, vectors, neighbours, external, log=log)
-    arrays, spec = export(result)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_bytes(f"{warehouse.root}/{COLDSTART_DIR}/arrays.npz", buffer.getvalue())
-    write_bytes(f"{warehouse.root}/{COLDSTART_DIR}/spec.json", json.dumps(spec, indent=2).encode())
+    write_coldstart(warehouse, *export(result))
     return result

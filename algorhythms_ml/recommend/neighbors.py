@@ -24,8 +24,7 @@ from algorhythms_ml.graph.cooccurrence import (
     weighted_edges,
 )
 from algorhythms_ml.warehouse import FileSystem, Warehouse
-
-TRACK_NEIGHBORS = "track_neighbors"
+from algorhythms_store.schema import TRACK_NEIGHBORS
 
 
 @config_class

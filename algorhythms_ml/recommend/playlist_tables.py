@@ -34,13 +34,17 @@ from algorhythms_ml.graph.cooccurrence import (
 )
 from algorhythms_ml.mpd.ingest import PLAYLISTS, PLAYLISTS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.neighbors import TRACK_NEIGHBORS, NeighborConfig, top_neighbors
-from algorhythms_ml.recommend.titles import TITLE_TRACKS, TitleConfig, title_track_scores
+from algorhythms_ml.recommend.neighbors import NeighborConfig, top_neighbors
+from algorhythms_ml.recommend.titles import TitleConfig, title_track_scores
 from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_store.schema import (
+    ARTIST_NEIGHBORS,
+    PLAYLIST_MEMBERS,
+    TITLE_TRACKS,
+    TRACK_NEIGHBORS,
+    TRACK_STATS,
+)
 
-PLAYLIST_MEMBERS = "playlist_members"
-TRACK_STATS = "track_stats"
-ARTIST_NEIGHBORS = "artist_neighbors"
 PLAYLIST_TABLES = (PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
 
 

@@ -27,9 +27,8 @@ from algorhythms_ml.mpd.ingest import (
 )
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_store.schema import TITLE_TRACKS
 from algorhythms_store.text import title_keys
-
-TITLE_TRACKS = "title_tracks"
 
 
 @config_class

@@ -35,10 +35,8 @@ from algorhythms_ml.recommend.ranker import (
     standard_recommenders,
     training_rows,
 )
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_bytes, read_parquet, write_bytes
+from algorhythms_ml.warehouse import FileSystem, Warehouse, read_parquet
 from algorhythms_store.ranking import Ranker
-
-RANKER_DIR = "models/ranker"
 
 
 @config_class
@@ -205,13 +203,3 @@ def with_playlists(
         return work(Playlists(spark, warehouse, staging, max_playlists))
     finally:
         fs.delete(staging)
-
-
-def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
-    uri = f"{warehouse.root}/{RANKER_DIR}/model.txt"
-    write_bytes(uri, ranker.text.encode())
-    return uri
-
-
-def read_ranker(warehouse: Warehouse) -> Ranker:
-    return Ranker(read_bytes(f"{warehouse.root}/{RANKER_DIR}/model.txt").decode())

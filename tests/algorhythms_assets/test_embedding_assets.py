@@ -21,9 +21,10 @@ from algorhythms_assets.assets.vectors import title_tracks, track_vectors
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
+from algorhythms_ml.artefacts import read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.recommend.ranker import MemoryStore
-from algorhythms_ml.recommend.training import read_ranker, with_playlists
+from algorhythms_ml.recommend.training import with_playlists
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
 from serving.db import ModelCache, configure_connection
@@ -108,10 +109,10 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
 
     # The published version holds every track with its vector, the model and the title table.
     published = result.asset_materializations_for_node("track_vectors")[0].metadata
-    assert published["version"].value == 1 and published["rows"].value == len(tracks)
-    assert published["dimension"].value == 32 and published["title_rows"].value > 0
+    assert published["version"].value == 1 and published["rows_track_vectors"].value == len(tracks)
+    assert published["dimension"].value == 32 and published["rows_title_tracks"].value > 0
     neighbors = pd.read_parquet(tmp_path / "warehouse" / "track_neighbors")
-    assert published["neighbor_rows"].value == len(neighbors) > 0
+    assert published["rows_track_neighbors"].value == len(neighbors) > 0
     assert neighbors.groupby("src").size().max() <= 200 and (neighbors["weight"] > 0).all()
     assert checks["check_track_vectors_one_row_per_track"]
     assert checks["check_track_vectors_nearest_neighbour_uses_index"]
@@ -142,7 +143,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert eval_meta["model.r_precision"].value > eval_meta["popularity.r_precision"].value
     assert "title_random100" in eval_meta["table"].value and "r_precision_by_category" in eval_meta
     assert "check_recommendation_eval_beats_item_knn" in checks
-    assert published["playlist_member_rows"].value > 0 and published["track_stats_rows"].value > 0
+    assert published["rows_playlist_members"].value > 0 and published["rows_track_stats"].value > 0
 
     # Past max_playlists, training and evaluation work on a seeded sample.
     sampled = with_playlists(spark, warehouse, lambda data: len(data.tracks), max_playlists=300)

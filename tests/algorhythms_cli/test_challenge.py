@@ -3,12 +3,11 @@ import csv
 import json
 
 from algorhythms_cli.challenge import run_challenge
-from algorhythms_store.publish import publish
-from tests.catalogue import catalogue, coldstart, titles, uri
+from tests.catalogue import catalogue, coldstart, publish_catalogue, titles, uri
 
 
 def test_challenge_submission_has_500_distinct_new_tracks_per_playlist(database, tmp_path):
-    publish(database, catalogue("v1"), coldstart=coldstart(), titles=titles())
+    publish_catalogue(database, catalogue("v1"), coldstart=coldstart(), title_tracks=titles())
     challenge = {
         "date": "2018-01-16",
         "version": "v1",

@@ -5,9 +5,9 @@ import pytest
 from pgvector.psycopg import register_vector
 
 from algorhythms_store.coldstart import ColdStartModel, forward_numpy, unpack_arrays
-from algorhythms_store.publish import live_version, publish, rollback
+from algorhythms_store.publish import live_version, rollback
 from algorhythms_store.text import title_keys
-from tests.catalogue import catalogue, coldstart, exact_nearest, titles
+from tests.catalogue import catalogue, coldstart, exact_nearest, publish_catalogue, titles
 
 
 def versions(url: str) -> list[tuple[int, str]]:
@@ -25,9 +25,11 @@ def tables(url: str) -> set[str]:
 
 def test_publish_loads_tracks_and_answers_nearest_neighbours_with_the_hnsw_index(database):
     tracks = catalogue("v1")
-    result = publish(database, tracks, coldstart=coldstart(), titles=titles(), run_id="run-1")
-    assert (result.version, result.rows, result.dimension) == (1, 2000, 16)
-    assert result.title_rows == len(titles())
+    result = publish_catalogue(
+        database, tracks, coldstart=coldstart(), title_tracks=titles(), run_id="run-1"
+    )
+    assert (result.version, result.rows["track_vectors"], result.dimension) == (1, 2000, 16)
+    assert result.rows["title_tracks"] == len(titles())
     with psycopg.connect(database) as conn:
         register_vector(conn)
         query = tracks.vectors[7]
@@ -68,11 +70,11 @@ def test_publish_loads_tracks_and_answers_nearest_neighbours_with_the_hnsw_index
 
 
 def test_second_publish_goes_live_and_keeps_the_first_as_previous(database):
-    publish(database, catalogue("v1"))
-    publish(database, catalogue("v2", seed=1))
+    publish_catalogue(database, catalogue("v1"))
+    publish_catalogue(database, catalogue("v2", seed=1))
     assert live_version(database) == 2
     assert versions(database) == [(1, "previous"), (2, "live")]
-    publish(database, catalogue("v3", seed=2))
+    publish_catalogue(database, catalogue("v3", seed=2))
     assert versions(database) == [(1, "retired"), (2, "previous"), (3, "live")]
     assert {"track_vectors_previous", "track_model_previous", "title_tracks_previous"} <= tables(
         database
@@ -84,11 +86,11 @@ def test_second_publish_goes_live_and_keeps_the_first_as_previous(database):
 
 
 def test_failed_load_leaves_the_live_version_serving(database):
-    publish(database, catalogue("v1"))
+    publish_catalogue(database, catalogue("v1"))
     bad = catalogue("v2")
     bad.vectors[1500, 3] = np.nan  # pgvector refuses NaN: the COPY fails two-thirds in
     with pytest.raises(psycopg.errors.DataException, match="NaN not allowed"):
-        publish(database, bad)
+        publish_catalogue(database, bad)
     assert live_version(database) == 1
     assert versions(database) == [(1, "live"), (2, "failed")]
     assert not any(t.endswith("_staging") for t in tables(database))
@@ -96,14 +98,14 @@ def test_failed_load_leaves_the_live_version_serving(database):
         assert conn.execute("SELECT count(*) FROM track_vectors").fetchone() == (2000,)
         error = conn.execute("SELECT error FROM model_versions WHERE version = 2").fetchone()[0]
     assert "NaN" in error
-    assert publish(database, catalogue("v3")).version == 3  # and the next publish works
+    assert publish_catalogue(database, catalogue("v3")).version == 3  # and the next publish works
 
 
 def test_rollback_swaps_the_previous_version_back(database):
-    publish(database, catalogue("v1"))
+    publish_catalogue(database, catalogue("v1"))
     with pytest.raises(LookupError, match="no previous version"):
         rollback(database)
-    publish(database, catalogue("v2"))
+    publish_catalogue(database, catalogue("v2"))
     assert rollback(database) == 1
     assert versions(database) == [(1, "live"), (2, "previous")]
     with psycopg.connect(database) as conn:

@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from algorhythms_store.coldstart import forward_numpy
-from algorhythms_store.publish import publish
 from tests.catalogue import (
     PER_CLUSTER,
     catalogue,
     coldstart,
     exact_nearest,
     neighbors,
+    publish_catalogue,
     titles,
     uri,
 )
@@ -24,7 +24,9 @@ TRACKS = catalogue("v1")
 @pytest.fixture(scope="module")
 def api(postgres_server, tmp_path_factory):
     url = create_database(postgres_server, "serving_api")
-    publish(url, TRACKS, coldstart=coldstart(), titles=titles(), neighbors=neighbors())
+    publish_catalogue(
+        url, TRACKS, coldstart=coldstart(), title_tracks=titles(), track_neighbors=neighbors()
+    )
     server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("api") / "api.log")
     try:
         server.wait_until_up()

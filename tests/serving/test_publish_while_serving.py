@@ -7,8 +7,7 @@ import httpx
 import numpy as np
 import pytest
 
-from algorhythms_store.publish import publish
-from tests.catalogue import catalogue, coldstart, titles, uri
+from tests.catalogue import catalogue, coldstart, publish_catalogue, titles, uri
 from tests.conftest import create_database
 
 N = 5_000
@@ -17,7 +16,9 @@ N = 5_000
 def test_publish_and_failed_publish_while_readers_query(api_server, postgres_server):
     url = create_database(postgres_server, "serving_swap")
     tags = {
-        publish(url, catalogue("v1", n=N), coldstart=coldstart(), titles=titles()).version: "v1"
+        publish_catalogue(
+            url, catalogue("v1", n=N), coldstart=coldstart(), title_tracks=titles()
+        ).version: "v1"
     }
     server = api_server({"DATABASE_URL": url})
     requests = [
@@ -58,12 +59,13 @@ def test_publish_and_failed_publish_while_readers_query(api_server, postgres_ser
                 bad = catalogue(f"v{i}", n=N, seed=i)
                 bad.vectors[N - 10, 0] = np.nan
                 with pytest.raises(Exception, match="NaN"):
-                    publish(url, bad)
+                    publish_catalogue(url, bad)
                 continue
             tracks = catalogue(f"v{i}", n=N, seed=i)
-            tags[publish(url, tracks, coldstart=coldstart(seed=i), titles=titles()).version] = (
-                f"v{i}"
+            result = publish_catalogue(
+                url, tracks, coldstart=coldstart(seed=i), title_tracks=titles()
             )
+            tags[result.version] = f"v{i}"
         time.sleep(0.5)
     finally:
         stop.set()

@@ -11,8 +11,15 @@ from algorhythms_ml.recommend.ranker import (
     random_queries,
     training_rows,
 )
-from algorhythms_store.publish import publish
-from tests.catalogue import catalogue, coldstart, playlists, ranking_tables, table_rows, uri
+from tests.catalogue import (
+    catalogue,
+    coldstart,
+    playlists,
+    publish_catalogue,
+    ranking_tables,
+    table_rows,
+    uri,
+)
 from tests.conftest import ApiServer, create_database
 
 LISTS = playlists()
@@ -27,26 +34,12 @@ def ranked_api(postgres_server, tmp_path_factory):
         RankerConfig(rounds=20, min_data_in_leaf=5),
     )
     url = create_database(postgres_server, "serving_ranked")
-    t = TABLES
-    publish(
+    publish_catalogue(
         url,
         catalogue("v1"),
         coldstart=coldstart(),
-        titles=table_rows(t["title_tracks"], ["key", "track_id", "score", "key_playlists"]),
-        neighbors=table_rows(t["track_neighbors"], ["src", "dst", "weight"]),
-        members=table_rows(t["playlist_members"], ["pid", "track_id", "length"]),
-        stats=table_rows(
-            t["track_stats"],
-            [
-                "track_id",
-                "artist_id",
-                "popularity",
-                "artist_popularity",
-                "artist_tracks_popularity",
-            ],
-        ),
-        artist_neighbors=table_rows(t["artist_neighbors"], ["src", "dst", "weight"]),
         ranker=ranker.text,
+        **{name: table_rows(frame, list(frame.columns)) for name, frame in TABLES.items()},
     )
     server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("ranked") / "api.log")
     try:
@@ -103,7 +96,7 @@ def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp
     import psycopg
 
     url = create_database(postgres_server, "serving_no_ranker")
-    publish(url, catalogue("v1"), coldstart=coldstart())
+    publish_catalogue(url, catalogue("v1"), coldstart=coldstart())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE track_model DROP COLUMN ranker")
     server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")

@@ -1,0 +1,72 @@
+"""The model files the pipeline keeps under the warehouse root, and their formats.
+
+- `models/gcn/model.pt`: the trained GCN, `torch.save` of its state dict and its GCNConfig
+  fields; `models/gcn/checkpoint.pt`: its training checkpoint, kept (on a local warehouse
+  only) while a training run is unfinished.
+- `models/feature_mlp/arrays.npz` and `spec.json`: the cold-start model, its arrays in the
+  published encoding (algorhythms_store.coldstart.pack_arrays, so they are published as they
+  are) and its JSON spec.
+- `models/ranker/model.txt`: the playlist ranker, LightGBM's text model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.warehouse import Warehouse, read_bytes, write_bytes
+from algorhythms_store.coldstart import pack_arrays
+from algorhythms_store.ranking import Ranker
+
+GCN_MODEL = "models/gcn/model.pt"
+GCN_CHECKPOINT = "models/gcn/checkpoint.pt"
+COLDSTART_DIR = "models/feature_mlp"
+COLDSTART_ARRAYS = f"{COLDSTART_DIR}/arrays.npz"
+COLDSTART_SPEC = f"{COLDSTART_DIR}/spec.json"
+RANKER_MODEL = "models/ranker/model.txt"
+
+
+def _uri(warehouse: Warehouse, path: str) -> str:
+    return f"{warehouse.root}/{path}"
+
+
+def write_gcn_model(warehouse: Warehouse, model: torch.nn.Module, config: GCNConfig) -> None:
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "config": dataclasses.asdict(config)}, buffer)
+    write_bytes(_uri(warehouse, GCN_MODEL), buffer.getvalue())
+
+
+def gcn_checkpoint(warehouse: Warehouse) -> Path | None:
+    """Where GCN training keeps its checkpoint; None unless the warehouse is on local disk
+    (training writes it with torch.save to a path)."""
+    if not warehouse.root.startswith("file:"):
+        return None
+    return warehouse.local_path(GCN_CHECKPOINT)
+
+
+def write_coldstart(warehouse: Warehouse, arrays: dict[str, np.ndarray], spec: dict) -> None:
+    write_bytes(_uri(warehouse, COLDSTART_ARRAYS), pack_arrays(arrays))
+    write_bytes(_uri(warehouse, COLDSTART_SPEC), json.dumps(spec, indent=2).encode())
+
+
+def read_coldstart(warehouse: Warehouse) -> tuple[bytes, dict]:
+    """The cold-start model as it is published: its packed arrays and its spec."""
+    spec = json.loads(read_bytes(_uri(warehouse, COLDSTART_SPEC)))
+    return read_bytes(_uri(warehouse, COLDSTART_ARRAYS)), spec
+
+
+def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
+    """Write the ranker's text model; its URI."""
+    uri = _uri(warehouse, RANKER_MODEL)
+    write_bytes(uri, ranker.text.encode())
+    return uri
+
+
+def read_ranker(warehouse: Warehouse) -> Ranker:
+    return Ranker(read_bytes(_uri(warehouse, RANKER_MODEL)).decode())

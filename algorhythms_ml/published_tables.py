@@ -1,0 +1,108 @@
+"""The warehouse's rows for each published table, and publishing them as a new version.
+
+The ranking tables (`title_tracks`, `track_neighbors`, `playlist_members`, `track_stats`,
+`artist_neighbors`) are warehouse tables of the same name and columns; `track_vectors` joins
+the GCN vectors with the track metadata; `track_model` holds the cold-start model and the
+ranker as the pipeline wrote them (algorhythms_ml.artefacts).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from algorhythms_ml.artefacts import read_coldstart, read_ranker
+from algorhythms_ml.embeddings.pipeline import read_vectors
+from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.warehouse import Warehouse, read_parquet
+from algorhythms_store.publish import PublishOptions, PublishResult, TrackModel, Tracks, publish
+from algorhythms_store.schema import (
+    ARTIST_NEIGHBORS,
+    PLAYLIST_MEMBERS,
+    TITLE_TRACKS,
+    TRACK_NEIGHBORS,
+    TRACK_STATS,
+    TRACK_VECTORS,
+    published_table,
+)
+
+# Published as the warehouse holds them.
+WAREHOUSE_TABLES = (TITLE_TRACKS, TRACK_NEIGHBORS, PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
+
+
+def _optional(values: pd.Series) -> list:
+    return [None if pd.isna(v) else v for v in values]
+
+
+def published_tracks(warehouse: Warehouse) -> Tracks:
+    frame, vectors = read_vectors(warehouse)
+    meta = read_parquet(
+        warehouse.table(TRACK_METADATA),
+        ["track_id", "track_uri", "track_name", "artist_name", "album_name", "duration_ms"]
+        + ["num_playlists"],
+    )
+    rows = frame[["track_id", "degree"]].merge(meta, on="track_id", how="inner")
+    rows = rows.sort_values("track_id").reset_index(drop=True)
+    ids = rows["track_id"].to_numpy()
+    return Tracks(
+        ids=ids,
+        uris=rows["track_uri"].tolist(),
+        names=_optional(rows["track_name"]),
+        artists=_optional(rows["artist_name"]),
+        albums=_optional(rows["album_name"]),
+        duration_ms=_optional(rows["duration_ms"]),
+        num_playlists=rows["num_playlists"].fillna(0).to_numpy(),
+        degree=rows["degree"].to_numpy(),
+        vectors=np.ascontiguousarray(vectors[ids], dtype=np.float32),
+    )
+
+
+def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
+    """The rows of a warehouse table as tuples of Python values, in the published table's
+    column order."""
+    columns = [c.name for c in published_table(name).row_columns]
+    table = read_parquet(warehouse.table(name), columns)
+    return zip(*(table[c].tolist() for c in columns), strict=True)
+
+
+def ranker_text(warehouse: Warehouse) -> str | None:
+    try:
+        return read_ranker(warehouse).text
+    except FileNotFoundError:
+        return None
+
+
+def track_model(warehouse: Warehouse, dimension: int) -> TrackModel:
+    arrays, spec = read_coldstart(warehouse)
+    return TrackModel(
+        dimension=dimension,
+        coldstart_spec=spec,
+        coldstart_arrays=arrays,
+        ranker=ranker_text(warehouse),
+    )
+
+
+def publish_warehouse(
+    warehouse: Warehouse,
+    url: str,
+    options: PublishOptions | None = None,
+    run_id: str | None = None,
+    metrics: dict | None = None,
+    log: logging.Logger | None = None,
+) -> PublishResult:
+    """Publish the warehouse's current vectors, tables and models as a new live version."""
+    tracks = published_tracks(warehouse)
+    rows = {TRACK_VECTORS: tracks.rows()}
+    rows.update({name: table_rows(warehouse, name) for name in WAREHOUSE_TABLES})
+    return publish(
+        url,
+        rows,
+        track_model(warehouse, tracks.dimension),
+        options,
+        run_id=run_id,
+        metrics=metrics,
+        log=log,
+    )
