@@ -7,6 +7,7 @@
   published encoding (algorhythms_store.coldstart.pack_arrays, so they are published as they
   are) and its JSON spec.
 - `models/ranker/model.txt`: the playlist ranker, LightGBM's text model.
+- `reports/recommendation_eval.csv`: the evaluation's metrics per recommender and category.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from algorhythms_ml.embeddings.train import GCNConfig
@@ -30,6 +32,7 @@ COLDSTART_DIR = "models/feature_mlp"
 COLDSTART_ARRAYS = f"{COLDSTART_DIR}/arrays.npz"
 COLDSTART_SPEC = f"{COLDSTART_DIR}/spec.json"
 RANKER_MODEL = "models/ranker/model.txt"
+EVAL_REPORT = "reports/recommendation_eval.csv"
 
 
 def _uri(warehouse: Warehouse, path: str) -> str:
@@ -70,3 +73,10 @@ def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
 
 def read_ranker(warehouse: Warehouse) -> Ranker:
     return Ranker(read_bytes(_uri(warehouse, RANKER_MODEL)).decode())
+
+
+def write_eval_report(warehouse: Warehouse, table: pd.DataFrame) -> str:
+    """Write the evaluation's metric table as CSV; its URI."""
+    uri = _uri(warehouse, EVAL_REPORT)
+    write_bytes(uri, table.to_csv(index=False).encode())
+    return uri

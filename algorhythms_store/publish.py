@@ -21,6 +21,8 @@ from typing import TypeVar
 import numpy as np
 import psycopg
 from psycopg import sql
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from algorhythms_store.database import connect, ensure_extension
 from algorhythms_store.schema import (
@@ -40,12 +42,27 @@ PUBLISHED = tuple(t.name for t in PUBLISHED_TABLES)  # lock order
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+# A run-time configuration like algorhythms_ml's (frozen, validated, unknown keys refused): the
+# publishing asset derives its launchpad configuration from it.
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class HnswConfig:
-    m: int = 16
-    ef_construction: int = 128  # recall@10 0.95 at ef_search 64 (benchmarks/serving.py)
-    maintenance_work_mem: str = "512MB"  # the build is fast only while the graph fits in it
-    parallel_workers: int | None = None  # None: PostgreSQL's default
+    """How the vector index is built (pgvector HNSW)."""
+
+    m: int = Field(16, ge=2, description="HNSW links per node")
+    ef_construction: int = Field(
+        128,
+        ge=4,
+        description="candidate list while building; 128 gives recall@10 0.95 at ef_search 64 "
+        "(benchmarks/serving.py)",
+    )
+    maintenance_work_mem: str = Field(
+        "512MB",
+        description="PostgreSQL memory for the build, which is fast only while the graph "
+        "fits in it",
+    )
+    parallel_workers: int | None = Field(
+        None, ge=0, description="max_parallel_maintenance_workers; None: the server's setting"
+    )
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path)
     while postmaster.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not postmaster.exists()
-    assert "materialised track_vectors" in run.stdout
+    assert "materialised published_version" in run.stdout
     assert "the API is running at" in run.stdout
     assert "wrote 1 slice files (1000 playlists)" in run.stdout
     assert "materialised playlist_ranker" in run.stdout

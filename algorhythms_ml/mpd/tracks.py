@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import Field
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from algorhythms_ml.config import config_class
 from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA, TRACK_FIELDS
 from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
 
@@ -27,6 +29,17 @@ DESCRIPTIVE_COLUMNS = tuple(f for f in TRACK_FIELDS if f not in ("pos", "track_u
 TRACK_IDS_SCHEMA = T.StructType(
     [T.StructField("track_uri", T.StringType()), T.StructField("track_id", T.LongType())]
 )
+
+
+@config_class
+class TrackTableConfig:
+    """Optional external per-track features joined into the track table."""
+
+    features_path: str | None = Field(
+        None,
+        description="CSV or Parquet file keyed by track_uri whose other columns become "
+        "feature_* columns; None: no external features",
+    )
 
 
 @dataclass
@@ -147,11 +160,11 @@ def _stage_metadata(
 def build_track_metadata(
     spark: SparkSession,
     warehouse: Warehouse,
-    features_uri: str | None = None,
+    config: TrackTableConfig = TrackTableConfig(),
     log: logging.Logger | None = None,
 ) -> TrackMetadataStats:
     """Rebuild `track_metadata` from every ingested playlist track, extending `track_ids`
-    with ids for new tracks and joining the features file at `features_uri` if given. Both
+    with ids for new tracks and joining the configured features file if any. Both
     tables are written to staging first and replace the published ones only once complete."""
     log = log or logging.getLogger(__name__)
     fs = FileSystem(spark)
@@ -162,7 +175,7 @@ def build_track_metadata(
     try:
         ids, new_tracks = _stage_track_ids(spark, warehouse, per_track.select("track_uri"), staging)
         table, feature_columns = _join_features(
-            spark, _metadata_columns(per_track, ids), features_uri
+            spark, _metadata_columns(per_track, ids), config.features_path
         )
         counts = _stage_metadata(spark, table, staging, with_features=bool(feature_columns))
         for name in (TRACK_IDS, TRACK_METADATA):

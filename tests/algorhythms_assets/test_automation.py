@@ -47,7 +47,7 @@ def test_a_rebuilt_graph_refreshes_only_what_depends_on_it():
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
-        assert requested(result) == {"gcn_embeddings", "feature_mlp", "track_vectors"}
+        assert requested(result) == {"gcn_embeddings", "feature_mlp", "published_version"}
 
 
 def test_a_retrained_ranker_is_published_and_evaluated():
@@ -57,4 +57,4 @@ def test_a_retrained_ranker_is_published_and_evaluated():
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
-        assert requested(result) == {"track_vectors", "recommendation_eval"}
+        assert requested(result) == {"published_version", "recommendation_eval"}

@@ -6,17 +6,21 @@ import pytest
 
 from algorhythms_assets.config import launchpad_config
 from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.mpd.tracks import TrackTableConfig
 from algorhythms_ml.recommend.ranker import RankerConfig
 from algorhythms_ml.recommend.training import HoldoutConfig
+from algorhythms_store.publish import HnswConfig
 
 
 def test_every_asset_config_has_exactly_its_ml_fields_and_defaults():
-    from algorhythms_assets.assets import embeddings, ranking
+    from algorhythms_assets.assets import embeddings, mpd, published, recommend
 
     cases = [
         (embeddings.GcnEmbeddingsConfig, (GCNConfig,)),
-        (ranking.PlaylistRankerConfig, (RankerConfig, HoldoutConfig)),
-        (ranking.RecommendationEvalConfig, (HoldoutConfig,)),
+        (recommend.PlaylistRankerConfig, (RankerConfig, HoldoutConfig)),
+        (recommend.RecommendationEvalConfig, (HoldoutConfig,)),
+        (mpd.TrackMetadataConfig, (TrackTableConfig,)),
+        (published.PublishedVersionConfig, (HnswConfig,)),
     ]
     for derived, sources in cases:
         expected = [f.name for s in sources for f in dataclasses.fields(s)]

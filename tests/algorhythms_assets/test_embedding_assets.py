@@ -10,14 +10,16 @@ from dagster_pyspark import PySparkResource
 from pgvector.psycopg import register_vector
 
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
-from algorhythms_assets.assets.graph import cooccurrence_edges, track_neighbors
+from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
-from algorhythms_assets.assets.ranking import (
+from algorhythms_assets.assets.published import published_version
+from algorhythms_assets.assets.recommend import (
     playlist_ranker,
     playlist_tables,
     recommendation_eval,
+    title_tracks,
+    track_neighbors,
 )
-from algorhythms_assets.assets.vectors import title_tracks, track_vectors
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
@@ -54,7 +56,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
         title_tracks,
         playlist_tables,
         playlist_ranker,
-        track_vectors,
+        published_version,
         recommendation_eval,
     ]
     with dg.instance_for_test() as instance:
@@ -108,14 +110,14 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert -1 <= mlp_meta["holdout_mean_cosine"].value <= 1
 
     # The published version holds every track with its vector, the model and the title table.
-    published = result.asset_materializations_for_node("track_vectors")[0].metadata
+    published = result.asset_materializations_for_node("published_version")[0].metadata
     assert published["version"].value == 1 and published["rows_track_vectors"].value == len(tracks)
     assert published["dimension"].value == 32 and published["rows_title_tracks"].value > 0
     neighbors = pd.read_parquet(tmp_path / "warehouse" / "track_neighbors")
     assert published["rows_track_neighbors"].value == len(neighbors) > 0
     assert neighbors.groupby("src").size().max() <= 200 and (neighbors["weight"] > 0).all()
-    assert checks["check_track_vectors_one_row_per_track"]
-    assert checks["check_track_vectors_nearest_neighbour_uses_index"]
+    assert checks["check_published_version_one_row_per_track"]
+    assert checks["check_published_version_nearest_neighbour_uses_index"]
     with psycopg.connect(database) as conn:
         register_vector(conn)
         uri, vector = conn.execute(

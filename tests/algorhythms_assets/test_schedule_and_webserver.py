@@ -40,7 +40,7 @@ def test_weekly_schedule_rebuilds_everything_downstream_of_ingestion():
         "feature_mlp",
         "playlist_tables",
         "playlist_ranker",
-        "track_vectors",
+        "published_version",
         "recommendation_eval",
     }
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from algorhythms_ml.mpd.ingest import drop_partitions, ingest_slices
-from algorhythms_ml.mpd.tracks import build_track_metadata
+from algorhythms_ml.mpd.tracks import TrackTableConfig, build_track_metadata
 from algorhythms_ml.warehouse import Warehouse
 from tests.conftest import load_playlists, write_slice
 
@@ -77,7 +77,7 @@ def test_external_features_are_joined_by_track_uri(spark, generated_mpd, tmp_pat
     )
     csv = tmp_path / "features.csv"
     features.to_csv(csv, index=False)
-    stats = build_track_metadata(spark, warehouse, features_uri=str(csv))
+    stats = build_track_metadata(spark, warehouse, TrackTableConfig(features_path=str(csv)))
     meta = metadata(warehouse)
     assert stats.feature_columns == ["feature_danceability"]
     assert stats.tracks_with_features == len(uris)
@@ -91,4 +91,4 @@ def test_features_file_without_track_uri_is_refused(spark, tmp_path, warehouse):
     csv = tmp_path / "features.csv"
     csv.write_text("uri,energy\nspotify:track:a,0.5\n")
     with pytest.raises(ValueError, match="no track_uri column"):
-        build_track_metadata(spark, warehouse, features_uri=str(csv))
+        build_track_metadata(spark, warehouse, TrackTableConfig(features_path=str(csv)))

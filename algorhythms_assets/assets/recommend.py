@@ -1,0 +1,170 @@
+"""What the playlist continuation is made of: item-kNN lists, the title table, the playlist
+tables, the learned ranker that combines them, and its challenge-style evaluation."""
+
+import time
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+
+from algorhythms_assets import metadata
+from algorhythms_assets.assets.mpd import track_metadata
+from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
+from algorhythms_assets.config import launchpad_config
+from algorhythms_assets.resources import WarehouseResource
+from algorhythms_ml.artefacts import read_ranker, write_eval_report, write_ranker
+from algorhythms_ml.recommend.neighbors import NeighborConfig, build_track_neighbors
+from algorhythms_ml.recommend.playlist_tables import PlaylistTableConfig, build_playlist_tables
+from algorhythms_ml.recommend.ranker import RankerConfig
+from algorhythms_ml.recommend.titles import TitleConfig, build_title_tracks
+from algorhythms_ml.recommend.training import (
+    HoldoutConfig,
+    run_evaluation,
+    train,
+    with_playlists,
+)
+from algorhythms_store.schema import TITLE_TRACKS, TRACK_NEIGHBORS
+
+TrackNeighborsConfig = launchpad_config("TrackNeighborsConfig", NeighborConfig)
+TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
+PlaylistTablesConfig = launchpad_config("PlaylistTablesConfig", PlaylistTableConfig)
+PlaylistRankerConfig = launchpad_config("PlaylistRankerConfig", RankerConfig, HoldoutConfig)
+RecommendationEvalConfig = launchpad_config("RecommendationEvalConfig", HoldoutConfig)
+
+SPARK_TABLE = {
+    "automation_condition": ON_UPSTREAM_UPDATE,
+    "deps": [track_metadata],
+    "group_name": "recommend",
+    "kinds": {"spark", "parquet"},
+    "pool": "spark",
+}
+
+
+@dg.asset(**SPARK_TABLE)
+def track_neighbors(
+    context: dg.AssetExecutionContext,
+    config: TrackNeighborsConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Item-kNN lists: each track's most frequent co-occurring tracks, with cosine weights."""
+    wh = warehouse.warehouse()
+    started = time.perf_counter()
+    stats = build_track_neighbors(
+        pyspark.spark_session, wh, config.to(NeighborConfig), log=context.log
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "tracks": stats.tracks,
+            "rows": stats.rows,
+            "config": dg.MetadataValue.json(config.model_dump()),
+            "seconds": round(time.perf_counter() - started, 2),
+            "path": dg.MetadataValue.path(wh.table(TRACK_NEIGHBORS)),
+        }
+    )
+
+
+@dg.asset(**SPARK_TABLE)
+def title_tracks(
+    context: dg.AssetExecutionContext,
+    config: TitleTracksConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """For each playlist-title word, emoji or whole title: the tracks such playlists hold."""
+    wh = warehouse.warehouse()
+    started = time.perf_counter()
+    stats = build_title_tracks(pyspark.spark_session, wh, config.to(TitleConfig), log=context.log)
+    return dg.MaterializeResult(
+        metadata={
+            "keys": stats.keys,
+            "rows": stats.rows,
+            "playlists_with_title": stats.playlists_with_title,
+            "seconds": round(time.perf_counter() - started, 2),
+            "path": dg.MetadataValue.path(wh.table(TITLE_TRACKS)),
+        }
+    )
+
+
+@dg.asset(**SPARK_TABLE)
+def playlist_tables(
+    context: dg.AssetExecutionContext,
+    config: PlaylistTablesConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Playlist members, per-track popularity and artist, and artist co-occurrence neighbours:
+    what the ranker's playlist-kNN and artist features read."""
+    started = time.perf_counter()
+    stats = build_playlist_tables(
+        pyspark.spark_session,
+        warehouse.warehouse(),
+        config.to(PlaylistTableConfig),
+        log=context.log,
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **{f"rows_{name}": n for name, n in stats.rows.items()},
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+
+
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[track_metadata],
+    group_name="recommend",
+    kinds={"spark", "lightgbm"},
+    pool="spark",
+)
+def playlist_ranker(
+    context: dg.AssetExecutionContext,
+    config: PlaylistRankerConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """The learned ranker, trained on challenge-style hold-outs of fold playlists whose tables
+    are computed from the other folds (the evaluation hold-out is left out)."""
+    wh = warehouse.warehouse()
+    holdout = config.to(HoldoutConfig)
+    result = with_playlists(
+        pyspark.spark_session,
+        wh,
+        lambda data: train(data, config.to(RankerConfig), holdout, log=context.log),
+        holdout.max_playlists,
+    )
+    uri = write_ranker(wh, result.ranker)
+    return dg.MaterializeResult(metadata=metadata.ranker(result, config.model_dump(), uri))
+
+
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[playlist_ranker],
+    group_name="recommend",
+    kinds={"spark"},
+    pool="spark",
+)
+def recommendation_eval(
+    context: dg.AssetExecutionContext,
+    config: RecommendationEvalConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """RecSys Challenge 2018 metrics on a hold-out of the ingested playlists (the ten
+    challenge categories), for the model and the popularity and item-kNN baselines, with
+    tables built from the other playlists only."""
+    wh = warehouse.warehouse()
+    started = time.perf_counter()
+    ranker = read_ranker(wh)
+    holdout = config.to(HoldoutConfig)
+    evaluation = with_playlists(
+        pyspark.spark_session,
+        wh,
+        lambda data: run_evaluation(data, ranker, holdout),
+        holdout.max_playlists,
+    )
+    summary = evaluation.summary()
+    table = metadata.metric_table(summary)
+    report = write_eval_report(wh, table)
+    context.log.info("recommendation_eval:\n%s", table.to_string(index=False))
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(metadata=metadata.evaluation(summary, seconds, report))

@@ -1,0 +1,61 @@
+"""Checks of the co-occurrence graph: one property each, all guarding what trains the GCN."""
+
+import dagster as dg
+from dagster_pyspark import PySparkResource
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from algorhythms_assets.assets.graph import cooccurrence_edges
+from algorhythms_assets.resources import WarehouseResource
+from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES
+from algorhythms_ml.mpd.tracks import TRACK_METADATA
+
+
+def _edges(pyspark: PySparkResource, warehouse: WarehouseResource) -> DataFrame:
+    return pyspark.spark_session.read.parquet(warehouse.warehouse().table(COOCCURRENCE_EDGES))
+
+
+def _none_expected(actual: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=actual == 0, metadata={"actual": actual, "threshold": 0})
+
+
+@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+def check_cooccurrence_edges_no_self_loops(
+    pyspark: PySparkResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """No track is linked to itself."""
+    return _none_expected(_edges(pyspark, warehouse).where(F.col("src") == F.col("dst")).count())
+
+
+@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+def check_cooccurrence_edges_weights_positive_finite(
+    pyspark: PySparkResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """Every weight is a positive finite number and every count at least 1."""
+    w = F.col("weight")
+    bad = w.isNull() | F.isnan(w) | (w <= 0) | (w == float("inf")) | (F.col("count") < 1)
+    return _none_expected(_edges(pyspark, warehouse).where(bad).count())
+
+
+@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+def check_cooccurrence_edges_endpoints_known(
+    pyspark: PySparkResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """Every edge endpoint is a track_id in track_metadata."""
+    spark = pyspark.spark_session
+    ids = spark.read.parquet(warehouse.warehouse().table(TRACK_METADATA)).select("track_id")
+    edges = _edges(pyspark, warehouse)
+    ends = edges.select(F.col("src").alias("track_id")).union(
+        edges.select(F.col("dst").alias("track_id"))
+    )
+    return _none_expected(ends.distinct().join(ids, "track_id", "left_anti").count())
+
+
+@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+def check_cooccurrence_edges_symmetric(
+    pyspark: PySparkResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """Each edge (a, b) is stored as (b, a) too, with the same count and weight."""
+    edges = _edges(pyspark, warehouse)
+    mirrored = edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
+    return _none_expected(edges.exceptAll(mirrored).count())

@@ -1,0 +1,215 @@
+"""What each asset records for a person reading the Dagster UI: counts, timings, losses, metric
+values and plots, assembled from the results the ML code returns."""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from algorhythms_assets.plots import grouped_bars, histogram, lines
+from algorhythms_ml.embeddings.coldstart import ColdStartResult
+from algorhythms_ml.embeddings.pipeline import GCNResult
+from algorhythms_ml.graph.cooccurrence import EdgeStats
+from algorhythms_ml.mpd.ingest import SliceStats
+from algorhythms_ml.mpd.tracks import TrackMetadataStats
+from algorhythms_ml.recommend.ranker import CATEGORIES
+from algorhythms_ml.recommend.training import TrainingResult
+from algorhythms_store.publish import PublishResult
+
+METRICS = ("r_precision", "ndcg", "clicks")
+# Histograms are drawn from a sample of this many values at most.
+HISTOGRAM_SAMPLE = 200_000
+
+
+def slices(stats: list[SliceStats], seconds: float) -> dict[str, object]:
+    """Files, playlists, tracks and quarantine reasons of ingested slices."""
+    lengths = [n for s in stats for n in s.lengths]
+    reasons: dict[str, int] = {}
+    for s in stats:
+        for reason, n in s.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    metadata: dict[str, object] = {
+        "files": dg.MetadataValue.json([s.file for s in stats]),
+        "playlists": sum(s.playlists for s in stats),
+        "playlist_tracks": sum(s.tracks for s in stats),
+        "quarantined": sum(s.quarantined for s in stats),
+        "quarantine_reasons": dg.MetadataValue.json(reasons),
+        "seconds": round(seconds, 2),
+    }
+    if lengths:
+        metadata["mean_playlist_length"] = round(sum(lengths) / len(lengths), 2)
+        metadata["playlist_length_histogram"] = histogram(
+            lengths, "playlist length", "tracks in playlist"
+        )
+    return metadata
+
+
+def track_table(
+    stats: TrackMetadataStats, tracks: DataFrame, quarantined: int, seconds: float, path: str
+) -> dict[str, object]:
+    """Track counts and the popularity histogram of `track_metadata`."""
+    popularity = [r[0] for r in tracks.select(F.log10("num_playlists")).collect()]
+    return {
+        "tracks": stats.tracks,
+        "new_tracks": stats.new_tracks,
+        "playlist_tracks": stats.playlist_tracks,
+        "quarantined_records": quarantined,
+        "feature_columns": dg.MetadataValue.json(stats.feature_columns),
+        "tracks_with_features": stats.tracks_with_features,
+        "seconds": round(seconds, 2),
+        "popularity_histogram": histogram(
+            popularity,
+            "playlists per track",
+            "log10(playlists containing the track)",
+            log_y=True,
+        ),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def edges(
+    stats: EdgeStats, written: DataFrame, config: dict, seconds: float, path: str
+) -> dict[str, object]:
+    """Sizes, degrees and weight distribution of the co-occurrence graph."""
+    degrees = [r[0] for r in written.groupBy("src").count().select(F.log10("count")).collect()]
+    fraction = min(1.0, HISTOGRAM_SAMPLE / max(stats.edges, 1))
+    weights = [r[0] for r in written.sample(fraction=fraction, seed=0).select("weight").collect()]
+    return {
+        "nodes": stats.nodes,
+        "edges_directed": stats.edges,
+        "playlists": stats.playlists,
+        "raw_pairs": stats.raw_pairs,
+        "distinct_pairs_before_pruning": stats.unpruned_pairs,
+        "degree": dg.MetadataValue.json({k: round(v, 2) for k, v in stats.degree.items()}),
+        "config": dg.MetadataValue.json(config),
+        "seconds": round(seconds, 2),
+        "degree_histogram": histogram(degrees, "node degree", "log10(degree)", log_y=True),
+        "weight_histogram": histogram(weights, f"edge weight ({config['weight']})", "weight"),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def gcn(result: GCNResult, seconds: float, path: str) -> dict[str, object]:
+    """Graph size, training mode, test metrics and learning curves of the GCN."""
+    h = result.history
+    return {
+        "nodes": result.nodes,
+        "undirected_edges": result.edges,
+        "isolated_tracks": result.isolated,
+        "dimension": result.dim,
+        "device": h.device,
+        "mode": h.mode,
+        "epochs": len(h.loss),
+        "best_epoch": h.best_epoch,
+        "resumed_from_epoch": h.resumed_from_epoch,
+        "seconds_per_epoch": round(float(np.mean(h.epoch_seconds)), 2) if h.epoch_seconds else 0,
+        "seconds": round(seconds, 2),
+        "final_loss": round(h.loss[-1], 4) if h.loss else None,
+        "test_auc_uniform": round(h.test["auc_uniform"], 4),
+        "test_auc_popularity_matched": round(h.test["auc_popularity"], 4),
+        "test_recall@100": round(h.test["recall@100"], 4),
+        "curves": lines(
+            {
+                "loss": h.loss,
+                "val AUC": h.val_auc,
+                "val AUC (popularity-matched)": h.val_auc_popularity,
+            },
+            "training",
+            "epoch",
+        ),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def coldstart(result: ColdStartResult, seconds: float, path: str) -> dict[str, object]:
+    """Held-out metrics and the loss curve of the cold-start model."""
+    return {
+        **{k: round(v, 4) for k, v in result.metrics.items()},
+        "external_features": dg.MetadataValue.json(result.spec.external),
+        "epochs": len(result.loss),
+        "final_loss": round(result.loss[-1], 4),
+        "seconds": round(seconds, 2),
+        "loss_curve": lines({"1 - cosine": result.loss}, "cold-start training", "epoch"),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def ranker(result: TrainingResult, config: dict, path: str) -> dict[str, object]:
+    """Training set sizes and the feature gains of the learned ranker."""
+    gain = result.ranker.booster.feature_importance("gain")
+    names = result.ranker.booster.feature_name()
+    return {
+        "training_queries": result.queries,
+        "training_rows": result.rows,
+        "positives": result.positives,
+        "seconds": round(result.seconds, 2),
+        "feature_gain": dg.MetadataValue.json(
+            {n: round(float(g), 1) for n, g in zip(names, gain, strict=True)}
+        ),
+        "config": dg.MetadataValue.json(config),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def metric_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation summary with its metrics rounded for reading."""
+    table = summary.copy()
+    for metric in METRICS:
+        table[metric] = table[metric].round(4)
+    return table
+
+
+def evaluation(summary: pd.DataFrame, seconds: float, report: str) -> dict[str, object]:
+    """Overall metrics per recommender (`<recommender>.<metric>`), the per-category table and
+    a plot of R-precision by challenge category."""
+    metadata: dict[str, object] = {"seconds": round(seconds, 2)}
+    for row in summary.itertuples():
+        if row.category == "all":
+            for metric in METRICS:
+                metadata[f"{row.recommender}.{metric}"] = round(float(getattr(row, metric)), 4)
+            metadata["playlists"] = int(row.playlists)
+    metadata["table"] = dg.MetadataValue.md(metric_table(summary).to_markdown(index=False))
+    categories = [c[0] for c in CATEGORIES]
+    by = summary.set_index(["recommender", "category"])
+    metadata["r_precision_by_category"] = grouped_bars(
+        categories,
+        {
+            r: [
+                float(by.loc[(r, c), "r_precision"]) if (r, c) in by.index else 0.0
+                for c in categories
+            ]
+            for r in summary["recommender"].unique()
+        },
+        "R-precision by challenge category",
+        "R-precision",
+    )
+    metadata["report"] = dg.MetadataValue.path(report)
+    return metadata
+
+
+def numeric_metadata(instance: dg.DagsterInstance, assets: list[dg.AssetsDefinition]) -> dict:
+    """Numeric metadata of the latest materialisation of each asset, as `<asset>.<name>`."""
+    metrics = {}
+    for asset in assets:
+        event = instance.get_latest_materialization_event(asset.key)
+        if event is None:
+            continue
+        for name, value in event.asset_materialization.metadata.items():
+            if isinstance(value.value, int | float) and not isinstance(value.value, bool):
+                metrics[f"{asset.key.to_user_string()}.{name}"] = value.value
+    return metrics
+
+
+def published(result: PublishResult, config: dict, seconds: float) -> dict[str, object]:
+    """Version, rows per table and seconds per step of a publish."""
+    return {
+        "version": result.version,
+        "dimension": result.dimension,
+        **{f"rows_{table}": rows for table, rows in result.rows.items()},
+        **{f"seconds_{k}": round(v, 2) for k, v in result.seconds.items()},
+        "seconds": round(seconds, 2),
+        "config": dg.MetadataValue.json(config),
+    }
