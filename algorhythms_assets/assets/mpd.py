@@ -7,10 +7,10 @@ from dagster_pyspark import PySparkResource
 
 from algorhythms_assets import metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
-from algorhythms_assets.checks.raw_slices import RAW_CHECKS, raw_slice_checks
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
+from algorhythms_assets.slice_checks import RAW_CHECKS, raw_slice_checks
 from algorhythms_ml.mpd.ingest import QUARANTINE, QUARANTINE_SCHEMA, IngestResult, ingest_slices
 from algorhythms_ml.mpd.tracks import TRACK_METADATA, TrackTableConfig, build_track_metadata
 from algorhythms_ml.warehouse import read_table

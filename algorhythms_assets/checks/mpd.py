@@ -1,5 +1,5 @@
 """Checks of the track table (the ingested slices' checks run inside their materialisation:
-algorhythms_assets.checks.raw_slices)."""
+algorhythms_assets.slice_checks)."""
 
 import dagster as dg
 from dagster_pyspark import PySparkResource
