@@ -16,15 +16,18 @@ import dataclasses
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
-from algorhythms_ml.embeddings.train import GCNConfig
 from algorhythms_ml.warehouse import Warehouse, read_bytes, write_bytes
 from algorhythms_store.coldstart import pack_arrays
 from algorhythms_store.ranking import Ranker
+
+if TYPE_CHECKING:  # artefacts sit below the training code that imports them
+    from algorhythms_ml.embeddings.train import GCNConfig
 
 GCN_MODEL = "models/gcn/model.pt"
 GCN_CHECKPOINT = "models/gcn/checkpoint.pt"
