@@ -47,6 +47,18 @@ def slices(stats: list[SliceStats], seconds: float) -> dict[str, object]:
     return metadata
 
 
+def table(
+    counts: dict[str, int], seconds: float, path: str | None = None, config: dict | None = None
+) -> dict[str, object]:
+    """Row counts of a table an asset wrote, its seconds, its path and its configuration."""
+    metadata: dict[str, object] = {**counts, "seconds": round(seconds, 2)}
+    if config is not None:
+        metadata["config"] = dg.MetadataValue.json(config)
+    if path is not None:
+        metadata["path"] = dg.MetadataValue.path(path)
+    return metadata
+
+
 def track_table(
     stats: TrackMetadataStats, tracks: DataFrame, quarantined: int, seconds: float, path: str
 ) -> dict[str, object]:

@@ -52,14 +52,10 @@ def track_neighbors(
     stats = build_track_neighbors(
         pyspark.spark_session, wh, config.to(NeighborConfig), log=context.log
     )
+    counts = {"tracks": stats.tracks, "rows": stats.rows}
+    seconds = time.perf_counter() - started
     return dg.MaterializeResult(
-        metadata={
-            "tracks": stats.tracks,
-            "rows": stats.rows,
-            "config": dg.MetadataValue.json(config.model_dump()),
-            "seconds": round(time.perf_counter() - started, 2),
-            "path": dg.MetadataValue.path(wh.table(TRACK_NEIGHBORS)),
-        }
+        metadata=metadata.table(counts, seconds, wh.table(TRACK_NEIGHBORS), config.model_dump())
     )
 
 
@@ -74,15 +70,13 @@ def title_tracks(
     wh = warehouse.warehouse()
     started = time.perf_counter()
     stats = build_title_tracks(pyspark.spark_session, wh, config.to(TitleConfig), log=context.log)
-    return dg.MaterializeResult(
-        metadata={
-            "keys": stats.keys,
-            "rows": stats.rows,
-            "playlists_with_title": stats.playlists_with_title,
-            "seconds": round(time.perf_counter() - started, 2),
-            "path": dg.MetadataValue.path(wh.table(TITLE_TRACKS)),
-        }
-    )
+    counts = {
+        "keys": stats.keys,
+        "rows": stats.rows,
+        "playlists_with_title": stats.playlists_with_title,
+    }
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(metadata=metadata.table(counts, seconds, wh.table(TITLE_TRACKS)))
 
 
 @dg.asset(**SPARK_TABLE)
@@ -101,12 +95,8 @@ def playlist_tables(
         config.to(PlaylistTableConfig),
         log=context.log,
     )
-    return dg.MaterializeResult(
-        metadata={
-            **{f"rows_{name}": n for name, n in stats.rows.items()},
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
+    counts = {f"rows_{name}": n for name, n in stats.rows.items()}
+    return dg.MaterializeResult(metadata=metadata.table(counts, time.perf_counter() - started))
 
 
 @dg.asset(
