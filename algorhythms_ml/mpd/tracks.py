@@ -115,12 +115,7 @@ def _metadata_columns(per_track: DataFrame, ids: DataFrame) -> DataFrame:
     return per_track.join(ids, "track_uri").select(
         "track_id",
         "track_uri",
-        "track_name",
-        "artist_uri",
-        "artist_name",
-        "album_uri",
-        "album_name",
-        "duration_ms",
+        *DESCRIPTIVE_COLUMNS,
         "num_playlists",
         "num_occurrences",
     )
