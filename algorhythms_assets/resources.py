@@ -14,12 +14,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
-from algorhythms_ml.mpd.ingest import partition_key
+from algorhythms_ml.mpd.slices import SLICE_GLOB, slice_file_name, slice_key
 from algorhythms_ml.spark import spark_conf_from_env
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.database import data_dir, resolve_url
-
-SLICE_GLOB = "mpd.slice.*.json"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -41,10 +39,10 @@ class MpdSourceResource(dg.ConfigurableResource):
         folder = Path(self.path)
         if not folder.is_dir():
             return {}
-        return {partition_key(p.name): p for p in sorted(folder.glob(SLICE_GLOB))}
+        return {slice_key(p.name): p for p in sorted(folder.glob(SLICE_GLOB))}
 
     def file_for(self, key: str) -> Path:
-        return Path(self.path) / f"{key}.json"
+        return Path(self.path) / slice_file_name(key)
 
 
 class DatabaseResource(dg.ConfigurableResource):

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from algorhythms_assets.assets.mpd import raw_mpd_slices
-from algorhythms_assets.partitions import mpd_slices
+from algorhythms_assets.partitions import mpd_slices, unregistered_slices
 from algorhythms_assets.resources import MpdSourceResource
 
 
@@ -20,13 +20,14 @@ def mpd_slice_sensor(
     """Registers each new slice file as a partition and requests its ingestion; a file that
     changed since it was last seen (by size and modification time) is ingested again."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    known = set(context.instance.get_dynamic_partitions(mpd_slices.name))
     current: dict[str, str] = {}
     for key, path in mpd_source.slice_files().items():
         stat = path.stat()
         current[key] = f"{stat.st_size}:{stat.st_mtime_ns}"
-    new_keys = sorted(k for k in current if k not in known)
-    changed = sorted(k for k in current if k in known and seen.get(k) not in (None, current[k]))
+    new_keys = unregistered_slices(context.instance, current)
+    changed = sorted(
+        k for k in current if k not in new_keys and seen.get(k) not in (None, current[k])
+    )
     requests = [
         dg.RunRequest(run_key=f"{key}:{current[key]}", partition_key=key)
         for key in new_keys + changed

@@ -33,7 +33,7 @@ def _materialize(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from algorhythms_assets.definitions import defs
-    from algorhythms_assets.partitions import mpd_slices
+    from algorhythms_assets.partitions import mpd_slices, register_new_slices
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     if instance is None:
@@ -44,10 +44,7 @@ def _materialize(args: argparse.Namespace) -> int:
     if not files:
         print(f"no MPD slice files (mpd.slice.*.json) in {source.path}", file=sys.stderr)
         return 2
-    known = set(instance.get_dynamic_partitions(mpd_slices.name))
-    new = [k for k in files if k not in known]
-    if new:
-        instance.add_dynamic_partitions(mpd_slices.name, new)
+    new = register_new_slices(instance, files)
     keys = instance.get_dynamic_partitions(mpd_slices.name)
     print(f"ingesting {len(keys)} slice partitions ({len(new)} new) from {source.path}")
     quiet = {

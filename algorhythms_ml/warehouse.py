@@ -2,14 +2,17 @@
 a table, one `slice=<key>` folder a partition of a partitioned table.
 
 File operations go through Hadoop's FileSystem API, so the same code moves folders on a local
-disk, HDFS or S3A. Partitions are replaced by writing under `_staging/` and renaming into place.
+disk, HDFS or S3A. Tables and partitions are replaced by writing under `_staging/` and renaming
+into place (`Staging`), so a reader never sees a half-written table.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -87,6 +90,83 @@ class FileSystem:
         if not fs.exists(path):
             return []
         return [str(s.getPath().getName()) for s in fs.listStatus(path)]
+
+
+@dataclass(frozen=True)
+class WrittenTable:
+    """A table written under staging: its rows read back from there, and how many there are."""
+
+    frame: DataFrame
+    rows: int
+
+
+class Staging:
+    """A scratch folder under the warehouse's `_staging/`, used as a context manager.
+
+    `stage` keeps an intermediate result there; `write_tables` writes tables there. Like a
+    transaction, the tables move into place only when the block ends without an error (so every
+    one of them was written, and the statistics read from them were computed); the folder is
+    deleted however the block ends.
+    """
+
+    def __init__(self, spark: SparkSession, warehouse: Warehouse):
+        self._spark = spark
+        self._warehouse = warehouse
+        self._fs = FileSystem(spark)
+        self.uri = warehouse.staging()
+        self._tables: dict[str, str] = {}  # table name -> its staged folder
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                for name, uri in self._tables.items():
+                    self._fs.move(uri, self._warehouse.table(name))
+        finally:
+            self._fs.delete(self.uri)
+
+    def path(self, name: str) -> str:
+        return f"{self.uri}/{name}"
+
+    def write(self, name: str, frame: DataFrame) -> str:
+        """Write `frame` as Parquet under the folder; return its URI."""
+        uri = self.path(name)
+        frame.write.parquet(uri)
+        return uri
+
+    def stage(self, name: str, frame: DataFrame) -> DataFrame:
+        """`frame` written under the folder and read back: later steps read it more than once,
+        and the plan behind it should run only once."""
+        return self._spark.read.parquet(self.write(name, frame))
+
+    def write_tables(self, tables: Mapping[str, DataFrame]) -> dict[str, WrittenTable]:
+        """Write each frame as the warehouse table of its name, read it back and count its rows.
+
+        A frame is written as it comes: a caller that wants a layout (`clustered`) applies it
+        first. The tables replace the warehouse's when the block ends without an error.
+        """
+        written: dict[str, WrittenTable] = {}
+        for name, frame in tables.items():
+            uri = self.path(f"tables/{name}")
+            frame.write.parquet(uri)
+            self._tables[name] = uri
+            back = self._spark.read.parquet(uri)
+            written[name] = WrittenTable(back, back.count())
+        return written
+
+
+def clustered(frame: DataFrame, column: str, sort: tuple[str, ...] = ()) -> DataFrame:
+    """`frame` hash-partitioned by `column` into as many parts as the session has cores, each
+    part sorted by `sort`: all rows with one value of `column` are written to the same file."""
+    laid_out = frame.repartition(frame.sparkSession.sparkContext.defaultParallelism, column)
+    return laid_out.sortWithinPartitions(*sort) if sort else laid_out
 
 
 def has_data(spark: SparkSession, uri: str) -> bool:

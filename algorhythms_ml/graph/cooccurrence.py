@@ -46,7 +46,7 @@ from pyspark.sql import types as T
 from algorhythms_ml.config import config_class
 from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_ml.warehouse import Staging, Warehouse, clustered, read_table
 
 Weighting = Literal["count", "cosine", "pmi"]
 
@@ -287,14 +287,12 @@ class EdgeStats:
     degree: dict[str, float]
 
 
-def staged_playlist_rows(spark: SparkSession, warehouse: Warehouse, staging: str) -> DataFrame:
-    """The warehouse's de-duplicated (pid, track_id, pos), written under `staging` and read back:
-    counting reads them more than once, and the join behind them should run only once."""
+def staged_playlist_rows(spark: SparkSession, warehouse: Warehouse, staging: Staging) -> DataFrame:
+    """The warehouse's de-duplicated (pid, track_id, pos), kept in `staging`: counting reads them
+    more than once, and the join behind them should run only once."""
     tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
     meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
-    uri = f"{staging}/rows"
-    playlist_track_ids(tracks, meta).write.parquet(uri)
-    return spark.read.parquet(uri)
+    return staging.stage("rows", playlist_track_ids(tracks, meta))
 
 
 def track_playlist_counts(rows: DataFrame) -> DataFrame:
@@ -310,9 +308,7 @@ def build_cooccurrence_edges(
 ) -> EdgeStats:
     """Compute `cooccurrence_edges` from the warehouse's playlist_tracks and track_metadata."""
     log = log or logging.getLogger(__name__)
-    fs = FileSystem(spark)
-    staging = warehouse.staging()
-    try:
+    with Staging(spark, warehouse) as staging:
         rows = staged_playlist_rows(spark, warehouse, staging)
         per_playlist = rows.groupBy("pid").count()
         sizes = per_playlist.agg(
@@ -320,27 +316,22 @@ def build_cooccurrence_edges(
             F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("raw_pairs"),
         ).first()
         n_playlists = int(sizes["playlists"])
-        counts_uri = f"{staging}/counts"
-        cooccurrence_counts(spark, rows, config.window, config.blocks).write.parquet(counts_uri)
-        counts = spark.read.parquet(counts_uri)
+        counts = staging.stage(
+            "counts", cooccurrence_counts(spark, rows, config.window, config.blocks)
+        )
         edges = weighted_edges(counts, track_playlist_counts(rows), n_playlists, config)
-        out = f"{staging}/{COOCCURRENCE_EDGES}"
-        edges.repartition(spark.sparkContext.defaultParallelism, "src").sortWithinPartitions(
-            "src", "dst"
-        ).write.parquet(out)
-        written = spark.read.parquet(out)
-        degree = degree_summary(written)
+        written = staging.write_tables(
+            {COOCCURRENCE_EDGES: clustered(edges, "src", sort=("src", "dst"))}
+        )[COOCCURRENCE_EDGES]
+        degree = degree_summary(written.frame)
         stats = EdgeStats(
             nodes=int(degree.pop("nodes")),
-            edges=written.count(),
+            edges=written.rows,
             playlists=n_playlists,
             raw_pairs=int(sizes["raw_pairs"] or 0),
             unpruned_pairs=counts.count(),
             degree=degree,
         )
-        fs.move(out, warehouse.table(COOCCURRENCE_EDGES))
-    finally:
-        fs.delete(staging)
     log.info(
         "cooccurrence_edges: %d nodes, %d directed edges from %d raw pairs (%d distinct)",
         stats.nodes,

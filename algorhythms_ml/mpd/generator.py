@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from algorhythms_ml.mpd.slices import slice_file_name, slice_key_for_pids
+
 SLICE_SIZE = 1000
 ARTIST_TAIL = 2.5  # Pareto index of artist popularity: lower is more concentrated
 MIN_TRACKS = 5
@@ -452,10 +454,6 @@ def slice_ranges(playlists: int, slice_size: int = SLICE_SIZE) -> Iterator[tuple
         yield start, min(start + slice_size, playlists) - 1
 
 
-def slice_file_name(first: int, last: int) -> str:
-    return f"mpd.slice.{first}-{last}.json"
-
-
 def generate_mpd(
     config: GeneratorConfig, out: Path, log: logging.Logger | None = None
 ) -> list[Path]:
@@ -478,7 +476,7 @@ def generate_mpd(
         playlists = [
             _playlist_json(config, cat, rng, pid, lengths[pid]) for pid in range(first, last + 1)
         ]
-        path = out / slice_file_name(first, last)
+        path = out / slice_file_name(slice_key_for_pids(first, last))
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(
             '{"info": ' + json.dumps(info) + ', "playlists": [' + ", ".join(playlists) + "]}",

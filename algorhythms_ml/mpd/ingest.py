@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from algorhythms_ml.mpd.slices import SUFFIX, slice_key
 from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Warehouse
 
 PLAYLISTS = "playlists"
@@ -101,17 +103,6 @@ QUARANTINE_SCHEMA = T.StructType(
         T.StructField(PARTITION_COLUMN, T.StringType()),
     ]
 )
-TABLE_SCHEMAS = {
-    PLAYLISTS: PLAYLISTS_SCHEMA,
-    PLAYLIST_TRACKS: PLAYLIST_TRACKS_SCHEMA,
-    QUARANTINE: QUARANTINE_SCHEMA,
-}
-
-
-def partition_key(file_uri: str) -> str:
-    """The partition key of a slice file: its name without `.json` (`mpd.slice.0-999`)."""
-    name = file_uri.rstrip("/").rsplit("/", 1)[-1]
-    return name[: -len(".json")] if name.endswith(".json") else name
 
 
 @dataclass
@@ -204,9 +195,9 @@ def _parse(spark: SparkSession, files: list[str]) -> DataFrame:
 
 
 def _partition_col() -> F.Column:
-    return F.regexp_replace(F.regexp_extract("file", r"([^/]+)$", 1), r"\.json$", "").alias(
-        PARTITION_COLUMN
-    )
+    # The Spark form of slices.slice_key: the file name without its suffix.
+    name = F.regexp_extract("file", r"([^/]+)$", 1)
+    return F.regexp_replace(name, re.escape(SUFFIX) + "$", "").alias(PARTITION_COLUMN)
 
 
 def _playlists(valid: DataFrame) -> DataFrame:
@@ -275,7 +266,7 @@ def ingest_slices(
     log = log or logging.getLogger(__name__)
     if not files:
         return IngestResult({}, {})
-    keys = [partition_key(f) for f in files]
+    keys = [slice_key(f) for f in files]
     if len(set(keys)) != len(keys):
         raise ValueError("two slice files share a partition key (the same file name)")
     staging = warehouse.staging()
@@ -299,11 +290,11 @@ def ingest_slices(
             )
             .collect()
         )
-        by_key = {partition_key(r["file"]): r for r in summary}
+        by_key = {slice_key(r["file"]): r for r in summary}
         failed: dict[str, FileError] = {}
         for row in summary:
             if row["corrupt"]:
-                key = partition_key(row["file"])
+                key = slice_key(row["file"])
                 failed[key] = FileError(key, row["file"], _json_error(spark, row["file"]))
                 log.error("%s: %s", row["file"], failed[key].message)
 
@@ -335,12 +326,12 @@ def ingest_slices(
             .collect()
         )
         for row in reasons:
-            s = stats[partition_key(row["file"])]
+            s = stats[slice_key(row["file"])]
             generic = row["reason"].split(":")[0]
             s.reasons[generic] = s.reasons.get(generic, 0) + int(row["count"])
             s.quarantined += int(row["count"])
         for row in valid.select("file", F.size("t").alias("n")).collect():
-            stats[partition_key(row["file"])].lengths.append(int(row["n"]))
+            stats[slice_key(row["file"])].lengths.append(int(row["n"]))
 
         for key in stats:
             for name in TABLES:

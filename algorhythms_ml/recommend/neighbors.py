@@ -23,7 +23,7 @@ from algorhythms_ml.graph.cooccurrence import (
     track_playlist_counts,
     weighted_edges,
 )
-from algorhythms_ml.warehouse import FileSystem, Warehouse
+from algorhythms_ml.warehouse import Staging, Warehouse, clustered
 from algorhythms_store.schema import TRACK_NEIGHBORS
 
 
@@ -67,20 +67,14 @@ def build_track_neighbors(
 ) -> NeighborStats:
     """Compute `track_neighbors` from the warehouse's playlist_tracks and track_metadata."""
     log = log or logging.getLogger(__name__)
-    fs = FileSystem(spark)
-    staging = warehouse.staging()
-    try:
+    with Staging(spark, warehouse) as staging:
         rows = staged_playlist_rows(spark, warehouse, staging)
         counts = cooccurrence_counts(spark, rows, config.window, config.blocks)
         n = track_playlist_counts(rows)
-        out = f"{staging}/{TRACK_NEIGHBORS}"
-        top_neighbors(counts, n, config.top_k).repartition(
-            spark.sparkContext.defaultParallelism, "src"
-        ).sortWithinPartitions("src").write.parquet(out)
-        written = spark.read.parquet(out)
-        stats = NeighborStats(tracks=written.select("src").distinct().count(), rows=written.count())
-        fs.move(out, warehouse.table(TRACK_NEIGHBORS))
-    finally:
-        fs.delete(staging)
+        neighbors = clustered(top_neighbors(counts, n, config.top_k), "src", sort=("src",))
+        written = staging.write_tables({TRACK_NEIGHBORS: neighbors})[TRACK_NEIGHBORS]
+        stats = NeighborStats(
+            tracks=written.frame.select("src").distinct().count(), rows=written.rows
+        )
     log.info("track_neighbors: %d tracks, %d rows", stats.tracks, stats.rows)
     return stats

@@ -36,7 +36,7 @@ from algorhythms_ml.mpd.ingest import PLAYLISTS, PLAYLISTS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.neighbors import NeighborConfig, top_neighbors
 from algorhythms_ml.recommend.titles import TitleConfig, title_track_scores
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_ml.warehouse import Staging, Warehouse, read_table
 from algorhythms_store.schema import (
     ARTIST_NEIGHBORS,
     PLAYLIST_MEMBERS,
@@ -44,8 +44,6 @@ from algorhythms_store.schema import (
     TRACK_NEIGHBORS,
     TRACK_STATS,
 )
-
-PLAYLIST_TABLES = (PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
 
 
 @config_class
@@ -148,20 +146,11 @@ def build_playlist_tables(
 ) -> PlaylistTableStats:
     """Write the three tables to the warehouse from its playlist_tracks and track_metadata."""
     log = log or logging.getLogger(__name__)
-    fs = FileSystem(spark)
-    staging = warehouse.staging()
-    counts: dict[str, int] = {}
-    try:
+    with Staging(spark, warehouse) as staging:
         rows = staged_playlist_rows(spark, warehouse, staging)
         artists = track_artists(spark.read.parquet(warehouse.table(TRACK_METADATA)))
-        for name, frame in playlist_tables(spark, rows, artists, config).items():
-            out = f"{staging}/{name}"
-            frame.write.parquet(out)
-            counts[name] = spark.read.parquet(out).count()
-        for name in PLAYLIST_TABLES:
-            fs.move(f"{staging}/{name}", warehouse.table(name))
-    finally:
-        fs.delete(staging)
+        written = staging.write_tables(playlist_tables(spark, rows, artists, config))
+        counts = {name: table.rows for name, table in written.items()}
     log.info("playlist tables: %s", counts)
     return PlaylistTableStats(rows=counts)
 

@@ -26,7 +26,7 @@ from algorhythms_ml.mpd.ingest import (
     PLAYLISTS_SCHEMA,
 )
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_table
+from algorhythms_ml.warehouse import Staging, Warehouse, clustered, read_table
 from algorhythms_store.schema import TITLE_TRACKS
 from algorhythms_store.text import title_keys
 
@@ -88,19 +88,12 @@ def build_title_tracks(
     tracks = read_table(spark, warehouse.table(PLAYLIST_TRACKS), PLAYLIST_TRACKS_SCHEMA)
     meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
     scores = title_track_scores(playlists, playlist_track_ids(tracks, meta), config)
-    fs = FileSystem(spark)
-    staging = warehouse.staging()
-    out = f"{staging}/{TITLE_TRACKS}"
-    try:
-        scores.repartition(spark.sparkContext.defaultParallelism, "key").write.parquet(out)
-        written = spark.read.parquet(out)
+    with Staging(spark, warehouse) as staging:
+        written = staging.write_tables({TITLE_TRACKS: clustered(scores, "key")})[TITLE_TRACKS]
         stats = TitleStats(
-            keys=written.select("key").distinct().count(),
-            rows=written.count(),
+            keys=written.frame.select("key").distinct().count(),
+            rows=written.rows,
             playlists_with_title=playlists.where(F.length(F.trim("name")) > 0).count(),
         )
-        fs.move(out, warehouse.table(TITLE_TRACKS))
-    finally:
-        fs.delete(staging)
     log.info("title_tracks: %d keys, %d rows", stats.keys, stats.rows)
     return stats

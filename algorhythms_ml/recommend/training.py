@@ -35,7 +35,7 @@ from algorhythms_ml.recommend.ranker import (
     standard_recommenders,
     training_rows,
 )
-from algorhythms_ml.warehouse import FileSystem, Warehouse, read_parquet
+from algorhythms_ml.warehouse import Staging, Warehouse, read_parquet
 from algorhythms_store.ranking import Ranker
 
 
@@ -70,7 +70,7 @@ class Playlists:
         self,
         spark: SparkSession,
         warehouse: Warehouse,
-        staging: str,
+        staging: Staging,
         max_playlists: int | None = None,
         seed: int = 0,
     ):
@@ -83,16 +83,11 @@ class Playlists:
             bucket = F.pmod(F.xxhash64(F.col("pid"), F.lit(seed)), F.lit(1_000_000))
             keep = bucket < F.lit(int(1_000_000 * max_playlists / total))
             playlists = playlists.where(keep)
-            rows = rows.where(keep)
-            uri = f"{staging}/sampled_rows"
-            rows.write.parquet(uri)
-            rows = spark.read.parquet(uri)
+            rows = staging.stage("sampled_rows", rows.where(keep))
         self.rows = rows
         self.playlists = playlists
         meta = spark.read.parquet(warehouse.table(TRACK_METADATA))
-        artists_uri = f"{staging}/artists"
-        track_artists(meta).write.parquet(artists_uri)
-        self.artists = spark.read.parquet(artists_uri)
+        self.artists = staging.stage("artists", track_artists(meta))
         local_rows = self.rows.toPandas()
         self.tracks = playlist_tracks_in_order(local_rows)
         names = self.playlists.toPandas()
@@ -119,9 +114,7 @@ class Playlists:
         self._n += 1
         tables: dict[str, pd.DataFrame] = {}
         for name, frame in ranking_tables(self.spark, rows, playlists, self.artists).items():
-            uri = f"{self.staging}/store{self._n}/{name}"
-            frame.write.parquet(uri)
-            tables[name] = read_parquet(uri)
+            tables[name] = read_parquet(self.staging.write(f"store{self._n}/{name}", frame))
         return MemoryStore(tables)
 
 
@@ -197,9 +190,5 @@ def with_playlists(
     spark: SparkSession, warehouse: Warehouse, work, max_playlists: int | None = None
 ):
     """Run work(Playlists) with a staging folder that is removed afterwards."""
-    fs = FileSystem(spark)
-    staging = warehouse.staging()
-    try:
+    with Staging(spark, warehouse) as staging:
         return work(Playlists(spark, warehouse, staging, max_playlists))
-    finally:
-        fs.delete(staging)

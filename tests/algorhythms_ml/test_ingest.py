@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from algorhythms_ml.mpd.ingest import ingest_slices, partition_key
+from algorhythms_ml.mpd.ingest import ingest_slices
+from algorhythms_ml.mpd.slices import slice_file_name, slice_key
 from algorhythms_ml.warehouse import Warehouse
 from tests.conftest import load_playlists, trim_playlists, write_slice
 
@@ -22,8 +23,10 @@ def warehouse(tmp_path: Path) -> Warehouse:
     return Warehouse.at(tmp_path / "warehouse")
 
 
-def test_partition_key_is_the_file_name_without_json():
-    assert partition_key("file:///data/mpd/mpd.slice.0-999.json") == "mpd.slice.0-999"
+def test_slice_key_is_the_file_name_without_json_and_leads_back_to_it():
+    assert slice_key("file:///data/mpd/mpd.slice.0-999.json") == "mpd.slice.0-999"
+    assert slice_key("/data/mpd/mpd.slice.0-999.json") == "mpd.slice.0-999"
+    assert slice_file_name(slice_key("mpd.slice.1000-1999.json")) == "mpd.slice.1000-1999.json"
 
 
 def test_generated_slices_ingest_every_playlist_and_track(spark, generated_mpd, warehouse):
