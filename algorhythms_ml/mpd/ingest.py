@@ -18,12 +18,12 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from algorhythms_ml.mpd.slices import SUFFIX, slice_key
-from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Warehouse
+from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Staging, Warehouse
 
 PLAYLISTS = "playlists"
 PLAYLIST_TRACKS = "playlist_tracks"
@@ -256,6 +256,97 @@ def _json_error(spark: SparkSession, file: str) -> str:
     return "unreadable by Spark's JSON reader"
 
 
+def _without_raw_text_of_valid_records(parsed: DataFrame) -> DataFrame:
+    """Raw text is kept only where a record is quarantined; parsed tracks replace the text."""
+    return parsed.withColumn("p", F.col("p").dropFields("tracks")).withColumn(
+        "raw", F.when(F.col("reason").isNotNull(), F.col("raw"))
+    )
+
+
+def _file_summary(parsed: DataFrame) -> list[Row]:
+    """Per file: whether it is corrupt, and its valid playlists and tracks."""
+    valid = F.col("reason").isNull()
+    return (
+        parsed.groupBy("file")
+        .agg(
+            F.max(F.when(F.col("reason") == "corrupt file", 1).otherwise(0)).alias("corrupt"),
+            F.sum(F.when(valid, 1).otherwise(0)).alias("playlists"),
+            F.sum(F.when(valid, F.size("t")).otherwise(0)).alias("tracks"),
+        )
+        .collect()
+    )
+
+
+def _file_failures(
+    spark: SparkSession, summary: list[Row], log: logging.Logger
+) -> dict[str, FileError]:
+    """The files that are not valid JSON, by key, with where they stop being valid."""
+    failed: dict[str, FileError] = {}
+    for row in summary:
+        if row["corrupt"]:
+            key = slice_key(row["file"])
+            failed[key] = FileError(key, row["file"], _json_error(spark, row["file"]))
+            log.error("%s: %s", row["file"], failed[key].message)
+    return failed
+
+
+def _slice_stats(
+    files: dict[str, str],
+    summary: list[Row],
+    parsed: DataFrame,
+    valid: DataFrame,
+    failed: dict[str, FileError],
+) -> dict[str, SliceStats]:
+    """Playlists, tracks, quarantine reasons and playlist lengths of every slice written."""
+    by_key = {slice_key(r["file"]): r for r in summary}
+    stats: dict[str, SliceStats] = {}
+    for key, file in files.items():
+        if key in failed:
+            continue
+        row = by_key.get(key)
+        stats[key] = SliceStats(
+            key=key,
+            file=file,
+            playlists=int(row["playlists"]) if row else 0,
+            tracks=int(row["tracks"]) if row else 0,
+        )
+    reasons = (
+        parsed.where(F.col("reason").isNotNull() & (F.col("reason") != "corrupt file"))
+        .groupBy("file", "reason")
+        .count()
+        .collect()
+    )
+    for row in reasons:
+        s = stats[slice_key(row["file"])]
+        generic = row["reason"].split(":")[0]
+        s.reasons[generic] = s.reasons.get(generic, 0) + int(row["count"])
+        s.quarantined += int(row["count"])
+    for row in valid.select("file", F.size("t").alias("n")).collect():
+        stats[slice_key(row["file"])].lengths.append(int(row["n"]))
+    return stats
+
+
+def _replace_partitions(
+    fs: FileSystem,
+    warehouse: Warehouse,
+    staged: Staging,
+    stats: dict[str, SliceStats],
+    log: logging.Logger,
+) -> None:
+    """Move each written slice's staged partitions into place (or drop a table's partition the
+    slice no longer has rows for)."""
+    for key, s in stats.items():
+        for name in TABLES:
+            src = staged.path(f"{name}/{PARTITION_COLUMN}={key}")
+            if fs.exists(src):
+                fs.move(src, warehouse.partition(name, key))
+            else:
+                fs.delete(warehouse.partition(name, key))
+        log.info(
+            "%s: %d playlists, %d tracks, %d quarantined", key, s.playlists, s.tracks, s.quarantined
+        )
+
+
 def ingest_slices(
     spark: SparkSession,
     files: list[str],
@@ -266,38 +357,13 @@ def ingest_slices(
     log = log or logging.getLogger(__name__)
     if not files:
         return IngestResult({}, {})
-    keys = [slice_key(f) for f in files]
-    if len(set(keys)) != len(keys):
+    by_key = {slice_key(f): f for f in files}
+    if len(by_key) != len(files):
         raise ValueError("two slice files share a partition key (the same file name)")
-    staging = warehouse.staging()
-    fs = FileSystem(spark)
-    try:
-        parsed_uri = f"{staging}/parsed"
-        parsed = _parse(spark, files)
-        # Raw text is kept only where a record is quarantined; parsed tracks replace the text.
-        parsed = parsed.withColumn("p", F.col("p").dropFields("tracks")).withColumn(
-            "raw", F.when(F.col("reason").isNotNull(), F.col("raw"))
-        )
-        parsed.write.parquet(parsed_uri)
-        parsed = spark.read.parquet(parsed_uri)
-
-        summary = (
-            parsed.groupBy("file")
-            .agg(
-                F.max(F.when(F.col("reason") == "corrupt file", 1).otherwise(0)).alias("corrupt"),
-                F.sum(F.when(F.col("reason").isNull(), 1).otherwise(0)).alias("playlists"),
-                F.sum(F.when(F.col("reason").isNull(), F.size("t")).otherwise(0)).alias("tracks"),
-            )
-            .collect()
-        )
-        by_key = {slice_key(r["file"]): r for r in summary}
-        failed: dict[str, FileError] = {}
-        for row in summary:
-            if row["corrupt"]:
-                key = slice_key(row["file"])
-                failed[key] = FileError(key, row["file"], _json_error(spark, row["file"]))
-                log.error("%s: %s", row["file"], failed[key].message)
-
+    with Staging(spark, warehouse) as staging:
+        parsed = staging.stage("parsed", _without_raw_text_of_valid_records(_parse(spark, files)))
+        summary = _file_summary(parsed)
+        failed = _file_failures(spark, summary, log)
         good = parsed.where(~F.col("file").isin([e.file for e in failed.values()]))
         valid = good.where(F.col("reason").isNull())
         outputs = {
@@ -306,50 +372,10 @@ def ingest_slices(
             QUARANTINE: _quarantine(good.where(F.col("reason").isNotNull())),
         }
         for name, frame in outputs.items():
-            frame.write.partitionBy(PARTITION_COLUMN).parquet(f"{staging}/{name}")
-
-        stats: dict[str, SliceStats] = {}
-        for key, file in zip(keys, files, strict=True):
-            if key in failed:
-                continue
-            row = by_key.get(key)
-            stats[key] = SliceStats(
-                key=key,
-                file=file,
-                playlists=int(row["playlists"]) if row else 0,
-                tracks=int(row["tracks"]) if row else 0,
-            )
-        reasons = (
-            parsed.where(F.col("reason").isNotNull() & (F.col("reason") != "corrupt file"))
-            .groupBy("file", "reason")
-            .count()
-            .collect()
-        )
-        for row in reasons:
-            s = stats[slice_key(row["file"])]
-            generic = row["reason"].split(":")[0]
-            s.reasons[generic] = s.reasons.get(generic, 0) + int(row["count"])
-            s.quarantined += int(row["count"])
-        for row in valid.select("file", F.size("t").alias("n")).collect():
-            stats[slice_key(row["file"])].lengths.append(int(row["n"]))
-
-        for key in stats:
-            for name in TABLES:
-                src = f"{staging}/{name}/{PARTITION_COLUMN}={key}"
-                if fs.exists(src):
-                    fs.move(src, warehouse.partition(name, key))
-                else:
-                    fs.delete(warehouse.partition(name, key))
-            log.info(
-                "%s: %d playlists, %d tracks, %d quarantined",
-                key,
-                stats[key].playlists,
-                stats[key].tracks,
-                stats[key].quarantined,
-            )
-        return IngestResult(stats, failed)
-    finally:
-        fs.delete(staging)
+            frame.write.partitionBy(PARTITION_COLUMN).parquet(staging.path(name))
+        stats = _slice_stats(by_key, summary, parsed, valid, failed)
+        _replace_partitions(FileSystem(spark), warehouse, staging, stats, log)
+    return IngestResult(stats, failed)
 
 
 def drop_partitions(spark: SparkSession, warehouse: Warehouse, keys: list[str]) -> None:
