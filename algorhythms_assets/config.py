@@ -26,7 +26,7 @@ class DerivedConfig(dg.Config):
         return config_class(**{name: getattr(self, name) for name in names})
 
 
-def launchpad_config(name: str, *config_classes: type, doc: str | None = None) -> type:
+def launchpad_config(name: str, *config_classes: type) -> type:
     """A `dg.Config` subclass called `name` with every field of `config_classes` (their names
     must not collide), the same types, defaults and descriptions."""
     fields: dict[str, Any] = {}
@@ -35,7 +35,7 @@ def launchpad_config(name: str, *config_classes: type, doc: str | None = None) -
             if field_name in fields:
                 raise ValueError(f"{name}: field {field_name!r} is defined twice")
             fields[field_name] = (info.annotation, info)
-    docs = [doc] if doc else [c.__doc__ for c in config_classes if c.__doc__]
+    docs = [c.__doc__ for c in config_classes if c.__doc__]
     return pydantic.create_model(
         name, __base__=DerivedConfig, __doc__=" ".join(docs), __module__=__name__, **fields
     )
