@@ -12,13 +12,18 @@ the rows of the published tables they reach), then:
    tracks. Seeds are never candidates.
 2. the caller fetches `TrackStats` (popularity, artist) for the candidates;
 3. `feature_matrix(...)`: one row of `FEATURES` per candidate;
-4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs.
+4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs;
+5. `top_up(...)`: a list short of its length is filled with the most popular tracks.
+
+`title_scores` is the one title score: the title candidates here, and the service's answer for
+a playlist known by its title alone.
 
 Only numpy and lightgbm: the service imports this without Spark or torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +34,10 @@ TOP_PLAYLISTS_SHARE = 50
 ARTIST_TRACKS = 50
 LAST_SEEDS = 5
 POPULAR = 500
+RECOMMENDATIONS = 500  # tracks in an answer, as the RecSys Challenge 2018 asks
+# The most popular tracks kept at hand: the first POPULAR are candidates of last resort, all of
+# them top a list up (500 recommendations past up to 500 seeds).
+POPULAR_KEPT = 1000
 EXACT_TITLE_WEIGHT = 3.0
 
 FEATURES = [
@@ -73,7 +82,7 @@ class Evidence:
       key, whether the key is the whole title.
     artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
-    popular: the most popular tracks, best first.
+    popular: the most popular tracks, best first (POPULAR_KEPT of them).
     """
 
     seeds: np.ndarray = field(default_factory=_ints)
@@ -171,6 +180,16 @@ def _top(part: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
     return keys
 
 
+def title_scores(
+    track: np.ndarray, score: np.ndarray, key_playlists: np.ndarray, exact: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted track ids, their title score, best = 1) from the `title_tracks` rows of a title's
+    keys: the sum over keys of score * key_playlists / log(2 + key_playlists), the whole title
+    counting EXACT_TITLE_WEIGHT times: a key many playlists share says less about each."""
+    weight = np.where(exact, EXACT_TITLE_WEIGHT, 1.0) / np.log(2.0 + key_playlists)
+    return _normalised(_sum_by(track, weight * score * key_playlists))
+
+
 def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     """(sorted candidate ids, the per-source scores needed for their features)."""
     seeds = ev.seeds
@@ -196,11 +215,8 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
     parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
 
-    weight = np.where(ev.title_exact, EXACT_TITLE_WEIGHT, 1.0) / np.log(
-        2.0 + ev.title_key_playlists
-    )
-    parts["title"] = _normalised(
-        _sum_by(ev.title_track, weight * ev.title_score * ev.title_key_playlists)
+    parts["title"] = title_scores(
+        ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact
     )
 
     candidates = set()
@@ -268,3 +284,15 @@ def rank(
     col = {name: X[:, i] for i, name in enumerate(FEATURES)}
     order = np.lexsort((candidates, -col["popularity"], -col["uknn"], -col["knn"]))
     return candidates[order], 1.0 / np.arange(1, len(order) + 1)
+
+
+def top_up(
+    ranked: Iterable[int], popular: Iterable[int], exclude: Collection[int], n: int
+) -> list[int]:
+    """The first `n` of `ranked` not in `exclude`, filled up with the most popular tracks that
+    are neither."""
+    out = [t for t in map(int, ranked) if t not in exclude][:n]
+    if len(out) < n:
+        seen = set(exclude) | set(out)
+        out += [t for t in map(int, popular) if t not in seen][: n - len(out)]
+    return out

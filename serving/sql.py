@@ -21,13 +21,33 @@ TRACK_FIELDS = "t.id, t.uri, t.name, t.artist, t.album"
 
 VERSION = PUBLISHED + "SELECT version, dimension FROM published"
 
-COLDSTART_MODEL = f"SELECT version, coldstart_spec, coldstart_arrays FROM {TRACK_MODEL}"
+# The version's models: cold-start spec and arrays, and the ranker (a version published before
+# rankers existed has no ranker column: MODELS_WITHOUT_RANKER).
+MODELS = f"SELECT version, coldstart_spec, coldstart_arrays, ranker FROM {TRACK_MODEL}"
+MODELS_WITHOUT_RANKER = f"SELECT version, coldstart_spec, coldstart_arrays, NULL FROM {TRACK_MODEL}"
 
-# Known tracks among %(uris)s, with their vectors.
-LOOKUP = (
+# The %(k)s most popular track ids, best first: by the ranking statistics when the version has
+# them (the ranker's popularity), else by the catalogue's playlist counts.
+POPULAR = (
     PUBLISHED
-    + f"""SELECT p.version, t.id, t.uri, t.embedding
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)"""
+    + f""", ranked AS (
+    SELECT track_id AS id FROM {TRACK_STATS} ORDER BY popularity DESC, track_id LIMIT %(k)s
+),
+counted AS (
+    SELECT id FROM {TRACK_VECTORS} WHERE NOT EXISTS (SELECT FROM ranked)
+    ORDER BY num_playlists DESC, id LIMIT %(k)s
+)
+SELECT p.version, array(SELECT id FROM ranked UNION ALL SELECT id FROM counted)
+FROM published p"""
+)
+
+# The request's catalogue tracks among %(uris)s: id and artist (null without ranking
+# statistics).
+RESOLVE = (
+    PUBLISHED
+    + f"""SELECT p.version, t.uri, t.id, s.artist_id
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
+LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
 )
 
 TRACK = (
@@ -36,98 +56,77 @@ TRACK = (
 FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = %(uri)s"""
 )
 
-
-# Nearest tracks to %(q)s by cosine distance (the HNSW index's operator), leaving out
-# %(exclude)s ids; one row with null track fields when there are none.
-NEAREST = (
+# The fields of the tracks %(ids)s.
+TRACKS = (
     PUBLISHED
-    + f"""SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.distance
+    + f"""SELECT p.version, {TRACK_FIELDS}
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
+)
+
+# The %(k)s nearest tracks to the track %(uri)s by cosine distance (the HNSW index's operator):
+# (version, the track's id, then id, uri, name, artist, album, distance); null ids when the
+# track is unknown, null fields when there are none.
+NEAREST_TO_TRACK = (
+    PUBLISHED
+    + f""", seed AS (SELECT id, embedding FROM {TRACK_VECTORS} WHERE uri = %(uri)s)
+SELECT p.version, (SELECT id FROM seed), n.id, n.uri, n.name, n.artist, n.album, n.distance
 FROM published p LEFT JOIN LATERAL (
-    SELECT t.*, t.embedding <=> %(q)s AS distance FROM {TRACK_VECTORS} t
-    WHERE t.id <> ALL(%(exclude)s)
-    ORDER BY t.embedding <=> %(q)s LIMIT %(k)s
+    SELECT t.*, t.embedding <=> (SELECT embedding FROM seed) AS distance FROM {TRACK_VECTORS} t
+    WHERE EXISTS (SELECT FROM seed) AND t.id <> (SELECT id FROM seed)
+    ORDER BY t.embedding <=> (SELECT embedding FROM seed) LIMIT %(k)s
 ) n ON true"""
 )
 
-
-# Candidates for a playlist come from two sources: item-kNN (the summed neighbour weights of its
-# tracks, scaled so the best candidate has 1) and the nearest tracks to the query vector (HNSW).
-# A candidate's score is knn + %(embedding_weight)s * cosine(query, candidate).
-
-# The whole answer for catalogue seeds in one statement: the seeds found among %(uris)s, the
-# mean of their unit vectors as the query, both candidate sources, and the fused ranking,
-# leaving out the seeds and the %(exclude)s uris.
-NEAREST_TO_SEEDS = (
+# Songs: candidates from two sources, item-kNN (the summed neighbour weights of the catalogue
+# seeds %(seeds)s, scaled so the best candidate has 1) and the nearest tracks to the query
+# vector (HNSW). The query is the normalised sum of the seeds' unit vectors and %(cold)s (the sum
+# of the cold-start model's unit vectors for described unknown songs; null without). Score =
+# knn + %(embedding_weight)s * cosine(query, candidate) - %(dislike_weight)s * max(0, the
+# candidate's highest cosine to a disliked track %(dislikes)s). The %(exclude)s ids are left
+# out; the best %(k)s come back, one row with null track fields when there are none.
+SONGS = (
     PUBLISHED
-    + f""", seeds AS (SELECT id, uri, embedding FROM {TRACK_VECTORS} WHERE uri = ANY(%(uris)s)),
-query AS (SELECT avg(l2_normalize(embedding)) AS q FROM seeds),
+    + f""", seeds AS (SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(seeds)s::int[])),
+query AS (
+    SELECT l2_normalize(coalesce(
+        sum(l2_normalize(embedding)) + %(cold)s::vector,
+        sum(l2_normalize(embedding)),
+        %(cold)s::vector
+    )) AS q FROM seeds
+),
+disliked AS MATERIALIZED (
+    SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(dislikes)s::int[])
+),
 knn AS (
     SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
-    WHERE n.src IN (SELECT id FROM seeds) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
+    WHERE n.src = ANY(%(seeds)s::int[]) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
 ),
 ann AS (
-    SELECT t.id FROM {TRACK_VECTORS} t WHERE EXISTS (SELECT FROM seeds)
+    SELECT t.id FROM {TRACK_VECTORS} t
     ORDER BY t.embedding <=> (SELECT q FROM query) LIMIT %(pool)s
 ),
 candidates AS (
     SELECT t.id, t.uri, t.name, t.artist, t.album,
         coalesce(k.s / nullif(max(k.s) OVER (), 0), 0)
-        + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query))) AS score
+        + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query)))
+        - %(dislike_weight)s * greatest(0, coalesce(
+            (SELECT max(1 - (t.embedding <=> d.embedding)) FROM disliked d), 0
+        )) AS score
     FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
     JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
-    WHERE t.id NOT IN (SELECT id FROM seeds) AND t.uri <> ALL(%(exclude)s)
+    WHERE t.id <> ALL(%(exclude)s::int[])
 )
-SELECT p.version, (SELECT array_agg(uri) FROM seeds), n.id, n.uri, n.name, n.artist, n.album,
-    n.score
+SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.score
 FROM published p LEFT JOIN LATERAL (
     SELECT * FROM candidates ORDER BY score DESC, id LIMIT %(k)s
 ) n ON true"""
 )
 
-
-def candidates(with_embedding: bool) -> str:
-    """Both candidate sources for the query vector %(q)s and the catalogue seeds %(seed_ids)s,
-    leaving out %(exclude)s ids: (version, id, uri, name, artist, album, knn, cosine[, vector]);
-    one row with null track fields when there are none."""
-    extra = ", t.embedding" if with_embedding else ""
-    return (
-        PUBLISHED
-        + f""", knn AS (
-    SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
-    WHERE n.src = ANY(%(seed_ids)s) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
-),
-ann AS (SELECT id FROM {TRACK_VECTORS} ORDER BY embedding <=> %(q)s LIMIT %(pool)s),
-candidates AS (
-    SELECT t.id, t.uri, t.name, t.artist, t.album,
-        coalesce(k.s / nullif(max(k.s) OVER (), 0), 0) AS knn,
-        1 - (t.embedding <=> %(q)s) AS cosine{extra}
-    FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
-    JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
-    WHERE t.id <> ALL(%(exclude)s)
-)
-SELECT p.version, n.* FROM published p LEFT JOIN LATERAL (SELECT * FROM candidates) n ON true"""
-    )
-
-
-# Tracks of playlists whose titles share keys with %(keys)s; a whole-title match counts double.
-TITLE = (
+# The `title_tracks` rows of the title keys %(keys)s (scored by algorhythms_store.ranking).
+TITLES = (
     PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}, s.score
-FROM published p LEFT JOIN LATERAL (
-    SELECT track_id, sum(score * CASE WHEN key LIKE '=%%' THEN 2 ELSE 1 END) AS score
-    FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s) AND track_id <> ALL(%(exclude)s)
-    GROUP BY track_id ORDER BY score DESC, track_id LIMIT %(k)s
-) s ON true LEFT JOIN {TRACK_VECTORS} t ON t.id = s.track_id
-ORDER BY s.score DESC, t.id"""
-)
-
-POPULAR = (
-    PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}, t.num_playlists
-FROM published p LEFT JOIN LATERAL (
-    SELECT * FROM {TRACK_VECTORS} WHERE id <> ALL(%(exclude)s)
-    ORDER BY num_playlists DESC, id LIMIT %(k)s
-) t ON true"""
+    + f"""SELECT p.version, t.key, t.track_id, t.score, t.key_playlists
+FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
 )
 
 # Full-text match on name and artist (the GIN index's expression), prefix-matching each word.
@@ -144,24 +143,6 @@ FROM published p LEFT JOIN LATERAL (
 
 
 # --- the ranked playlist path (algorhythms_store.ranking): what an Evidence is made of -------
-
-RANKER_MODEL = f"SELECT version, ranker FROM {TRACK_MODEL}"
-
-# The most popular tracks (ranking candidates of last resort), best first.
-RANK_POPULAR = (
-    PUBLISHED
-    + f"""SELECT p.version, s.track_id FROM published p LEFT JOIN LATERAL (
-    SELECT track_id FROM {TRACK_STATS} ORDER BY popularity DESC, track_id LIMIT %(k)s
-) s ON true"""
-)
-
-# The playlist's catalogue tracks among %(uris)s: id and artist.
-RANK_SEEDS = (
-    PUBLISHED
-    + f"""SELECT p.version, t.uri, t.id, s.artist_id
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
-LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
-)
 
 # One row of arrays: far cheaper to read than thousands of rows.
 RANK_NEIGHBORS = (
@@ -188,12 +169,6 @@ FROM published p LEFT JOIN LATERAL (
 ) top ON true"""
 )
 
-RANK_TITLES = (
-    PUBLISHED
-    + f"""SELECT p.version, t.key, t.track_id, t.score, t.key_playlists
-FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
-)
-
 # Neighbours of the artists %(artists)s, and each artist's %(n)s most popular tracks.
 RANK_ARTISTS = (
     PUBLISHED
@@ -213,10 +188,4 @@ RANK_STATS = (
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
     s.artist_tracks_popularity
 FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
-)
-
-RANK_TRACKS = (
-    PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
 )

@@ -3,11 +3,11 @@ import pandas as pd
 
 from algorhythms_ml.recommend.ranker import (
     CATEGORIES,
-    MemoryStore,
     balanced_queries,
     challenge_metrics,
     split_holdout,
 )
+from algorhythms_store.memory_store import MemoryStore
 from algorhythms_store.ranking import FEATURES, candidate_scores, rank
 
 

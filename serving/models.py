@@ -1,0 +1,51 @@
+"""What a published version's answers need besides its tables, loaded once per version: the
+cold-start model, the ranker and the most popular tracks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+from psycopg import AsyncConnection
+
+from algorhythms_store.coldstart import ColdStartModel, unpack_arrays
+from algorhythms_store.ranking import POPULAR_KEPT, Ranker
+from serving import published
+
+
+@dataclass(frozen=True)
+class VersionModels:
+    version: int
+    coldstart: ColdStartModel | None
+    ranker: Ranker | None
+    popular: np.ndarray  # track ids, most popular first (POPULAR_KEPT of them)
+
+
+async def load(conn: AsyncConnection, version: int) -> VersionModels:
+    """The models of `version` (VersionChanged if another one is live by now)."""
+    spec, arrays, ranker_text = await published.models(conn, version)
+    coldstart = None
+    if spec is not None and arrays is not None:
+        coldstart = ColdStartModel(arrays=await asyncio.to_thread(unpack_arrays, arrays), spec=spec)
+    ranker = None if ranker_text is None else await asyncio.to_thread(Ranker, ranker_text)
+    popular = await published.popular(conn, version, POPULAR_KEPT)
+    return VersionModels(version, coldstart, ranker, popular)
+
+
+class ModelCache:
+    """The live version's models, loaded by the first request that needs them; a new version
+    replaces them (older versions are no longer asked for)."""
+
+    def __init__(self) -> None:
+        self._models: VersionModels | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, conn: AsyncConnection, version: int) -> VersionModels:
+        models = self._models
+        if models is not None and models.version == version:
+            return models
+        async with self._lock:
+            if self._models is None or self._models.version != version:
+                self._models = await load(conn, version)
+            return self._models
