@@ -7,6 +7,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from algorhythms_store.database import resolve_url
+from serving.arrays import register_numpy_arrays
 from serving.settings import Settings
 
 
@@ -27,8 +28,10 @@ async def register_vector(conn: AsyncConnection) -> bool:
 
 
 async def configure_connection(conn: AsyncConnection, settings: Settings) -> None:
-    """Autocommit, pgvector's types, and the session settings every service query assumes."""
+    """Autocommit, pgvector's types, numpy arrays, and the session settings every service query
+    assumes."""
     await conn.set_autocommit(True)
+    register_numpy_arrays(conn)
     await register_vector(conn)
     await conn.execute(
         "SELECT set_config('hnsw.ef_search', %s, false),"

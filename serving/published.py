@@ -20,10 +20,15 @@ TrackFields = tuple[str, str | None, str | None, str | None]  # uri, name, artis
 
 
 async def _rows(
-    conn: AsyncConnection, statement: str, params: dict | None = None, version: int | None = None
+    conn: AsyncConnection,
+    statement: str,
+    params: dict | None = None,
+    version: int | None = None,
+    binary: bool = False,
 ) -> list[tuple]:
-    """The rows of `statement`, whose first column is the version it read."""
-    rows = await (await conn.execute(statement, params)).fetchall()
+    """The rows of `statement`, whose first column is the version it read (`binary`: arrays as
+    numpy arrays, see serving.arrays)."""
+    rows = await (await conn.execute(statement, params, binary=binary)).fetchall()
     if not rows or rows[0][0] is None:
         raise NotPublished
     if version is not None and rows[0][0] != version:
@@ -34,10 +39,6 @@ async def _rows(
 def int_array(values) -> str:
     """An int[] literal: cheaper to send than a long Python list."""
     return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
-def _columns(rows: list[tuple], first: int, dtypes) -> list[np.ndarray]:
-    return [np.array([r[first + i] for r in rows], dtype=d) for i, d in enumerate(dtypes)]
 
 
 async def current_version(conn: AsyncConnection) -> tuple[int, int]:
@@ -135,61 +136,74 @@ async def songs(
 async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
     """(track, score, key playlists, whole title?) of the `title_tracks` rows of the query's
     title keys."""
-    rows = await _rows(conn, sql.TITLES, {"keys": query.title_keys}, query.version)
-    rows = [r for r in rows if r[1] is not None]
-    track, score, key_playlists = _columns(rows, 2, (np.int64, np.float32, np.float32))
-    return [track, score, key_playlists, np.array([r[1].startswith("=") for r in rows], bool)]
+    row = (await _rows(conn, sql.TITLES, {"keys": query.title_keys}, query.version, True))[0]
+    return [
+        _array(row[2], np.int64),
+        _array(row[3], np.float32),
+        _array(row[4], np.float32),
+        _array(row[1], bool),
+    ]
+
+
+def _array(value: np.ndarray | None, dtype) -> np.ndarray:
+    """An array column as `dtype` (null: empty)."""
+    return np.zeros(0, dtype) if value is None else value.astype(dtype, copy=False)
 
 
 async def evidence(conn: AsyncConnection, query: Query, popular: np.ndarray) -> Evidence:
-    """What the published tables say about the query's playlist (algorhythms_store.ranking)."""
-    version = query.version
-    ev = Evidence(has_title=bool(query.name), popular=popular)
+    """What the published tables say about the query's playlist (algorhythms_store.ranking),
+    read in one statement."""
     seeds, artists = query.ranked_seeds
-    ev.seeds = np.array(seeds, np.int64)
-    ev.seed_artists = np.array(artists, np.int64)
-    if seeds:
-        ids = int_array(seeds)
-        row = (await _rows(conn, sql.RANK_NEIGHBORS, {"ids": ids}, version))[0]
-        if row[1] is not None:
-            ev.neighbor_src = np.asarray(row[1], np.int64)
-            ev.neighbor_dst = np.asarray(row[2], np.int64)
-            ev.neighbor_weight = np.asarray(row[3], np.float32)
-        rows = await _rows(conn, sql.RANK_PLAYLISTS, {"ids": ids, "n": TOP_PLAYLISTS}, version)
-        rows = [r for r in rows if r[1] is not None]
-        ev.playlist_id, ev.playlist_overlap, ev.playlist_length = _columns(
-            rows, 1, (np.int64, np.float32, np.float32)
-        )
-        if rows:
-            ev.member_pid = np.concatenate([np.full(len(r[4]), r[1], np.int64) for r in rows])
-            ev.member_track = np.concatenate([np.asarray(r[4], np.int64) for r in rows])
-        distinct = int_array(sorted(set(artists)))
-        rows = await _rows(
-            conn, sql.RANK_ARTISTS, {"artists": distinct, "n": ARTIST_TRACKS}, version
-        )
-        pairs = [r for r in rows if r[1] is not None]
-        ev.artist_neighbor_src, ev.artist_neighbor_dst, ev.artist_neighbor_weight = _columns(
-            pairs, 1, (np.int64, np.int64, np.float32)
-        )
-        ev.artist_tracks = np.array([r[4] for r in rows if r[4] is not None], np.int64)
-    if query.title_keys:
-        ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact = await title_rows(
-            conn, query
-        )
-    return ev
+    params = {
+        "ids": int_array(seeds),
+        "artists": int_array(sorted(set(artists))),
+        "keys": query.title_keys,
+        "n": TOP_PLAYLISTS,
+        "artist_tracks": ARTIST_TRACKS,
+    }
+    row = (await _rows(conn, sql.EVIDENCE, params, query.version, binary=True))[0]
+    i8, f4 = np.int64, np.float32
+    return Evidence(
+        seeds=np.array(seeds, i8),
+        seed_artists=np.array(artists, i8),
+        has_title=bool(query.name),
+        neighbor_src=_array(row[1], i8),
+        neighbor_dst=_array(row[2], i8),
+        neighbor_weight=_array(row[3], f4),
+        playlist_id=_array(row[4], i8),
+        playlist_overlap=_array(row[5], f4),
+        playlist_length=_array(row[6], f4),
+        member_pid=_array(row[7], i8),
+        member_track=_array(row[8], i8),
+        artist_neighbor_src=_array(row[9], i8),
+        artist_neighbor_dst=_array(row[10], i8),
+        artist_neighbor_weight=_array(row[11], f4),
+        artist_tracks=_array(row[12], i8),
+        title_exact=_array(row[13], bool),
+        title_track=_array(row[14], i8),
+        title_score=_array(row[15], f4),
+        title_key_playlists=_array(row[16], f4),
+        popular=popular,
+    )
 
 
 async def track_stats(
     conn: AsyncConnection, version: int, candidates: np.ndarray
 ) -> tuple[np.ndarray, TrackStats]:
-    """(the candidates with ranking statistics, their statistics)."""
-    rows = await _rows(conn, sql.RANK_STATS, {"ids": int_array(candidates.tolist())}, version)
-    stat = {r[1]: r[2:] for r in rows if r[1] is not None}
-    kept = candidates[np.array([c in stat for c in candidates.tolist()], bool)]
-    values = [stat[c] for c in kept.tolist()]
+    """(the candidates with ranking statistics, in their order; their statistics)."""
+    params = {"ids": int_array(candidates.tolist())}
+    row = (await _rows(conn, sql.STATS, params, version, binary=True))[0]
+    ids = _array(row[1], np.int64)
+    order = np.argsort(ids)
+    kept = candidates[np.isin(candidates, ids)]
+    at = order[np.searchsorted(ids, kept, sorter=order)]
+
+    def column(i: int, dtype) -> np.ndarray:
+        return _array(row[i], dtype)[at]
+
     return kept, TrackStats(
-        popularity=np.array([v[0] for v in values], np.float32),
-        artist=np.array([v[1] for v in values], np.int64),
-        artist_popularity=np.array([v[2] for v in values], np.float32),
-        artist_tracks_popularity=np.array([v[3] for v in values], np.float32),
+        popularity=column(2, np.float32),
+        artist=column(3, np.int64),
+        artist_popularity=column(4, np.float32),
+        artist_tracks_popularity=column(5, np.float32),
     )

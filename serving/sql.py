@@ -122,11 +122,17 @@ FROM published p LEFT JOIN LATERAL (
 ) n ON true"""
 )
 
-# The `title_tracks` rows of the title keys %(keys)s (scored by algorhythms_store.ranking).
+# The `title_tracks` rows of the title keys %(keys)s as arrays (whole title?, track, score,
+# key playlists), scored by algorhythms_store.ranking.title_scores.
+TITLE_ARRAYS = f"""SELECT array_agg(key LIKE '=%%')::bool[] AS exact,
+    array_agg(track_id)::int4[] AS track, array_agg(score)::float4[] AS score,
+    array_agg(key_playlists)::float4[] AS key_playlists
+FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s)"""
+
 TITLES = (
     PUBLISHED
-    + f"""SELECT p.version, t.key, t.track_id, t.score, t.key_playlists
-FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
+    + f"""SELECT p.version, x.exact, x.track, x.score, x.key_playlists
+FROM published p, LATERAL ({TITLE_ARRAYS}) x"""
 )
 
 # Full-text match on name and artist (the GIN index's expression), prefix-matching each word.
@@ -143,49 +149,66 @@ FROM published p LEFT JOIN LATERAL (
 
 
 # --- the ranked playlist path (algorhythms_store.ranking): what an Evidence is made of -------
+# Run with binary=True (serving.arrays): one row of arrays is far cheaper to read than
+# thousands of rows.
 
-# One row of arrays: far cheaper to read than thousands of rows.
-RANK_NEIGHBORS = (
+# Everything the tables say about a playlist with the catalogue seeds %(ids)s, their artists
+# %(artists)s and the title keys %(keys)s, in one row: the seeds' neighbours (src, dst, weight);
+# the %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller pid)
+# as (pid, overlap, length) and their members (pid, track); the artists' neighbours (src, dst,
+# weight) and %(artist_tracks)s most popular tracks each; the title rows (whole title?, track,
+# score, key playlists). Arrays are null where empty.
+EVIDENCE = (
     PUBLISHED
-    + f"""SELECT p.version, n.src, n.dst, n.weight
-FROM published p LEFT JOIN LATERAL (
-    SELECT array_agg(src) AS src, array_agg(dst) AS dst, array_agg(weight) AS weight
+    + f""", neighbors AS (
+    SELECT array_agg(src)::int4[] AS src, array_agg(dst)::int4[] AS dst,
+        array_agg(weight)::float4[] AS weight
     FROM {TRACK_NEIGHBORS} WHERE src = ANY(%(ids)s::int[])
-) n ON true"""
-)
-
-# The %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller
-# pid), with their tracks.
-RANK_PLAYLISTS = (
-    PUBLISHED
-    + f"""SELECT p.version, top.pid, top.overlap, top.length,
-    (SELECT array_agg(m.track_id) FROM {PLAYLIST_MEMBERS} m WHERE m.pid = top.pid)
-FROM published p LEFT JOIN LATERAL (
+),
+top AS (
     SELECT pid, count(*) AS overlap, max(length) AS length
     FROM {PLAYLIST_MEMBERS} WHERE track_id = ANY(%(ids)s::int[])
     GROUP BY pid
     ORDER BY count(*) / sqrt(greatest(max(length), 1)::float8) DESC, pid
     LIMIT %(n)s
-) top ON true"""
+),
+playlists AS (
+    SELECT array_agg(pid)::int4[] AS pid, array_agg(overlap)::float4[] AS overlap,
+        array_agg(length)::float4[] AS length
+    FROM top
+),
+members AS (
+    SELECT array_agg(m.pid)::int4[] AS pid, array_agg(m.track_id)::int4[] AS track
+    FROM top JOIN {PLAYLIST_MEMBERS} m ON m.pid = top.pid
+),
+artists AS (
+    SELECT array_agg(src)::int4[] AS src, array_agg(dst)::int4[] AS dst,
+        array_agg(weight)::float4[] AS weight
+    FROM {ARTIST_NEIGHBORS} WHERE src = ANY(%(artists)s::int[])
+),
+artist_tracks AS (
+    SELECT array_agg(x.track_id)::int4[] AS track
+    FROM unnest(%(artists)s::int[]) AS artist(id) CROSS JOIN LATERAL (
+        SELECT track_id FROM {TRACK_STATS} WHERE artist_id = artist.id
+        ORDER BY popularity DESC, track_id LIMIT %(artist_tracks)s
+    ) x
+),
+titles AS ({TITLE_ARRAYS})
+SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists
+FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x"""
 )
 
-# Neighbours of the artists %(artists)s, and each artist's %(n)s most popular tracks.
-RANK_ARTISTS = (
-    PUBLISHED
-    + f"""SELECT p.version, a.src, a.dst, a.weight, NULL::int
-FROM published p LEFT JOIN {ARTIST_NEIGHBORS} a ON a.src = ANY(%(artists)s::int[])
-UNION ALL
-SELECT p.version, NULL, NULL, NULL, x.track_id
-FROM published p CROSS JOIN unnest(%(artists)s::int[]) AS artist(id)
-CROSS JOIN LATERAL (
-    SELECT track_id FROM {TRACK_STATS} WHERE artist_id = artist.id
-    ORDER BY popularity DESC, track_id LIMIT %(n)s
-) x"""
-)
-
-RANK_STATS = (
+# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
+STATS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
     s.artist_tracks_popularity
-FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
+FROM published p, LATERAL (
+    SELECT array_agg(track_id)::int4[] AS track_id, array_agg(popularity)::int4[] AS popularity,
+        array_agg(artist_id)::int4[] AS artist_id,
+        array_agg(artist_popularity)::int4[] AS artist_popularity,
+        array_agg(artist_tracks_popularity)::int8[] AS artist_tracks_popularity
+    FROM {TRACK_STATS} WHERE track_id = ANY(%(ids)s::int[])
+) s"""
 )
