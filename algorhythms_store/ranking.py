@@ -221,15 +221,11 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
         ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact
     )
 
-    candidates = set()
-    for name in ("knn", "uknn", "title"):
-        candidates.update(_top(parts[name], PER_SOURCE).tolist())
-    candidates.update(ev.artist_tracks.tolist())
-    candidates.difference_update(seeds.tolist())
+    sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title")]
+    candidates = np.setdiff1d(np.concatenate([*sources, ev.artist_tracks]).astype(_I), seeds)
     if len(candidates) < POPULAR:
-        candidates.update(ev.popular[:POPULAR].tolist())
-        candidates.difference_update(seeds.tolist())
-    return np.array(sorted(candidates), dtype=_I), Scores(parts)
+        candidates = np.setdiff1d(np.union1d(candidates, ev.popular[:POPULAR]).astype(_I), seeds)
+    return candidates, Scores(parts)
 
 
 def feature_matrix(

@@ -92,25 +92,25 @@ async def _songs(
     return rows, skipped
 
 
-async def _ranked(conn: AsyncConnection, query: Query, models: VersionModels) -> Scored:
-    """The learned ranker's order of the playlist's candidates, with its scores."""
+async def _ranked(conn: AsyncConnection, query: Query, models: VersionModels, count: int) -> Scored:
+    """The learned ranker's best `count` candidates for the playlist, with their scores."""
     ev = await published.evidence(conn, query, models.popular)
     candidates, scores = candidate_scores(ev)
     candidates, stats = await published.track_stats(conn, query.version, candidates)
     X = feature_matrix(ev, candidates, scores, stats)
     order, values = rank(ev, candidates, X, models.ranker)
-    return [(int(t), float(v)) for t, v in zip(order, values, strict=True)]
+    return list(zip(order[:count].tolist(), values[:count].tolist(), strict=True))
 
 
-async def _titled(conn: AsyncConnection, query: Query) -> Scored:
-    """Tracks of playlists with the query's title keys, by the title score."""
+async def _titled(conn: AsyncConnection, query: Query, count: int) -> Scored:
+    """The best `count` tracks of playlists with the query's title keys, by the title score."""
     if not query.title_keys:
         return []
     tracks, scores = title_scores(*await published.title_rows(conn, query))
     keep = ~np.isin(tracks, query.seed_ids)
     tracks, scores = tracks[keep], scores[keep]
-    order = np.lexsort((tracks, -scores))
-    return [(int(tracks[i]), float(scores[i])) for i in order]
+    order = np.lexsort((tracks, -scores))[:count]
+    return list(zip(tracks[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def _topped_up(scored: Scored, popular: np.ndarray, exclude: set[int], count: int) -> Scored:
@@ -129,7 +129,7 @@ async def _continuation(
     """(source, tracks best first, the fields known of them, skipped songs) of the first path
     that applies: ranker, songs, title."""
     if models.ranker is not None and (query.seed_ids or query.title_keys):
-        return "ranker", await _ranked(conn, query, models), {}, query.skipped
+        return "ranker", await _ranked(conn, query, models, count), {}, query.skipped
     skipped: list[str] = []
     if query.seeds:
         try:
@@ -139,7 +139,7 @@ async def _continuation(
             return "songs", [(t, s) for t, _, s in rows], {t: f for t, f, _ in rows}, skipped
         except NoUsableSongs as error:
             skipped = error.skipped
-    return "title", await _titled(conn, query), {}, skipped
+    return "title", await _titled(conn, query, count), {}, skipped
 
 
 async def continue_playlist(
