@@ -462,6 +462,52 @@ def measure(code: Path | None, url: str, bodies: dict, args, work: Path) -> dict
     return figures
 
 
+def ranker_timing(data: Path, url: str, bodies: list[dict]) -> None:
+    """The published ranker's scores over the continuations' real feature matrices: LightGBM's
+    own predict against the compiled predictor, per continuation, single-threaded."""
+    import pandas as pd
+
+    from algorhythms_store.memory_store import MemoryStore
+    from algorhythms_store.ranking import Ranker
+
+    with psycopg.connect(url) as conn:
+        text = conn.execute("SELECT ranker FROM track_model").fetchone()[0]
+        id_of = dict(conn.execute("SELECT uri, id FROM track_vectors").fetchall())
+    if text is None:
+        print("no ranker published")
+        return
+    names = ["track_neighbors", "title_tracks", "playlist_members", "track_stats"]
+    store = MemoryStore(
+        {n: pd.read_parquet(data / "warehouse" / n) for n in names + ["artist_neighbors"]}
+    )
+    matrices = [
+        store.features([id_of[u] for u in b["tracks"] if u in id_of], b.get("name"))[2]
+        for b in bodies
+    ]
+    ranker = Ranker(text)
+    started = time.perf_counter()
+    ranker.compile()
+    compile_s = time.perf_counter() - started
+    timings = {}
+    for label, predict in (
+        ("LightGBM", lambda X: ranker.booster.predict(X, num_threads=1)),
+        ("compiled", ranker.score),
+    ):
+        started = time.perf_counter()
+        scores = [predict(X) for X in matrices]
+        timings[label] = (1000 * (time.perf_counter() - started) / len(matrices), scores)
+    diff = max(
+        float(np.abs(a - b).max()) if len(a) else 0.0
+        for a, b in zip(timings["LightGBM"][1], timings["compiled"][1], strict=True)
+    )
+    rows = np.mean([len(X) for X in matrices])
+    print(
+        f"ranker over {len(matrices)} continuations ({rows:.0f} candidates each): LightGBM "
+        f"{timings['LightGBM'][0]:.2f} ms, compiled (lleaves) {timings['compiled'][0]:.2f} ms "
+        f"per continuation; max |score difference| {diff:.1e}; compiled in {compile_s:.1f} s"
+    )
+
+
 def mpd_benchmark(args) -> None:
     mpd_dir = args.mpd_dir.resolve()
     if isinstance(args.reuse, str):
@@ -478,6 +524,7 @@ def mpd_benchmark(args) -> None:
         f"data: {data}; {len(bodies['continue'])} playlists to continue, "
         f"{len(bodies['recommendations'])} song sets"
     )
+    ranker_timing(data, url, bodies["continue"])
     work = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     if args.baseline:
         measure(args.baseline.resolve(), url, bodies, args, work)
