@@ -13,24 +13,20 @@ from pathlib import Path
 
 from psycopg import AsyncConnection
 
-from serving import sql
-from serving.db import ModelCache, configure_connection
-from serving.recommender import continue_playlist, seed_from_track, with_retry
+from algorhythms_store.ranking import RECOMMENDATIONS
+from serving.models import ModelCache
+from serving.pool import configure_connection
+from serving.query import seed_from_track
+from serving.recommender import continue_playlist, with_retry
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TEAM_INFO = ("team_info", "AlgoRhythms", "algorhythms@example.org")
-TRACKS_PER_PLAYLIST = 500
 
 
-async def _popular(conn: AsyncConnection, k: int) -> list[str]:
-    rows = await (await conn.execute(sql.POPULAR, {"exclude": [], "k": k})).fetchall()
-    return [r[2] for r in rows if r[1] is not None]
-
-
-async def _answer(conn, models, playlist: dict, popular: list[str], count: int) -> list[str]:
-    tracks = playlist.get("tracks") or []
+async def _answer(conn, models: ModelCache, playlist: dict, count: int) -> list[str]:
+    """The service's continuation of `playlist` (topped up with popular tracks)."""
     seeds = [
         seed_from_track(
             t["track_uri"],
@@ -39,21 +35,12 @@ async def _answer(conn, models, playlist: dict, popular: list[str], count: int) 
             t.get("album_name"),
             t.get("duration_ms"),
         )
-        for t in tracks
+        for t in playlist.get("tracks") or []
     ]
-    own = {s.uri for s in seeds}
-    if seeds or (playlist.get("name") or "").strip():
-        result = await with_retry(
-            lambda: continue_playlist(conn, models, playlist.get("name"), seeds, count)
-        )
-        chosen = [i.uri for i in result.items if i.uri not in own]
-    else:
-        chosen = []
-    chosen = list(dict.fromkeys(chosen))[:count]
-    if len(chosen) < count:  # top up with popular tracks
-        taken = own | set(chosen)
-        chosen += [u for u in popular if u not in taken][: count - len(chosen)]
-    return chosen
+    result = await with_retry(
+        lambda: continue_playlist(conn, models, playlist.get("name"), seeds, count)
+    )
+    return [item.uri for item in result.items]
 
 
 async def run_challenge(
@@ -61,7 +48,7 @@ async def run_challenge(
     challenge_set: Path,
     out: Path,
     settings: Settings | None = None,
-    count: int = TRACKS_PER_PLAYLIST,
+    count: int = RECOMMENDATIONS,
     concurrency: int = 4,
 ) -> dict:
     """Write the submission for every playlist of `challenge_set`; a summary of the run."""
@@ -77,12 +64,9 @@ async def run_challenge(
     async def worker() -> None:
         async with await AsyncConnection.connect(url) as conn:
             await configure_connection(conn, settings)
-            popular = await _popular(conn, 2 * count + 300)
             while not queue.empty():
                 playlist = queue.get_nowait()
-                answers[int(playlist["pid"])] = await _answer(
-                    conn, models, playlist, popular, count
-                )
+                answers[int(playlist["pid"])] = await _answer(conn, models, playlist, count)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     short = {pid: len(a) for pid, a in answers.items() if len(a) < count}

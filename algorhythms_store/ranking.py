@@ -12,14 +12,21 @@ the rows of the published tables they reach), then:
    tracks. Seeds are never candidates.
 2. the caller fetches `TrackStats` (popularity, artist) for the candidates;
 3. `feature_matrix(...)`: one row of `FEATURES` per candidate;
-4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs.
+4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs;
+5. `top_up(...)`: a list short of its length is filled with the most popular tracks.
 
-Only numpy and lightgbm: the service imports this without Spark or torch.
+`title_scores` is the one title score: the title candidates here, and the service's answer for
+a playlist known by its title alone.
+
+Only numpy, lightgbm and lleaves: the service imports this without Spark or torch.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +36,10 @@ TOP_PLAYLISTS_SHARE = 50
 ARTIST_TRACKS = 50
 LAST_SEEDS = 5
 POPULAR = 500
+RECOMMENDATIONS = 500  # tracks in an answer, as the RecSys Challenge 2018 asks
+# The most popular tracks kept at hand: the first POPULAR are candidates of last resort, all of
+# them top a list up (500 recommendations past up to 500 seeds).
+POPULAR_KEPT = 1000
 EXACT_TITLE_WEIGHT = 3.0
 
 FEATURES = [
@@ -73,7 +84,7 @@ class Evidence:
       key, whether the key is the whole title.
     artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
-    popular: the most popular tracks, best first.
+    popular: the most popular tracks, best first (POPULAR_KEPT of them).
     """
 
     seeds: np.ndarray = field(default_factory=_ints)
@@ -171,6 +182,16 @@ def _top(part: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
     return keys
 
 
+def title_scores(
+    track: np.ndarray, score: np.ndarray, key_playlists: np.ndarray, exact: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted track ids, their title score, best = 1) from the `title_tracks` rows of a title's
+    keys: the sum over keys of score * key_playlists / log(2 + key_playlists), the whole title
+    counting EXACT_TITLE_WEIGHT times: a key many playlists share says less about each."""
+    weight = np.where(exact, EXACT_TITLE_WEIGHT, 1.0) / np.log(2.0 + key_playlists)
+    return _normalised(_sum_by(track, weight * score * key_playlists))
+
+
 def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     """(sorted candidate ids, the per-source scores needed for their features)."""
     seeds = ev.seeds
@@ -196,22 +217,15 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
     parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
 
-    weight = np.where(ev.title_exact, EXACT_TITLE_WEIGHT, 1.0) / np.log(
-        2.0 + ev.title_key_playlists
-    )
-    parts["title"] = _normalised(
-        _sum_by(ev.title_track, weight * ev.title_score * ev.title_key_playlists)
+    parts["title"] = title_scores(
+        ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact
     )
 
-    candidates = set()
-    for name in ("knn", "uknn", "title"):
-        candidates.update(_top(parts[name], PER_SOURCE).tolist())
-    candidates.update(ev.artist_tracks.tolist())
-    candidates.difference_update(seeds.tolist())
+    sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title")]
+    candidates = np.setdiff1d(np.concatenate([*sources, ev.artist_tracks]).astype(_I), seeds)
     if len(candidates) < POPULAR:
-        candidates.update(ev.popular[:POPULAR].tolist())
-        candidates.difference_update(seeds.tolist())
-    return np.array(sorted(candidates), dtype=_I), Scores(parts)
+        candidates = np.setdiff1d(np.union1d(candidates, ev.popular[:POPULAR]).astype(_I), seeds)
+    return candidates, Scores(parts)
 
 
 def feature_matrix(
@@ -239,7 +253,10 @@ def feature_matrix(
 
 
 class Ranker:
-    """A LightGBM model over FEATURES, kept as its text dump (what the publish stores)."""
+    """A LightGBM model over FEATURES, kept as its text dump (what the publish stores).
+
+    `compile()` turns its trees into machine code (lleaves, through LLVM): the same scores (to
+    1e-12) several times faster, after seconds of compiling; until then LightGBM scores."""
 
     def __init__(self, model_text: str):
         import lightgbm
@@ -249,10 +266,23 @@ class Ranker:
         names = self.booster.feature_name()
         if names != FEATURES:
             raise ValueError(f"ranker features {names} differ from {FEATURES}")
+        self._compiled = None
+
+    def compile(self) -> None:
+        import lleaves
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.txt"
+            path.write_text(self.text)
+            model = lleaves.Model(model_file=str(path))
+            model.compile()
+        self._compiled = model
 
     def score(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0)
+        if self._compiled is not None:
+            return self._compiled.predict(np.ascontiguousarray(X, np.float64), n_jobs=1)
         return self.booster.predict(X, num_threads=1)
 
 
@@ -268,3 +298,15 @@ def rank(
     col = {name: X[:, i] for i, name in enumerate(FEATURES)}
     order = np.lexsort((candidates, -col["popularity"], -col["uknn"], -col["knn"]))
     return candidates[order], 1.0 / np.arange(1, len(order) + 1)
+
+
+def top_up(
+    ranked: Iterable[int], popular: Iterable[int], exclude: Collection[int], n: int
+) -> list[int]:
+    """The first `n` of `ranked` not in `exclude`, filled up with the most popular tracks that
+    are neither."""
+    out = [t for t in map(int, ranked) if t not in exclude][:n]
+    if len(out) < n:
+        seen = set(exclude) | set(out)
+        out += [t for t in map(int, popular) if t not in seen][: n - len(out)]
+    return out

@@ -72,7 +72,8 @@ def _baselines(data: Path, mpd_dev: Path, scorer, truth: dict, artist_of: dict) 
     on the same challenge set, scored by the same scorer."""
     import pandas as pd
 
-    from algorhythms_ml.recommend.ranker import MemoryStore, standard_recommenders
+    from algorhythms_ml.recommend.ranker import standard_recommenders
+    from algorhythms_store.memory_store import MemoryStore
 
     warehouse = data / "warehouse"
     names = ["track_neighbors", "title_tracks", "playlist_members", "track_stats"]

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from serving.api.routes import health, playlists, recommendations, tracks
-from serving.db import ModelCache, NotPublished, VersionChanged, database_url, make_pool
+from serving.errors import NotPublished, VersionChanged
+from serving.models import ModelCache
+from serving.pool import database_url, make_pool
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,13 +21,33 @@ TRACK_FIELDS = "t.id, t.uri, t.name, t.artist, t.album"
 
 VERSION = PUBLISHED + "SELECT version, dimension FROM published"
 
-COLDSTART_MODEL = f"SELECT version, coldstart_spec, coldstart_arrays FROM {TRACK_MODEL}"
+# The version's models: cold-start spec and arrays, and the ranker (a version published before
+# rankers existed has no ranker column: MODELS_WITHOUT_RANKER).
+MODELS = f"SELECT version, coldstart_spec, coldstart_arrays, ranker FROM {TRACK_MODEL}"
+MODELS_WITHOUT_RANKER = f"SELECT version, coldstart_spec, coldstart_arrays, NULL FROM {TRACK_MODEL}"
 
-# Known tracks among %(uris)s, with their vectors.
-LOOKUP = (
+# The %(k)s most popular track ids, best first: by the ranking statistics when the version has
+# them (the ranker's popularity), else by the catalogue's playlist counts.
+POPULAR = (
     PUBLISHED
-    + f"""SELECT p.version, t.id, t.uri, t.embedding
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)"""
+    + f""", ranked AS (
+    SELECT track_id AS id FROM {TRACK_STATS} ORDER BY popularity DESC, track_id LIMIT %(k)s
+),
+counted AS (
+    SELECT id FROM {TRACK_VECTORS} WHERE NOT EXISTS (SELECT FROM ranked)
+    ORDER BY num_playlists DESC, id LIMIT %(k)s
+)
+SELECT p.version, array(SELECT id FROM ranked UNION ALL SELECT id FROM counted)
+FROM published p"""
+)
+
+# The request's catalogue tracks among %(uris)s: id and artist (null without ranking
+# statistics).
+RESOLVE = (
+    PUBLISHED
+    + f"""SELECT p.version, t.uri, t.id, s.artist_id
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
+LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
 )
 
 TRACK = (
@@ -36,98 +56,83 @@ TRACK = (
 FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = %(uri)s"""
 )
 
-
-# Nearest tracks to %(q)s by cosine distance (the HNSW index's operator), leaving out
-# %(exclude)s ids; one row with null track fields when there are none.
-NEAREST = (
+# The fields of the tracks %(ids)s.
+TRACKS = (
     PUBLISHED
-    + f"""SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.distance
+    + f"""SELECT p.version, {TRACK_FIELDS}
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
+)
+
+# The %(k)s nearest tracks to the track %(uri)s by cosine distance (the HNSW index's operator):
+# (version, the track's id, then id, uri, name, artist, album, distance); null ids when the
+# track is unknown, null fields when there are none.
+NEAREST_TO_TRACK = (
+    PUBLISHED
+    + f""", seed AS (SELECT id, embedding FROM {TRACK_VECTORS} WHERE uri = %(uri)s)
+SELECT p.version, (SELECT id FROM seed), n.id, n.uri, n.name, n.artist, n.album, n.distance
 FROM published p LEFT JOIN LATERAL (
-    SELECT t.*, t.embedding <=> %(q)s AS distance FROM {TRACK_VECTORS} t
-    WHERE t.id <> ALL(%(exclude)s)
-    ORDER BY t.embedding <=> %(q)s LIMIT %(k)s
+    SELECT t.*, t.embedding <=> (SELECT embedding FROM seed) AS distance FROM {TRACK_VECTORS} t
+    WHERE EXISTS (SELECT FROM seed) AND t.id <> (SELECT id FROM seed)
+    ORDER BY t.embedding <=> (SELECT embedding FROM seed) LIMIT %(k)s
 ) n ON true"""
 )
 
-
-# Candidates for a playlist come from two sources: item-kNN (the summed neighbour weights of its
-# tracks, scaled so the best candidate has 1) and the nearest tracks to the query vector (HNSW).
-# A candidate's score is knn + %(embedding_weight)s * cosine(query, candidate).
-
-# The whole answer for catalogue seeds in one statement: the seeds found among %(uris)s, the
-# mean of their unit vectors as the query, both candidate sources, and the fused ranking,
-# leaving out the seeds and the %(exclude)s uris.
-NEAREST_TO_SEEDS = (
+# Songs: candidates from two sources, item-kNN (the summed neighbour weights of the catalogue
+# seeds %(seeds)s, scaled so the best candidate has 1) and the nearest tracks to the query
+# vector (HNSW). The query is the normalised sum of the seeds' unit vectors and %(cold)s (the sum
+# of the cold-start model's unit vectors for described unknown songs; null without). Score =
+# knn + %(embedding_weight)s * cosine(query, candidate) - %(dislike_weight)s * max(0, the
+# candidate's highest cosine to a disliked track %(dislikes)s). The %(exclude)s ids are left
+# out; the best %(k)s come back, one row with null track fields when there are none.
+SONGS = (
     PUBLISHED
-    + f""", seeds AS (SELECT id, uri, embedding FROM {TRACK_VECTORS} WHERE uri = ANY(%(uris)s)),
-query AS (SELECT avg(l2_normalize(embedding)) AS q FROM seeds),
+    + f""", seeds AS (SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(seeds)s::int[])),
+query AS (
+    SELECT l2_normalize(coalesce(
+        sum(l2_normalize(embedding)) + %(cold)s::vector,
+        sum(l2_normalize(embedding)),
+        %(cold)s::vector
+    )) AS q FROM seeds
+),
+disliked AS MATERIALIZED (
+    SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(dislikes)s::int[])
+),
 knn AS (
     SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
-    WHERE n.src IN (SELECT id FROM seeds) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
+    WHERE n.src = ANY(%(seeds)s::int[]) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
 ),
 ann AS (
-    SELECT t.id FROM {TRACK_VECTORS} t WHERE EXISTS (SELECT FROM seeds)
+    SELECT t.id FROM {TRACK_VECTORS} t
     ORDER BY t.embedding <=> (SELECT q FROM query) LIMIT %(pool)s
 ),
 candidates AS (
     SELECT t.id, t.uri, t.name, t.artist, t.album,
         coalesce(k.s / nullif(max(k.s) OVER (), 0), 0)
-        + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query))) AS score
+        + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query)))
+        - %(dislike_weight)s * greatest(0, coalesce(
+            (SELECT max(1 - (t.embedding <=> d.embedding)) FROM disliked d), 0
+        )) AS score
     FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
     JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
-    WHERE t.id NOT IN (SELECT id FROM seeds) AND t.uri <> ALL(%(exclude)s)
+    WHERE t.id <> ALL(%(exclude)s::int[])
 )
-SELECT p.version, (SELECT array_agg(uri) FROM seeds), n.id, n.uri, n.name, n.artist, n.album,
-    n.score
+SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.score
 FROM published p LEFT JOIN LATERAL (
     SELECT * FROM candidates ORDER BY score DESC, id LIMIT %(k)s
 ) n ON true"""
 )
 
+# The `title_tracks` rows of the title keys %(keys)s as arrays (whole title?, track, score,
+# key playlists), scored by algorhythms_store.ranking.title_scores.
+TITLE_ARRAYS = f"""SELECT array_agg(key LIKE '=%%')::bool[] AS exact,
+    array_agg(track_id)::int4[] AS track, array_agg(score)::float4[] AS score,
+    array_agg(key_playlists)::float4[] AS key_playlists
+FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s)"""
 
-def candidates(with_embedding: bool) -> str:
-    """Both candidate sources for the query vector %(q)s and the catalogue seeds %(seed_ids)s,
-    leaving out %(exclude)s ids: (version, id, uri, name, artist, album, knn, cosine[, vector]);
-    one row with null track fields when there are none."""
-    extra = ", t.embedding" if with_embedding else ""
-    return (
-        PUBLISHED
-        + f""", knn AS (
-    SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
-    WHERE n.src = ANY(%(seed_ids)s) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
-),
-ann AS (SELECT id FROM {TRACK_VECTORS} ORDER BY embedding <=> %(q)s LIMIT %(pool)s),
-candidates AS (
-    SELECT t.id, t.uri, t.name, t.artist, t.album,
-        coalesce(k.s / nullif(max(k.s) OVER (), 0), 0) AS knn,
-        1 - (t.embedding <=> %(q)s) AS cosine{extra}
-    FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
-    JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
-    WHERE t.id <> ALL(%(exclude)s)
-)
-SELECT p.version, n.* FROM published p LEFT JOIN LATERAL (SELECT * FROM candidates) n ON true"""
-    )
-
-
-# Tracks of playlists whose titles share keys with %(keys)s; a whole-title match counts double.
-TITLE = (
+TITLES = (
     PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}, s.score
-FROM published p LEFT JOIN LATERAL (
-    SELECT track_id, sum(score * CASE WHEN key LIKE '=%%' THEN 2 ELSE 1 END) AS score
-    FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s) AND track_id <> ALL(%(exclude)s)
-    GROUP BY track_id ORDER BY score DESC, track_id LIMIT %(k)s
-) s ON true LEFT JOIN {TRACK_VECTORS} t ON t.id = s.track_id
-ORDER BY s.score DESC, t.id"""
-)
-
-POPULAR = (
-    PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}, t.num_playlists
-FROM published p LEFT JOIN LATERAL (
-    SELECT * FROM {TRACK_VECTORS} WHERE id <> ALL(%(exclude)s)
-    ORDER BY num_playlists DESC, id LIMIT %(k)s
-) t ON true"""
+    + f"""SELECT p.version, x.exact, x.track, x.score, x.key_playlists
+FROM published p, LATERAL ({TITLE_ARRAYS}) x"""
 )
 
 # Full-text match on name and artist (the GIN index's expression), prefix-matching each word.
@@ -144,79 +149,66 @@ FROM published p LEFT JOIN LATERAL (
 
 
 # --- the ranked playlist path (algorhythms_store.ranking): what an Evidence is made of -------
+# Run with binary=True (serving.arrays): one row of arrays is far cheaper to read than
+# thousands of rows.
 
-RANKER_MODEL = f"SELECT version, ranker FROM {TRACK_MODEL}"
-
-# The most popular tracks (ranking candidates of last resort), best first.
-RANK_POPULAR = (
+# Everything the tables say about a playlist with the catalogue seeds %(ids)s, their artists
+# %(artists)s and the title keys %(keys)s, in one row: the seeds' neighbours (src, dst, weight);
+# the %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller pid)
+# as (pid, overlap, length) and their members (pid, track); the artists' neighbours (src, dst,
+# weight) and %(artist_tracks)s most popular tracks each; the title rows (whole title?, track,
+# score, key playlists). Arrays are null where empty.
+EVIDENCE = (
     PUBLISHED
-    + f"""SELECT p.version, s.track_id FROM published p LEFT JOIN LATERAL (
-    SELECT track_id FROM {TRACK_STATS} ORDER BY popularity DESC, track_id LIMIT %(k)s
-) s ON true"""
-)
-
-# The playlist's catalogue tracks among %(uris)s: id and artist.
-RANK_SEEDS = (
-    PUBLISHED
-    + f"""SELECT p.version, t.uri, t.id, s.artist_id
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
-LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
-)
-
-# One row of arrays: far cheaper to read than thousands of rows.
-RANK_NEIGHBORS = (
-    PUBLISHED
-    + f"""SELECT p.version, n.src, n.dst, n.weight
-FROM published p LEFT JOIN LATERAL (
-    SELECT array_agg(src) AS src, array_agg(dst) AS dst, array_agg(weight) AS weight
+    + f""", neighbors AS (
+    SELECT array_agg(src)::int4[] AS src, array_agg(dst)::int4[] AS dst,
+        array_agg(weight)::float4[] AS weight
     FROM {TRACK_NEIGHBORS} WHERE src = ANY(%(ids)s::int[])
-) n ON true"""
-)
-
-# The %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller
-# pid), with their tracks.
-RANK_PLAYLISTS = (
-    PUBLISHED
-    + f"""SELECT p.version, top.pid, top.overlap, top.length,
-    (SELECT array_agg(m.track_id) FROM {PLAYLIST_MEMBERS} m WHERE m.pid = top.pid)
-FROM published p LEFT JOIN LATERAL (
+),
+top AS (
     SELECT pid, count(*) AS overlap, max(length) AS length
     FROM {PLAYLIST_MEMBERS} WHERE track_id = ANY(%(ids)s::int[])
     GROUP BY pid
     ORDER BY count(*) / sqrt(greatest(max(length), 1)::float8) DESC, pid
     LIMIT %(n)s
-) top ON true"""
+),
+playlists AS (
+    SELECT array_agg(pid)::int4[] AS pid, array_agg(overlap)::float4[] AS overlap,
+        array_agg(length)::float4[] AS length
+    FROM top
+),
+members AS (
+    SELECT array_agg(m.pid)::int4[] AS pid, array_agg(m.track_id)::int4[] AS track
+    FROM top JOIN {PLAYLIST_MEMBERS} m ON m.pid = top.pid
+),
+artists AS (
+    SELECT array_agg(src)::int4[] AS src, array_agg(dst)::int4[] AS dst,
+        array_agg(weight)::float4[] AS weight
+    FROM {ARTIST_NEIGHBORS} WHERE src = ANY(%(artists)s::int[])
+),
+artist_tracks AS (
+    SELECT array_agg(x.track_id)::int4[] AS track
+    FROM unnest(%(artists)s::int[]) AS artist(id) CROSS JOIN LATERAL (
+        SELECT track_id FROM {TRACK_STATS} WHERE artist_id = artist.id
+        ORDER BY popularity DESC, track_id LIMIT %(artist_tracks)s
+    ) x
+),
+titles AS ({TITLE_ARRAYS})
+SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists
+FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x"""
 )
 
-RANK_TITLES = (
-    PUBLISHED
-    + f"""SELECT p.version, t.key, t.track_id, t.score, t.key_playlists
-FROM published p LEFT JOIN {TITLE_TRACKS} t ON t.key = ANY(%(keys)s)"""
-)
-
-# Neighbours of the artists %(artists)s, and each artist's %(n)s most popular tracks.
-RANK_ARTISTS = (
-    PUBLISHED
-    + f"""SELECT p.version, a.src, a.dst, a.weight, NULL::int
-FROM published p LEFT JOIN {ARTIST_NEIGHBORS} a ON a.src = ANY(%(artists)s::int[])
-UNION ALL
-SELECT p.version, NULL, NULL, NULL, x.track_id
-FROM published p CROSS JOIN unnest(%(artists)s::int[]) AS artist(id)
-CROSS JOIN LATERAL (
-    SELECT track_id FROM {TRACK_STATS} WHERE artist_id = artist.id
-    ORDER BY popularity DESC, track_id LIMIT %(n)s
-) x"""
-)
-
-RANK_STATS = (
+# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
+STATS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
     s.artist_tracks_popularity
-FROM published p LEFT JOIN {TRACK_STATS} s ON s.track_id = ANY(%(ids)s::int[])"""
-)
-
-RANK_TRACKS = (
-    PUBLISHED
-    + f"""SELECT p.version, {TRACK_FIELDS}
-FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
+FROM published p, LATERAL (
+    SELECT array_agg(track_id)::int4[] AS track_id, array_agg(popularity)::int4[] AS popularity,
+        array_agg(artist_id)::int4[] AS artist_id,
+        array_agg(artist_popularity)::int4[] AS artist_popularity,
+        array_agg(artist_tracks_popularity)::int8[] AS artist_tracks_popularity
+    FROM {TRACK_STATS} WHERE track_id = ANY(%(ids)s::int[])
+) s"""
 )

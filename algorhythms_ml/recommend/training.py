@@ -23,7 +23,6 @@ from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.playlist_tables import ranking_tables, read_playlists, track_artists
 from algorhythms_ml.recommend.ranker import (
     Evaluation,
-    MemoryStore,
     RankerConfig,
     balanced_queries,
     evaluate,
@@ -36,6 +35,7 @@ from algorhythms_ml.recommend.ranker import (
     training_rows,
 )
 from algorhythms_ml.warehouse import Staging, Warehouse, read_parquet
+from algorhythms_store.memory_store import MemoryStore
 from algorhythms_store.ranking import Ranker
 
 

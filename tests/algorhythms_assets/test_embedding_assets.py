@@ -25,12 +25,14 @@ from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
 from algorhythms_ml.artefacts import read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
-from algorhythms_ml.recommend.ranker import MemoryStore
 from algorhythms_ml.recommend.training import with_playlists
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
-from serving.db import ModelCache, configure_connection
-from serving.recommender import continue_playlist, seed_from_track
+from algorhythms_store.memory_store import MemoryStore
+from serving.models import ModelCache
+from serving.pool import configure_connection
+from serving.query import seed_from_track
+from serving.recommender import continue_playlist
 from serving.settings import Settings
 
 

@@ -3,12 +3,12 @@ import pandas as pd
 
 from algorhythms_ml.recommend.ranker import (
     CATEGORIES,
-    MemoryStore,
     balanced_queries,
     challenge_metrics,
     split_holdout,
 )
-from algorhythms_store.ranking import FEATURES, candidate_scores, rank
+from algorhythms_store.memory_store import MemoryStore
+from algorhythms_store.ranking import FEATURES, Ranker, candidate_scores, rank, title_scores, top_up
 
 
 def tables() -> dict[str, pd.DataFrame]:
@@ -116,3 +116,42 @@ def test_balanced_queries_take_turns_over_the_ten_categories():
     assert len({q.pid for q in queries}) == 20
     held, rest = split_holdout(range(1000), 0.1, 50, 80, seed=3)
     assert len(held) == 80 and not held & rest and len(held | rest) == 1000
+
+
+def test_title_score_counts_the_whole_title_3x_and_damps_common_keys():
+    # track 1: the whole title (held by 10 playlists); track 2: a word held by 1000
+    tracks, scores = title_scores(
+        np.array([1, 2, 2]),
+        np.array([0.5, 0.5, 0.1], np.float32),
+        np.array([10, 1000, 10], np.float32),
+        np.array([True, False, False]),
+    )
+    raw = {1: 3 * 0.5 * 10 / np.log(12), 2: 0.5 * 1000 / np.log(1002) + 0.1 * 10 / np.log(12)}
+    best = max(raw.values())
+    assert tracks.tolist() == [1, 2]
+    assert np.allclose(scores, [raw[1] / best, raw[2] / best])
+
+
+def test_top_up_fills_with_popular_tracks_never_excluded_or_repeated():
+    assert top_up([5, 3, 9], [1, 3, 2, 4], exclude={9, 1}, n=4) == [5, 3, 2, 4]
+    assert top_up([5, 3], [1], exclude=set(), n=1) == [5]
+    assert top_up([], [1, 2], exclude={2}, n=5) == [1]
+
+
+def test_compiled_ranker_scores_as_lightgbm():
+    import lightgbm
+
+    store = MemoryStore(tables())
+    _, _, X = store.features([0, 1], "rock")
+    rng = np.random.default_rng(0)
+    data = rng.random((400, len(FEATURES))).astype(np.float32)
+    labels = (data[:, 0] + 0.3 * rng.random(400) > 0.8).astype(int)
+    booster = lightgbm.train(
+        {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5},
+        lightgbm.Dataset(data, labels, group=[40] * 10, feature_name=FEATURES),
+        30,
+    )
+    ranker = Ranker(booster.model_to_string())
+    expected = ranker.score(np.concatenate([X, data]))
+    ranker.compile()
+    assert np.allclose(ranker.score(np.concatenate([X, data])), expected, rtol=0, atol=1e-9)

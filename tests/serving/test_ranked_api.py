@@ -5,12 +5,12 @@ import httpx
 import pytest
 
 from algorhythms_ml.recommend.ranker import (
-    MemoryStore,
     RankerConfig,
     fit_ranker,
     random_queries,
     training_rows,
 )
+from algorhythms_store.memory_store import MemoryStore
 from tests.catalogue import (
     catalogue,
     coldstart,

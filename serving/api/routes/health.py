@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
-from serving.db import Connection
-from serving.recommender import current_version
+from serving.dependencies import Connection
+from serving.published import current_version
 from serving.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])

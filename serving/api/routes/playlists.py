@@ -1,8 +1,9 @@
 from fastapi import APIRouter, HTTPException, Response
 
 from serving.api.routes.recommendations import response
-from serving.db import Connection, Models, SettingsDep
-from serving.recommender import SongSeed, continue_playlist, seed_from_track, with_retry
+from serving.dependencies import Connection, Models, SettingsDep
+from serving.query import SongSeed, seed_from_track
+from serving.recommender import continue_playlist, with_retry
 from serving.schemas import ContinuationRequest, RecommendationResponse
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])

@@ -2,8 +2,10 @@ import json
 
 from fastapi import APIRouter, HTTPException, Response
 
-from serving.db import Connection, Models, SettingsDep
-from serving.recommender import NoUsableSongs, SongSeed, recommend_songs, with_retry
+from serving.dependencies import Connection, Models, SettingsDep
+from serving.errors import NoUsableSongs
+from serving.query import SongSeed
+from serving.recommender import Result, recommend_songs, with_retry
 from serving.schemas import RecommendationRequest, RecommendationResponse
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -11,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 NO_USABLE_SONG = "none of the songs is in the catalogue or has usable features"
 
 
-def response(result) -> Response:
+def response(result: Result) -> Response:
     """A RecommendationResponse, serialised directly: the recommender's values are already
     typed, and validating them again cost a fifth of the request's time under load."""
     body = {

@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from algorhythms_store.text import WORD
-from serving import sql
+from serving import published
 from serving.api.routes.recommendations import response
-from serving.db import Connection
-from serving.recommender import NotPublished, similar_tracks, with_retry
+from serving.dependencies import Connection
+from serving.recommender import similar_tracks, with_retry
 from serving.schemas import (
     MAX_COUNT,
     RecommendationResponse,
@@ -32,16 +32,11 @@ async def search(
     words = WORD.findall(q.lower())[:10]
     if not words:
         raise HTTPException(status_code=422, detail=NO_SEARCH_WORDS)
-    query = " & ".join(f"{w}:*" for w in words)
-    rows = await (await conn.execute(sql.SEARCH, {"query": query, "k": count})).fetchall()
-    if not rows:
-        raise NotPublished
+    version, hits = await published.search(conn, " & ".join(f"{w}:*" for w in words), count)
     return SearchResponse(
-        version=rows[0][0],
+        version=version,
         items=[
-            SearchHit(uri=r[2], name=r[3], artist=r[4], album=r[5], num_playlists=r[6])
-            for r in rows
-            if r[1] is not None
+            SearchHit(uri=u, name=n, artist=a, album=al, num_playlists=p) for u, n, a, al, p in hits
         ],
     )
 
@@ -49,23 +44,11 @@ async def search(
 @router.get("/{uri}", responses={404: {"description": TRACK_NOT_FOUND}})
 async def track(uri: str, conn: Connection) -> TrackResponse:
     """One catalogue track."""
-    row = await (await conn.execute(sql.TRACK, {"uri": uri})).fetchone()
-    if row is None:
-        raise NotPublished
-    if row[1] is None:
+    version, fields = await published.track(conn, uri)
+    if fields is None:
         raise HTTPException(status_code=404, detail=TRACK_NOT_FOUND)
-    return TrackResponse(
-        version=row[0],
-        track=Track(
-            uri=row[2],
-            name=row[3],
-            artist=row[4],
-            album=row[5],
-            duration_ms=row[6],
-            num_playlists=row[7],
-            degree=row[8],
-        ),
-    )
+    names = ("uri", "name", "artist", "album", "duration_ms", "num_playlists", "degree")
+    return TrackResponse(version=version, track=Track(**dict(zip(names, fields, strict=True))))
 
 
 @router.get(

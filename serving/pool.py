@@ -1,0 +1,61 @@
+"""The connection pool: where the database is, and the session every service query assumes."""
+
+from __future__ import annotations
+
+from pgvector.psycopg import register_vector_async
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from algorhythms_store.database import resolve_url
+from serving.arrays import register_numpy_arrays
+from serving.settings import Settings
+
+
+def database_url(settings: Settings) -> str:
+    """The settings' URL, or the embedded server in the data folder (started if need be)."""
+    return resolve_url(settings.database_url, settings.data_dir)
+
+
+async def register_vector(conn: AsyncConnection) -> bool:
+    """Register pgvector's types on `conn` once the database has them (nothing may be published
+    yet: then the connection is still good for /ready to say so)."""
+    if conn.adapters.types.get("vector") is not None:
+        return True
+    row = await (await conn.execute("SELECT to_regtype('vector') IS NOT NULL")).fetchone()
+    if row[0]:
+        await register_vector_async(conn)
+    return row[0]
+
+
+async def configure_connection(conn: AsyncConnection, settings: Settings) -> None:
+    """Autocommit, pgvector's types, numpy arrays, and the session settings every service query
+    assumes."""
+    await conn.set_autocommit(True)
+    register_numpy_arrays(conn)
+    await register_vector(conn)
+    await conn.execute(
+        "SELECT set_config('hnsw.ef_search', %s, false),"
+        " set_config('hnsw.iterative_scan', 'relaxed_order', false),"
+        " set_config('hnsw.max_scan_tuples', %s, false),"
+        " set_config('statement_timeout', %s, false)",
+        [
+            str(settings.ef_search),
+            str(settings.max_scan_tuples),
+            str(settings.statement_timeout_ms),
+        ],
+    )
+
+
+def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+    async def configure(conn: AsyncConnection) -> None:
+        await configure_connection(conn, settings)
+
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        configure=configure,
+        open=False,
+        name="algorhythms",
+    )

@@ -1,0 +1,209 @@
+"""Reading the published version: every statement the service runs goes through here.
+
+Each function runs statements of serving.sql and returns plain values. A function given the
+request's version raises VersionChanged when a statement read another one (the request is then
+answered again, whole), and NotPublished when nothing is published.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+from psycopg import AsyncConnection
+
+from algorhythms_store.ranking import ARTIST_TRACKS, TOP_PLAYLISTS, Evidence, TrackStats
+from serving import sql
+from serving.errors import NotPublished, VersionChanged
+from serving.query import CatalogueTrack, Query, SongSeed
+
+TrackFields = tuple[str, str | None, str | None, str | None]  # uri, name, artist, album
+
+
+async def _rows(
+    conn: AsyncConnection,
+    statement: str,
+    params: dict | None = None,
+    version: int | None = None,
+    binary: bool = False,
+) -> list[tuple]:
+    """The rows of `statement`, whose first column is the version it read (`binary`: arrays as
+    numpy arrays, see serving.arrays)."""
+    rows = await (await conn.execute(statement, params, binary=binary)).fetchall()
+    if not rows or rows[0][0] is None:
+        raise NotPublished
+    if version is not None and rows[0][0] != version:
+        raise VersionChanged
+    return rows
+
+
+def int_array(values) -> str:
+    """An int[] literal: cheaper to send than a long Python list."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+async def current_version(conn: AsyncConnection) -> tuple[int, int]:
+    """(version, vector dimension) of the live version."""
+    row = (await _rows(conn, sql.VERSION))[0]
+    return row[0], row[1]
+
+
+async def resolve(
+    conn: AsyncConnection,
+    seeds: list[SongSeed],
+    name: str | None = None,
+    exclude: list[str] = (),
+    dislikes: list[str] = (),
+) -> Query:
+    """The request as a Query on the live version: its tracks looked up in one statement."""
+    uris = list(dict.fromkeys([s.uri for s in seeds] + list(exclude) + list(dislikes)))
+    rows = await _rows(conn, sql.RESOLVE, {"uris": uris})
+    catalogue = {r[1]: CatalogueTrack(r[2], r[3]) for r in rows if r[1] is not None}
+    return Query(rows[0][0], seeds, name, list(exclude), list(dislikes), catalogue)
+
+
+async def models(
+    conn: AsyncConnection, version: int
+) -> tuple[dict | None, bytes | None, str | None]:
+    """(cold-start spec, cold-start arrays, ranker text) of `version`; None where absent."""
+    try:
+        rows = await _rows(conn, sql.MODELS, version=version)
+    except psycopg.errors.UndefinedColumn:
+        # A version published before rankers existed: the other paths serve it.
+        rows = await _rows(conn, sql.MODELS_WITHOUT_RANKER, version=version)
+    return rows[0][1], rows[0][2], rows[0][3]
+
+
+async def popular(conn: AsyncConnection, version: int, k: int) -> np.ndarray:
+    """The `k` most popular track ids, best first."""
+    rows = await _rows(conn, sql.POPULAR, {"k": k}, version)
+    return np.asarray(rows[0][1], np.int64)
+
+
+async def tracks(conn: AsyncConnection, version: int, ids: list[int]) -> dict[int, TrackFields]:
+    """Track id -> its fields, for the catalogue tracks among `ids`."""
+    if not ids:
+        return {}
+    rows = await _rows(conn, sql.TRACKS, {"ids": int_array(ids)}, version)
+    return {r[1]: r[2:6] for r in rows if r[1] is not None}
+
+
+async def track(conn: AsyncConnection, uri: str) -> tuple[int, tuple | None]:
+    """(version, the track's (uri, name, artist, album, duration_ms, num_playlists, degree))."""
+    row = (await _rows(conn, sql.TRACK, {"uri": uri}))[0]
+    return row[0], None if row[1] is None else row[2:]
+
+
+async def search(conn: AsyncConnection, tsquery: str, k: int) -> tuple[int, list[tuple]]:
+    """(version, (uri, name, artist, album, num_playlists) of the best `k` matches)."""
+    rows = await _rows(conn, sql.SEARCH, {"query": tsquery, "k": k})
+    return rows[0][0], [r[2:7] for r in rows if r[1] is not None]
+
+
+async def nearest_to_track(
+    conn: AsyncConnection, uri: str, k: int
+) -> tuple[int, list[tuple[int, TrackFields, float]]] | None:
+    """(version, the `k` nearest tracks as (id, fields, cosine)); None for an unknown uri."""
+    rows = await _rows(conn, sql.NEAREST_TO_TRACK, {"uri": uri, "k": k})
+    if rows[0][1] is None:
+        return None
+    return rows[0][0], [(r[2], r[3:7], 1.0 - r[7]) for r in rows if r[2] is not None]
+
+
+async def songs(
+    conn: AsyncConnection,
+    query: Query,
+    cold: np.ndarray | None,
+    count: int,
+    pool: int,
+    embedding_weight: float,
+    dislike_weight: float,
+) -> list[tuple[int, TrackFields, float]]:
+    """The best `count` tracks for the query's songs (sql.SONGS), as (id, fields, score)."""
+    params = {
+        "seeds": int_array(query.seed_ids),
+        "cold": cold,
+        "dislikes": int_array(query.ids(query.dislikes)),
+        "exclude": int_array(query.excluded_ids),
+        "pool": pool,
+        "k": count,
+        "embedding_weight": embedding_weight,
+        "dislike_weight": dislike_weight,
+    }
+    rows = await _rows(conn, sql.SONGS, params, query.version)
+    return [(r[1], r[2:6], float(r[6])) for r in rows if r[1] is not None]
+
+
+async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
+    """(track, score, key playlists, whole title?) of the `title_tracks` rows of the query's
+    title keys."""
+    row = (await _rows(conn, sql.TITLES, {"keys": query.title_keys}, query.version, True))[0]
+    return [
+        _array(row[2], np.int64),
+        _array(row[3], np.float32),
+        _array(row[4], np.float32),
+        _array(row[1], bool),
+    ]
+
+
+def _array(value: np.ndarray | None, dtype) -> np.ndarray:
+    """An array column as `dtype` (null: empty)."""
+    return np.zeros(0, dtype) if value is None else value.astype(dtype, copy=False)
+
+
+async def evidence(conn: AsyncConnection, query: Query, popular: np.ndarray) -> Evidence:
+    """What the published tables say about the query's playlist (algorhythms_store.ranking),
+    read in one statement."""
+    seeds, artists = query.ranked_seeds
+    params = {
+        "ids": int_array(seeds),
+        "artists": int_array(sorted(set(artists))),
+        "keys": query.title_keys,
+        "n": TOP_PLAYLISTS,
+        "artist_tracks": ARTIST_TRACKS,
+    }
+    row = (await _rows(conn, sql.EVIDENCE, params, query.version, binary=True))[0]
+    i8, f4 = np.int64, np.float32
+    return Evidence(
+        seeds=np.array(seeds, i8),
+        seed_artists=np.array(artists, i8),
+        has_title=bool(query.name),
+        neighbor_src=_array(row[1], i8),
+        neighbor_dst=_array(row[2], i8),
+        neighbor_weight=_array(row[3], f4),
+        playlist_id=_array(row[4], i8),
+        playlist_overlap=_array(row[5], f4),
+        playlist_length=_array(row[6], f4),
+        member_pid=_array(row[7], i8),
+        member_track=_array(row[8], i8),
+        artist_neighbor_src=_array(row[9], i8),
+        artist_neighbor_dst=_array(row[10], i8),
+        artist_neighbor_weight=_array(row[11], f4),
+        artist_tracks=_array(row[12], i8),
+        title_exact=_array(row[13], bool),
+        title_track=_array(row[14], i8),
+        title_score=_array(row[15], f4),
+        title_key_playlists=_array(row[16], f4),
+        popular=popular,
+    )
+
+
+async def track_stats(
+    conn: AsyncConnection, version: int, candidates: np.ndarray
+) -> tuple[np.ndarray, TrackStats]:
+    """(the candidates with ranking statistics, in their order; their statistics)."""
+    params = {"ids": int_array(candidates.tolist())}
+    row = (await _rows(conn, sql.STATS, params, version, binary=True))[0]
+    ids = _array(row[1], np.int64)
+    order = np.argsort(ids)
+    kept = candidates[np.isin(candidates, ids)]
+    at = order[np.searchsorted(ids, kept, sorter=order)]
+
+    def column(i: int, dtype) -> np.ndarray:
+        return _array(row[i], dtype)[at]
+
+    return kept, TrackStats(
+        popularity=column(2, np.float32),
+        artist=column(3, np.int64),
+        artist_popularity=column(4, np.float32),
+        artist_tracks_popularity=column(5, np.float32),
+    )
