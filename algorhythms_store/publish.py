@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from algorhythms_store.database import connect, ensure_extension
+from algorhythms_store.progress import Progress, log_progress
 from algorhythms_store.schema import (
     MODEL_VERSIONS,
     MODEL_VERSIONS_DDL,
@@ -252,11 +254,51 @@ def _record_rows(conn: psycopg.Connection, version: int, rows: int) -> None:
     conn.execute(f"UPDATE {MODEL_VERSIONS} SET rows = %s WHERE version = %s", [rows, version])
 
 
+@contextmanager
+def _index_build_progress(
+    url: str, pid: int, rows: int, log: logging.Logger, every_seconds: float = 15.0
+) -> Iterator[None]:
+    """While the block runs, log how many of `rows` tuples the index build in backend `pid`
+    has loaded, read from pg_stat_progress_create_index on a connection of its own."""
+    progress = Progress(rows, "hnsw index", log, every_seconds=every_seconds)
+    stop = threading.Event()
+
+    def poll() -> None:
+        try:
+            with psycopg.connect(url, autocommit=True) as watcher:
+                while not stop.wait(every_seconds):
+                    done = watcher.execute(
+                        "SELECT tuples_done FROM pg_stat_progress_create_index WHERE pid = %s",
+                        [pid],
+                    ).fetchone()
+                    # The last line is the build's own, once the statement has returned.
+                    if done and done[0]:
+                        progress.update(min(int(done[0]), rows - 1))
+        except psycopg.Error as error:
+            log.warning("hnsw index progress is not available: %s", error)
+
+    log_progress(log, "hnsw index: building over %s vectors", f"{rows:,}")
+    watcher = threading.Thread(target=poll, name="hnsw-index-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+    progress.update(rows)
+
+
 def _build_indexes(
-    conn: psycopg.Connection, version: int, hnsw: HnswConfig, seconds: dict[str, float]
+    conn: psycopg.Connection,
+    url: str,
+    version: int,
+    hnsw: HnswConfig,
+    rows: int,
+    seconds: dict[str, float],
+    log: logging.Logger,
 ) -> None:
-    """Keys and indexes on the loaded staging tables; the HNSW build's time goes in
-    `seconds["hnsw_index"]`."""
+    """Keys and indexes on the loaded staging tables (`rows` vectors); the HNSW build's time
+    goes in `seconds["hnsw_index"]` and its progress in the log."""
     conn.execute(
         sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(hnsw.maintenance_work_mem))
     )
@@ -266,11 +308,13 @@ def _build_indexes(
         )
     for table in PUBLISHED_TABLES:
         for statement in table.index_ddl(version, hnsw.m, hnsw.ef_construction):
-            step = "hnsw_index" if "USING hnsw" in statement else None
+            if "USING hnsw" not in statement:
+                conn.execute(statement)
+                continue
             started = time.perf_counter()
-            conn.execute(statement)
-            if step is not None:
-                seconds[step] = time.perf_counter() - started
+            with _index_build_progress(url, conn.info.backend_pid, rows, log):
+                conn.execute(statement)
+            seconds["hnsw_index"] = time.perf_counter() - started
 
 
 def _analyze(conn: psycopg.Connection) -> None:
@@ -350,7 +394,9 @@ def publish(
             _record_rows(conn, version, counts[TRACK_VECTORS])
             log.info("copied %s", ", ".join(f"{n} rows into {t}" for t, n in counts.items()))
             with _timed(seconds, "indexes"):
-                _build_indexes(conn, version, options.hnsw, seconds)
+                _build_indexes(
+                    conn, url, version, options.hnsw, counts[TRACK_VECTORS], seconds, log
+                )
             with _timed(seconds, "analyze"):
                 _analyze(conn)
             with _timed(seconds, "swap"):

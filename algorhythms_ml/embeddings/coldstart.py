@@ -19,6 +19,7 @@ from torch import nn
 
 from algorhythms_ml.config import config_class
 from algorhythms_store.coldstart import EncodedFeatures, FeatureSpec, encode
+from algorhythms_store.progress import Progress
 
 
 @config_class
@@ -143,6 +144,7 @@ def fit_coldstart(
     model = ColdStartMLP(spec, config, vectors.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     losses = []
+    progress = Progress(config.epochs, "cold-start epochs", log)
     for epoch in range(config.epochs):
         model.train()
         perm = rng.permutation(train)
@@ -157,6 +159,7 @@ def fit_coldstart(
             total += loss.item() * len(idx)
         losses.append(total / max(len(perm), 1))
         log.info("cold-start epoch %d: cosine loss %.4f", epoch, losses[-1])
+        progress.advance()
     model.eval()
     with torch.no_grad():
         pred = model(*_tensors(enc, hold))

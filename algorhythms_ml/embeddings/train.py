@@ -24,6 +24,7 @@ from algorhythms_ml.embeddings.graph import (
     split_edges,
 )
 from algorhythms_ml.metrics import auc
+from algorhythms_store.progress import Progress
 
 Negatives = Literal["uniform", "popularity", "mixed"]
 
@@ -435,16 +436,18 @@ def fit(
     if checkpoint is not None and checkpoint.exists():
         start_epoch = resume_from_checkpoint(checkpoint, state, config, graph, device, log)
 
-    for epoch in range(start_epoch, config.epochs):
-        started = time.perf_counter()
-        loss = train_epoch(state.model, data, state.optimizer, config, state.gen)
-        seconds = time.perf_counter() - started
-        record_epoch(state, epoch, loss, validate(state.model, data, config), seconds, log)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, state, config, graph)
-        if epoch - state.history.best_epoch >= config.patience:
-            log.info("early stop at epoch %d (best %d)", epoch, state.history.best_epoch)
-            break
+    with Progress(config.epochs - start_epoch, "gcn epochs", log) as progress:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            loss = train_epoch(state.model, data, state.optimizer, config, state.gen)
+            seconds = time.perf_counter() - started
+            record_epoch(state, epoch, loss, validate(state.model, data, config), seconds, log)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state, config, graph)
+            progress.advance()
+            if epoch - state.history.best_epoch >= config.patience:
+                log.info("early stop at epoch %d (best %d)", epoch, state.history.best_epoch)
+                break
 
     evaluate_best_model(state, data, config, log)
     return state.model, state.history, data.split

@@ -24,6 +24,7 @@ from pyspark.sql import types as T
 
 from algorhythms_ml.mpd.slices import SUFFIX, slice_key
 from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Staging, Warehouse
+from algorhythms_store.progress import Progress
 
 PLAYLISTS = "playlists"
 PLAYLIST_TRACKS = "playlist_tracks"
@@ -335,7 +336,7 @@ def _replace_partitions(
 ) -> None:
     """Move each written slice's staged partitions into place (or drop a table's partition the
     slice no longer has rows for)."""
-    for key, s in stats.items():
+    for key, s in Progress(len(stats), "slices moved into place", log).each(stats.items()):
         for name in TABLES:
             src = staged.path(f"{name}/{PARTITION_COLUMN}={key}")
             if fs.exists(src):

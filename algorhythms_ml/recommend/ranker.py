@@ -17,6 +17,7 @@ baselines computed from the same tables.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from pydantic import Field
 
 from algorhythms_ml.config import config_class
 from algorhythms_store.memory_store import MemoryStore
+from algorhythms_store.progress import Progress
 from algorhythms_store.ranking import FEATURES, RECOMMENDATIONS, Ranker, top_up
 
 # (name, seed tracks, with title, random seeds), in the challenge's order.
@@ -247,10 +249,10 @@ class RankerConfig:
     seed: int = Field(0, description="seed of the folds, the queries and LightGBM")
 
 
-def training_rows(store: MemoryStore, queries: list[Query]):
+def training_rows(store: MemoryStore, queries: list[Query], progress: Progress | None = None):
     """(X, labels, group sizes) for the queries with at least one held-out candidate."""
     Xs, ys, groups = [], [], []
-    for q in queries:
+    for q in queries if progress is None else progress.each(queries):
         _, candidates, X = store.features(q.seeds, q.name)
         y = np.isin(candidates, np.asarray(q.held_out, dtype=np.int64)).astype(np.int32)
         if y.sum() == 0 or len(candidates) < 2:
@@ -261,7 +263,7 @@ def training_rows(store: MemoryStore, queries: list[Query]):
     return Xs, ys, groups
 
 
-def fit_ranker(Xs, ys, groups, config: RankerConfig) -> Ranker:
+def fit_ranker(Xs, ys, groups, config: RankerConfig, log: logging.Logger | None = None) -> Ranker:
     import lightgbm
 
     if not groups:
@@ -280,7 +282,10 @@ def fit_ranker(Xs, ys, groups, config: RankerConfig) -> Ranker:
         num_threads=0,
         verbose=-1,
     )
-    booster = lightgbm.train(params, data, config.rounds)
+    progress = Progress(config.rounds, "ranker boosting rounds", log or logging.getLogger(__name__))
+    booster = lightgbm.train(
+        params, data, config.rounds, callbacks=[lambda env: progress.update(env.iteration + 1)]
+    )
     return Ranker(booster.model_to_string())
 
 

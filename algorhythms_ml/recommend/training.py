@@ -36,6 +36,7 @@ from algorhythms_ml.recommend.ranker import (
 )
 from algorhythms_ml.warehouse import Staging, Warehouse, read_parquet
 from algorhythms_store.memory_store import MemoryStore
+from algorhythms_store.progress import Progress
 from algorhythms_store.ranking import Ranker
 
 
@@ -151,6 +152,7 @@ def train(
     _, training = _split(data, holdout)
     folds = fold_of(training, config.folds, config.seed)
     Xs, ys, groups = [], [], []
+    fold_progress = Progress(config.folds, "ranker folds", log)
     for fold in range(config.folds):
         inside = {p for p, f in folds.items() if f != fold}
         store = data.store(inside)
@@ -159,12 +161,14 @@ def train(
             data.names,
             config.seed + fold,
         )
-        X, y, g = training_rows(store, queries)
+        label = f"ranker fold {fold + 1}/{config.folds} queries"
+        X, y, g = training_rows(store, queries, Progress(len(queries), label, log))
         Xs += X
         ys += y
         groups += g
         log.info("ranker fold %d: %d queries, %d with a positive", fold, len(queries), len(g))
-    ranker = fit_ranker(Xs, ys, groups, config)
+        fold_progress.advance()
+    ranker = fit_ranker(Xs, ys, groups, config, log)
     return TrainingResult(
         ranker=ranker,
         queries=len(groups),

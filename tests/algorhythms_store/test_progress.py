@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from algorhythms_ml.progress import PROGRESS_RECORD, Progress, duration
+from algorhythms_store.progress import PROGRESS_RECORD, Progress, duration
 
 
 class Clock:
@@ -90,3 +90,15 @@ def test_duration_reads_well_at_every_scale():
     assert duration(42.4) == "42 s"
     assert duration(723) == "12 min 3 s"
     assert duration(7500) == "2 h 5 min"
+
+
+def test_each_counts_an_item_once_its_loop_body_has_run(lines):
+    clock = Clock()
+    progress = Progress(3, "queries", LOG, every_seconds=0, clock=clock)
+    seen = []
+    for item in progress.each("abc"):
+        seen.append((item, progress.done))
+        if item == "b":
+            continue
+    assert seen == [("a", 0), ("b", 1), ("c", 2)]
+    assert progress.done == 3

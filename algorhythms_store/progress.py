@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # The LogRecord attribute that marks a progress line, so a terminal that hides the rest of the
 # run's log can still show these.
@@ -59,6 +62,12 @@ class Progress:
 
     def advance(self, steps: int = 1) -> None:
         self.update(self.done + steps)
+
+    def each(self, items: Iterable[T]) -> Iterator[T]:
+        """The items, each counted as a step once the loop body that took it has run."""
+        for item in items:
+            yield item
+            self.advance()
 
     def update(self, done: int) -> None:
         """`done` steps of `total` are finished."""
