@@ -3,6 +3,8 @@ values and plots, assembled from the results the ML code returns."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -20,8 +22,22 @@ from algorhythms_ml.recommend.training import TrainingResult
 from algorhythms_store.publish import PublishResult
 
 METRICS = ("r_precision", "ndcg", "clicks")
+# The entry that counts the rows an asset wrote, by preference: the table's own rows, the
+# graph's edges, the ranker's training rows, the track table's tracks, the ingested
+# memberships, the embedded nodes. An asset with none of them but `rows_<table>` entries
+# wrote their sum.
+ROW_COUNTS = ("rows", "edges_directed", "training_rows", "tracks", "playlist_tracks", "nodes")
 # Histograms are drawn from a sample of this many values at most.
 HISTOGRAM_SAMPLE = 200_000
+
+
+def rows_of(metadata: Mapping[str, object]) -> int | None:
+    """How many rows the asset with this (plain-valued) metadata wrote, if it says."""
+    for name in ROW_COUNTS:
+        if isinstance(metadata.get(name), int):
+            return metadata[name]
+    tables = [v for k, v in metadata.items() if k.startswith("rows_") and isinstance(v, int)]
+    return sum(tables) if tables else None
 
 
 def slices(stats: list[SliceStats], seconds: float) -> dict[str, object]:

@@ -34,6 +34,7 @@ def _materialize(args: argparse.Namespace) -> int:
 
     from algorhythms_assets.definitions import defs
     from algorhythms_assets.partitions import mpd_slices, register_new_slices
+    from algorhythms_cli.run_log import LOGGER, with_terminal_logger
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     if instance is None:
@@ -47,12 +48,14 @@ def _materialize(args: argparse.Namespace) -> int:
     new = register_new_slices(instance, files)
     keys = instance.get_dynamic_partitions(mpd_slices.name)
     print(f"ingesting {len(keys)} slice partitions ({len(new)} new) from {source.path}")
-    quiet = {
-        "loggers": {"console": {"config": {"log_level": "DEBUG" if args.verbose else "ERROR"}}}
-    }
-    ingest = defs.resolve_job_def("ingest_mpd").execute_in_process(
+    # The terminal shows each asset's start and end, failures and progress lines as they
+    # happen; --verbose adds Dagster's whole log.
+    loggers = {"loggers": {LOGGER: {}}}
+    if args.verbose:
+        loggers["loggers"]["console"] = {"config": {"log_level": "DEBUG"}}
+    ingest = with_terminal_logger(defs.resolve_job_def("ingest_mpd")).execute_in_process(
         instance=instance,
-        run_config=quiet,
+        run_config=loggers,
         tags={
             "dagster/asset_partition_range_start": keys[0],
             "dagster/asset_partition_range_end": keys[-1],
@@ -60,25 +63,17 @@ def _materialize(args: argparse.Namespace) -> int:
         raise_on_error=False,
     )
     if not ingest.success:
-        print("ingestion failed for some slices; see the run in the UI:", file=sys.stderr)
-        for event in ingest.all_events:
-            if event.is_step_failure:
-                message = event.step_failure_data.error.message.strip()
-                print(f"  {message.splitlines()[-1]}", file=sys.stderr)
+        print("ingestion failed for some slices; see the run in the UI", file=sys.stderr)
         if not args.keep_going:
             return 1
-    build_config = dict(quiet)
+    build_config = dict(loggers)
     if args.config:
         import yaml
 
         build_config.update(yaml.safe_load(Path(args.config).read_text()) or {})
-    build = defs.resolve_job_def("build_from_slices").execute_in_process(
+    build = with_terminal_logger(defs.resolve_job_def("build_from_slices")).execute_in_process(
         instance=instance, run_config=build_config, raise_on_error=False
     )
-    for event in build.all_events:
-        if event.is_step_materialization:
-            mat = event.step_materialization_data.materialization
-            print(f"  materialised {mat.asset_key.to_user_string()}")
     if not build.success:
         print("building downstream assets failed; see the run in the UI", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -53,12 +54,16 @@ def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path)
     while postmaster.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not postmaster.exists()
-    assert "materialised published_version" in run.stdout
     assert "the API is running at" in run.stdout
     assert "wrote 1 slice files (1000 playlists)" in run.stdout
-    assert "materialised playlist_ranker" in run.stdout
-    assert "materialised recommendation_eval" in run.stdout
-    assert "materialised track_metadata" in run.stdout
+    # Each asset is shown as it starts and as it ends, with its rows where it counts them,
+    # and long loops show their progress.
+    for asset in ("track_metadata", "playlist_ranker", "recommendation_eval", "published_version"):
+        assert re.search(rf"^\[\d\d:\d\d:\d\d\] {asset}: started$", run.stdout, re.M), asset
+        assert re.search(rf"^\[[\d:]+\] {asset}: done in [\d.]+ s", run.stdout, re.M), asset
+    assert re.search(r"\] raw_mpd_slices: done in .*, [\d,]+ rows$", run.stdout, re.M)
+    assert re.search(r"\] gcn epochs: 1/\d+ \(\d+%\), elapsed .* left$", run.stdout, re.M)
+    assert re.search(r"\] ranker boosting rounds: 50/50 \(100%\) in ", run.stdout)
     assert "make ui" in run.stdout
     warehouse = tmp_path / "data" / "warehouse"
     assert len(pd.read_parquet(warehouse / "playlists")) == 1000
