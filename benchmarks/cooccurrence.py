@@ -4,10 +4,17 @@
     .venv/bin/python benchmarks/cooccurrence.py --mpd-dir ../shared/mpd_dev/train
     .venv/bin/python benchmarks/cooccurrence.py --playlists 50000 \\
         --scaling 10000,25000,50000,100000
+    .venv/bin/python benchmarks/cooccurrence.py --playlists 20000 --whole-asset
 
 Both engines start from the same de-duplicated (pid, track_id) Parquet rows and write their
 unpruned upper-triangle counts to Parquet; the script checks that every count agrees, then
 prints both times, the ratio Spark/scipy and edges per second.
+
+With `--whole-asset` it builds the pruned `cooccurrence_edges` table (default `EdgeConfig`) the
+way the asset does, from the ingested warehouse, and a single-process scipy reference of the
+same table from the same rows (whole rows of X^T X, weighted, each track's top K, the union of
+both endpoints' choices); it checks that the two tables are equal row for row and prints
+`whole asset ratio: X`, Spark seconds over scipy seconds.
 """
 
 import argparse
@@ -23,7 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from algorhythms_ml.graph.cooccurrence import cooccurrence_counts, playlist_track_ids
+from algorhythms_ml.graph.cooccurrence import (
+    COOCCURRENCE_EDGES,
+    EdgeConfig,
+    cooccurrence_counts,
+    playlist_track_ids,
+)
+from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
 from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
 from algorhythms_ml.mpd.ingest import ingest_slices
 from algorhythms_ml.mpd.tracks import build_track_metadata
@@ -52,6 +65,75 @@ def scipy_counts(rows_path: Path, out: Path) -> int:
         out,
     )
     return product.nnz
+
+
+def scipy_pruned_edges(rows_path: Path, config: EdgeConfig, chunk: int = 20_000) -> pd.DataFrame:
+    """The pruned, symmetric edge table (src, dst, count, weight) from plain whole rows of
+    X^T X, one chunk of source tracks at a time, sorted by (src, dst)."""
+    table = pq.read_table(rows_path, columns=["pid", "track_id"])
+    tracks = table["track_id"].to_numpy()
+    _, row = np.unique(table["pid"].to_numpy(), return_inverse=True)
+    x = sp.csr_matrix(
+        (np.ones(row.size, dtype=np.float32), (row, tracks)),
+        shape=(row.max() + 1, int(tracks.max()) + 1),
+    )
+    xt = x.T.tocsr()
+    n = np.bincount(tracks, minlength=x.shape[1]).astype(np.int64)
+    kept = []
+    for start in range(0, x.shape[1], chunk):
+        product = (xt[start : start + chunk] @ x).tocoo()
+        src = product.row.astype(np.int64) + start
+        dst = product.col.astype(np.int64)
+        count = np.rint(product.data).astype(np.int64)
+        keep = (src != dst) & (count >= config.min_count)
+        src, dst, count = src[keep], dst[keep], count[keep]
+        n_src, n_dst = n[src].astype(np.float64), n[dst].astype(np.float64)
+        if config.weight == "count":
+            weight = count.astype(np.float64)
+        elif config.weight == "cosine":
+            weight = count / np.sqrt(n_src * n_dst)
+        else:
+            weight = np.log(count * float(row.max() + 1) / (n[src] * n[dst]))
+        keep = weight > 0
+        src, dst, count, weight = src[keep], dst[keep], count[keep], weight[keep]
+        if config.top_k is not None:
+            order = np.lexsort((dst, -count, -weight, src))
+            src, dst, count, weight = src[order], dst[order], count[order], weight[order]
+            first = np.searchsorted(src, src, side="left")
+            top = np.arange(src.size) - first < config.top_k
+            src, dst, count, weight = src[top], dst[top], count[top], weight[top]
+        kept.append(pd.DataFrame({"src": src, "dst": dst, "count": count, "weight": weight}))
+    edges = pd.concat(kept, ignore_index=True)
+    if config.top_k is not None:
+        lo = edges[["src", "dst"]].min(axis=1)
+        hi = edges[["src", "dst"]].max(axis=1)
+        undirected = edges.assign(src=lo, dst=hi).drop_duplicates(["src", "dst"])
+        flipped = undirected.rename(columns={"src": "dst", "dst": "src"})
+        edges = pd.concat([undirected, flipped], ignore_index=True)
+    return edges.sort_values(["src", "dst"], ignore_index=True)[["src", "dst", "count", "weight"]]
+
+
+def measure_whole_asset(spark, warehouse: Warehouse, rows: Path, config: EdgeConfig) -> dict:
+    """Seconds of the asset's Spark build and of the scipy reference, and whether their tables
+    are equal row for row."""
+    started = time.perf_counter()
+    build_cooccurrence_tables(spark, warehouse, config, tables=[COOCCURRENCE_EDGES])
+    spark_s = time.perf_counter() - started
+    started = time.perf_counter()
+    expected = scipy_pruned_edges(rows, config)
+    scipy_s = time.perf_counter() - started
+    got = pd.read_parquet(warehouse.local_path(COOCCURRENCE_EDGES))
+    got = got.sort_values(["src", "dst"], ignore_index=True)[list(expected.columns)]
+    same = len(got) == len(expected) and all(
+        np.array_equal(got[c].to_numpy(), expected[c].to_numpy()) for c in expected.columns
+    )
+    return {
+        "rows": len(got),
+        "scipy_rows": len(expected),
+        "same": same,
+        "spark_s": spark_s,
+        "scipy_s": scipy_s,
+    }
 
 
 def spark_counts(spark, rows_uri: str, out_uri: str, blocks: int | None) -> int:
@@ -129,6 +211,11 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", help="keep data here and reuse its rows.parquet if present")
+    parser.add_argument(
+        "--whole-asset",
+        action="store_true",
+        help="time the pruned cooccurrence_edges build against a scipy reference instead",
+    )
     args = parser.parse_args()
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cooc-bench-"))
@@ -138,7 +225,8 @@ def main() -> None:
         env = dict(os.environ, SPARK_MASTER=args.master, SPARK_DRIVER_MEMORY="6g")
         spark = build_spark_session(spark_conf_from_env(env))
         files = []
-        if rows.exists():
+        warehouse = Warehouse.at(work / "warehouse")
+        if rows.exists() and (not args.whole_asset or (work / "warehouse").exists()):
             print(f"reusing {rows}")
         elif args.mpd_dir:
             files = sorted(Path(args.mpd_dir).resolve().glob("mpd.slice.*.json"))
@@ -148,8 +236,7 @@ def main() -> None:
             sizes = [int(x) for x in args.scaling.split(",")] if args.scaling else []
             total = max([args.playlists, *sizes])
             files = generate_mpd(GeneratorConfig(playlists=total, seed=args.seed), work / "mpd")
-        if not rows.exists():
-            warehouse = Warehouse.at(work / "warehouse")
+        if not rows.exists() or args.whole_asset and not (work / "warehouse").exists():
             started = time.perf_counter()
             ingest_slices(spark, [f.as_uri() for f in files], warehouse)
             build_track_metadata(spark, warehouse)
@@ -159,8 +246,20 @@ def main() -> None:
                 "pid", "track_id", "pos"
             ).toPandas().sort_values(["pid", "track_id"]).to_parquet(rows, index=False)
             shutil.rmtree(work / "mpd", ignore_errors=True)
-            shutil.rmtree(work / "warehouse", ignore_errors=True)
+            if not args.whole_asset:
+                shutil.rmtree(work / "warehouse", ignore_errors=True)
             print(f"setup (ingest, ids)  {time.perf_counter() - started:8.2f} s  [{args.master}]")
+
+        if args.whole_asset:
+            config = EdgeConfig(blocks=args.blocks)
+            m = measure_whole_asset(spark, warehouse, rows, config)
+            agree = "equal row for row" if m["same"] else "MISMATCH"
+            print(f"pruned edges         {m['rows']:,} spark, {m['scipy_rows']:,} scipy ({agree})")
+            print(f"spark asset          {m['spark_s']:8.2f} s")
+            print(f"scipy reference      {m['scipy_s']:8.2f} s")
+            print(f"whole asset ratio: {m['spark_s'] / m['scipy_s']:.2f}")
+            spark.stop()
+            return
 
         all_rows = pd.read_parquet(rows)
         pids = np.sort(all_rows.pid.unique())

@@ -16,7 +16,8 @@ import torch
 from algorhythms_ml.embeddings.coldstart import ColdStartConfig
 from algorhythms_ml.embeddings.pipeline import load_graph, train_feature_mlp, train_gcn_embeddings
 from algorhythms_ml.embeddings.train import GCNConfig, fit
-from algorhythms_ml.graph.cooccurrence import EdgeConfig, build_cooccurrence_edges
+from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES, EdgeConfig
+from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
 from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
 from algorhythms_ml.mpd.ingest import ingest_slices
 from algorhythms_ml.mpd.tracks import build_track_metadata
@@ -38,7 +39,8 @@ def build_graph(work: Path, playlists: int, top_k: int) -> Warehouse:
         files = generate_mpd(GeneratorConfig(playlists=playlists, seed=1), work / "mpd")
         ingest_slices(spark, [f.as_uri() for f in files], warehouse)
     build_track_metadata(spark, warehouse)
-    build_cooccurrence_edges(spark, warehouse, EdgeConfig(weight="cosine", top_k=top_k))
+    edges = EdgeConfig(weight="cosine", top_k=top_k)
+    build_cooccurrence_tables(spark, warehouse, edges, tables=[COOCCURRENCE_EDGES])
     spark.stop()
     print(f"graph built in {time.perf_counter() - started:.0f} s")
     return warehouse

@@ -6,17 +6,13 @@ import dagster as dg
 
 from algorhythms_assets import metadata
 from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
-from algorhythms_assets.assets.recommend import (
-    playlist_ranker,
-    playlist_tables,
-    title_tracks,
-    track_neighbors,
-)
+from algorhythms_assets.assets.recommend import playlist_ranker, playlist_tables, title_tracks
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.resources import DatabaseResource, WarehouseResource
 from algorhythms_ml.published_tables import publish_warehouse
 from algorhythms_store.publish import HnswConfig, PublishOptions
+from algorhythms_store.schema import TRACK_NEIGHBORS
 
 PublishedVersionConfig = launchpad_config("PublishedVersionConfig", HnswConfig)
 
@@ -26,7 +22,7 @@ PublishedVersionConfig = launchpad_config("PublishedVersionConfig", HnswConfig)
         gcn_embeddings,
         feature_mlp,
         title_tracks,
-        track_neighbors,
+        TRACK_NEIGHBORS,  # written with the co-occurrence edges
         playlist_tables,
         playlist_ranker,
     ],

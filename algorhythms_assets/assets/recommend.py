@@ -1,5 +1,6 @@
-"""What the playlist continuation is made of: item-kNN lists, the title table, the playlist
-tables, the learned ranker that combines them, and its challenge-style evaluation."""
+"""What the playlist continuation is made of: the title table, the playlist tables, the learned
+ranker that combines them with the item-kNN lists (written with the co-occurrence edges, in
+`graph`), and its challenge-style evaluation."""
 
 import time
 
@@ -12,7 +13,6 @@ from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.artefacts import read_ranker, write_eval_report, write_ranker
-from algorhythms_ml.recommend.neighbors import NeighborConfig, build_track_neighbors
 from algorhythms_ml.recommend.playlist_tables import PlaylistTableConfig, build_playlist_tables
 from algorhythms_ml.recommend.ranker import RankerConfig
 from algorhythms_ml.recommend.titles import TitleConfig, build_title_tracks
@@ -22,9 +22,8 @@ from algorhythms_ml.recommend.training import (
     train,
     with_playlists,
 )
-from algorhythms_store.schema import TITLE_TRACKS, TRACK_NEIGHBORS
+from algorhythms_store.schema import TITLE_TRACKS
 
-TrackNeighborsConfig = launchpad_config("TrackNeighborsConfig", NeighborConfig)
 TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
 PlaylistTablesConfig = launchpad_config("PlaylistTablesConfig", PlaylistTableConfig)
 PlaylistRankerConfig = launchpad_config("PlaylistRankerConfig", RankerConfig, HoldoutConfig)
@@ -37,26 +36,6 @@ SPARK_TABLE = {
     "kinds": {"spark", "parquet"},
     "pool": "spark",
 }
-
-
-@dg.asset(**SPARK_TABLE)
-def track_neighbors(
-    context: dg.AssetExecutionContext,
-    config: TrackNeighborsConfig,
-    pyspark: PySparkResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    """Item-kNN lists: each track's most frequent co-occurring tracks, with cosine weights."""
-    wh = warehouse.warehouse()
-    started = time.perf_counter()
-    stats = build_track_neighbors(
-        pyspark.spark_session, wh, config.to(NeighborConfig), log=context.log
-    )
-    counts = {"tracks": stats.tracks, "rows": stats.rows}
-    seconds = time.perf_counter() - started
-    return dg.MaterializeResult(
-        metadata=metadata.table(counts, seconds, wh.table(TRACK_NEIGHBORS), config.model_dump())
-    )
 
 
 @dg.asset(**SPARK_TABLE)

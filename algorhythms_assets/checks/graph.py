@@ -5,7 +5,6 @@ from dagster_pyspark import PySparkResource
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
@@ -19,7 +18,7 @@ def _none_expected(actual: int) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=actual == 0, metadata={"actual": actual, "threshold": 0})
 
 
-@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+@dg.asset_check(asset=COOCCURRENCE_EDGES, blocking=True)
 def check_cooccurrence_edges_no_self_loops(
     pyspark: PySparkResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -27,7 +26,7 @@ def check_cooccurrence_edges_no_self_loops(
     return _none_expected(_edges(pyspark, warehouse).where(F.col("src") == F.col("dst")).count())
 
 
-@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+@dg.asset_check(asset=COOCCURRENCE_EDGES, blocking=True)
 def check_cooccurrence_edges_weights_positive_finite(
     pyspark: PySparkResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -37,7 +36,7 @@ def check_cooccurrence_edges_weights_positive_finite(
     return _none_expected(_edges(pyspark, warehouse).where(bad).count())
 
 
-@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+@dg.asset_check(asset=COOCCURRENCE_EDGES, blocking=True)
 def check_cooccurrence_edges_endpoints_known(
     pyspark: PySparkResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -51,7 +50,7 @@ def check_cooccurrence_edges_endpoints_known(
     return _none_expected(ends.distinct().join(ids, "track_id", "left_anti").count())
 
 
-@dg.asset_check(asset=cooccurrence_edges, blocking=True)
+@dg.asset_check(asset=COOCCURRENCE_EDGES, blocking=True)
 def check_cooccurrence_edges_symmetric(
     pyspark: PySparkResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:

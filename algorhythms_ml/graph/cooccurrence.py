@@ -1,20 +1,21 @@
-"""The weighted song-song co-occurrence graph, computed with Spark.
+"""The weighted song-song co-occurrence graph, computed with Spark in one pass of blocks.
 
 `count(a, b)` is the number of playlists that contain both tracks `a` and `b` (a playlist counts
 once per pair, however often a track repeats in it). The plan never materialises raw pairs and
-never shuffles them:
+never shuffles or sorts pairs:
 
 1. `(pid, track_id)` rows are de-duplicated; tracks are split into `blocks` by id;
 2. each playlist's rows are sent to every block that owns one of its tracks (a playlist-track
    row is copied at most `min(length, blocks)` times; rows are small next to pairs);
-3. each block computes, with a scipy sparse product inside `applyInPandas`, the final counts of
-   its own source tracks: `X[:, S_b]^T X`, upper triangle (src < dst). Every pair is counted in
-   exactly one block, so the output needs no aggregation and no shuffle.
+3. each block computes, with a scipy sparse product inside `mapInPandas`, the whole rows of its
+   own source tracks, `X[:, S_b]^T X` without the diagonal, in chunks of sources, weights them
+   (the playlists holding every track travel with the task as an array) and keeps what each
+   table needs, e.g. each source's top K edges. Only those rows leave the block.
 
 Raw pairs grow with the square of playlist length (about 2 billion for the full MPD); here the
-shuffle carries playlist-track rows only, and each block holds only its own playlists and
-output, so no step gathers all pairs on the driver or one executor. More blocks mean smaller
-tasks and more row copies.
+shuffle carries playlist-track rows only, and each block holds only its own playlists and one
+chunk of rows at a time, so no step gathers all pairs on the driver or one executor. More blocks
+mean smaller tasks and more row copies.
 
 With `window` set, a playlist longer than `window` contributes only pairs of tracks whose
 positions are less than `window` apart (neighbours in listening order) instead of all pairs:
@@ -30,8 +31,7 @@ are stored: every undirected edge appears as (a, b) and (b, a).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,24 +39,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from algorhythms_ml.config import config_class
 from algorhythms_ml.mpd.ingest import PLAYLIST_TRACKS, PLAYLIST_TRACKS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.warehouse import Staging, Warehouse, clustered, read_table
+from algorhythms_ml.warehouse import Staging, Warehouse, read_table
 
 Weighting = Literal["count", "cosine", "pmi"]
-
-PAIR_SCHEMA = T.StructType(
-    [
-        T.StructField("src", T.LongType()),
-        T.StructField("dst", T.LongType()),
-        T.StructField("count", T.LongType()),
-    ]
-)
 
 
 @config_class
@@ -79,46 +71,82 @@ class EdgeConfig:
         None,
         ge=2,
         description="a playlist longer than this pairs only tracks less than `window` "
-        "positions apart; None pairs every two tracks",
+        "positions apart; None pairs every two tracks (the edges and the item-kNN lists)",
     )
     blocks: int | None = Field(
         None, ge=1, description="source-track blocks of the sparse product; None: 2 per core"
     )
 
 
-def block_pair_chunks(
+PASS_SCHEMA = T.StructType(
+    [
+        T.StructField("table", T.IntegerType()),
+        T.StructField("src", T.LongType()),
+        T.StructField("dst", T.LongType()),
+        T.StructField("count", T.LongType()),
+        T.StructField("weight", T.DoubleType()),
+    ]
+)
+# The `table` tag of the rows that count the distinct pairs (src < dst) a chunk saw.
+DISTINCT_PAIRS = -1
+
+
+@dataclass(frozen=True)
+class WholeRows:
+    """Complete rows of the co-occurrence matrix for some source tracks: every (src, dst, count)
+    with dst != src and count >= 1, and the playlists holding each end (`n_src`, `n_dst`)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    count: np.ndarray
+    n_src: np.ndarray
+    n_dst: np.ndarray
+    n_playlists: int
+
+    def chosen(self, keep: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+        """(src, dst, count, weight) of the rows at `keep`, with `weight` given for every row."""
+        return pd.DataFrame(
+            {
+                "src": self.src[keep],
+                "dst": self.dst[keep],
+                "count": self.count[keep],
+                "weight": weight[keep],
+            }
+        )
+
+
+# Chooses, from whole rows, the rows one table keeps: a frame (src, dst, count, weight).
+RowSelector = Callable[[WholeRows], pd.DataFrame]
+
+
+def block_rows(
     pids: np.ndarray,
     tracks: np.ndarray,
     positions: np.ndarray | None = None,
     window: int | None = None,
-    owned: np.ndarray | None = None,
+    owned: Callable[[np.ndarray], np.ndarray] | None = None,
     max_pairs: int = 4_000_000,
-) -> Iterator[pd.DataFrame]:
-    """Upper-triangle co-occurrence counts (src < dst) among these playlist-track rows, in
-    chunks of source tracks whose output is bounded by about `max_pairs` rows.
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Whole co-occurrence rows (src, dst, count), dst != src, of the owned source tracks among
+    these playlist-track rows, in chunks of sources whose output is bounded by about
+    `max_pairs` rows; each source's row lies whole in one chunk.
 
     `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated rows. With `owned`
-    (a function from track ids to a boolean mask), only pairs whose src is owned are returned:
-    the block's share of the whole product.
+    (a function from track ids to a boolean mask), only rows of owned sources are returned: the
+    block's share of the whole product.
     """
     if pids.size == 0:
         return
     uniq_tracks, col = np.unique(tracks, return_inverse=True)
     uniq_pids, row = np.unique(pids, return_inverse=True)
     owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
-
-    def named(a: np.ndarray, b: np.ndarray, count: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"src": uniq_tracks[a], "dst": uniq_tracks[b], "count": count.astype(np.int64)}
-        )
-
+    windowed = None
     if window is not None and positions is not None:
-        lengths = np.bincount(row)
-        is_long = np.isin(row, np.flatnonzero(lengths > window))
+        is_long = np.isin(row, np.flatnonzero(np.bincount(row) > window))
         if is_long.any():
-            pairs = _windowed_pairs(row[is_long], col[is_long], positions[is_long], window)
-            pairs = pairs[owns[pairs["a"].to_numpy()]]
-            yield named(pairs["a"].to_numpy(), pairs["b"].to_numpy(), pairs["count"].to_numpy())
+            windowed = _windowed_counts(
+                row[is_long], col[is_long], positions[is_long], window, uniq_tracks.size
+            )
             row, col = row[~is_long], col[~is_long]
     x = sp.csr_matrix(
         (np.ones(row.size, dtype=np.float32), (row, col)),
@@ -126,8 +154,10 @@ def block_pair_chunks(
     )
     xt = x.T.tocsr()
     sources = np.flatnonzero(owns)
-    # A source's output is at most the summed length of its playlists: chunk by that bound.
+    # A source's row is at most the summed length of its playlists: chunk by that bound.
     bound = np.asarray(xt[sources] @ np.asarray(x.sum(1)).ravel()).ravel()
+    if windowed is not None:
+        bound += np.diff(windowed.indptr)[sources]
     edges = np.searchsorted(
         np.cumsum(bound), np.arange(max_pairs, bound.sum() + max_pairs, max_pairs)
     )
@@ -137,28 +167,23 @@ def block_pair_chunks(
         start = stop
         if chunk.size == 0:
             continue
-        product = (xt[chunk] @ x).tocoo()
-        a = chunk[product.row]
-        upper = product.col > a
-        yield named(a[upper], product.col[upper], np.rint(product.data[upper]))
+        product = xt[chunk] @ x
+        if windowed is not None:
+            product = product + windowed[chunk]
+        product = product.tocoo()
+        src = chunk[product.row]
+        off_diagonal = product.col != src
+        yield (
+            uniq_tracks[src[off_diagonal]],
+            uniq_tracks[product.col[off_diagonal]],
+            np.rint(product.data[off_diagonal]).astype(np.int64),
+        )
 
 
-def block_pairs(
-    pids: np.ndarray,
-    tracks: np.ndarray,
-    positions: np.ndarray | None = None,
-    window: int | None = None,
-    owned: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """All of `block_pair_chunks` in one frame."""
-    chunks = list(block_pair_chunks(pids, tracks, positions, window, owned))
-    if not chunks:
-        return pd.DataFrame({"src": [], "dst": [], "count": []}, dtype=np.int64)
-    return pd.concat(chunks, ignore_index=True)
-
-
-def _windowed_pairs(row: np.ndarray, col: np.ndarray, pos: np.ndarray, window: int) -> pd.DataFrame:
-    """Pairs of tracks less than `window` positions apart, once per playlist (a < b)."""
+def _windowed_counts(
+    row: np.ndarray, col: np.ndarray, pos: np.ndarray, window: int, n_tracks: int
+) -> sp.csr_matrix:
+    """Symmetric counts of tracks less than `window` positions apart, once per playlist."""
     order = np.lexsort((pos, row))
     row, col = row[order], col[order]
     a_parts, b_parts, r_parts = [], [], []
@@ -172,7 +197,49 @@ def _windowed_pairs(row: np.ndarray, col: np.ndarray, pos: np.ndarray, window: i
         {"r": np.concatenate(r_parts), "a": np.concatenate(a_parts), "b": np.concatenate(b_parts)}
     )
     pairs = pairs[pairs.a != pairs.b].drop_duplicates()
-    return pairs.groupby(["a", "b"], as_index=False).size().rename(columns={"size": "count"})
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    ones = np.ones(2 * a.size, dtype=np.float32)
+    both = (np.concatenate([a, b]), np.concatenate([b, a]))
+    return sp.csr_matrix((ones, both), shape=(n_tracks, n_tracks))  # duplicates are summed
+
+
+def top_per_source(src: np.ndarray, k: int, *keys: np.ndarray) -> np.ndarray:
+    """Indices of each source's first `k` rows, ordered by `keys` (ascending, the first key
+    most significant)."""
+    order = np.lexsort((*reversed(keys), src))
+    ordered = src[order]
+    rank = np.arange(ordered.size) - np.searchsorted(ordered, ordered, side="left")
+    return order[rank < k]
+
+
+def edge_weights(
+    count: np.ndarray, n_src: np.ndarray, n_dst: np.ndarray, n_playlists: int, weight: Weighting
+) -> np.ndarray:
+    """The weight of each pair in float64, as Spark SQL computes it (the integer product
+    n_src * n_dst in 64 bits for PMI)."""
+    if weight == "count":
+        return count.astype(np.float64)
+    if weight == "cosine":
+        return count / np.sqrt(n_src.astype(np.float64) * n_dst.astype(np.float64))
+    if weight == "pmi":
+        return np.log(count * float(n_playlists) / (n_src * n_dst))
+    raise ValueError(f"unknown weight {weight!r}: use count, cosine or pmi")
+
+
+def pruned_edge_rows(rows: WholeRows, config: EdgeConfig) -> pd.DataFrame:
+    """The rows `config` keeps from whole rows: weighted, at least `min_count`, positive weight,
+    and with `top_k` each source's K heaviest (ties: higher count, then smaller dst)."""
+    weight = edge_weights(rows.count, rows.n_src, rows.n_dst, rows.n_playlists, config.weight)
+    keep = np.flatnonzero((rows.count >= config.min_count) & (weight > 0))
+    if config.top_k is not None:
+        by = (-weight[keep], -rows.count[keep], rows.dst[keep])
+        keep = keep[top_per_source(rows.src[keep], config.top_k, *by)]
+    return rows.chosen(keep, weight)
+
+
+def upper_triangle(rows: WholeRows) -> pd.DataFrame:
+    """Every pair once (src < dst), weighted by its count: the unpruned counts."""
+    return rows.chosen(rows.src < rows.dst, rows.count.astype(np.float64))
 
 
 def playlist_track_ids(playlist_tracks: DataFrame, track_metadata: DataFrame) -> DataFrame:
@@ -182,11 +249,33 @@ def playlist_track_ids(playlist_tracks: DataFrame, track_metadata: DataFrame) ->
     return joined.groupBy("pid", "track_id").agg(F.min("pos").alias("pos"))
 
 
-def cooccurrence_counts(
-    spark: SparkSession, rows: DataFrame, window: int | None = None, blocks: int | None = None
+def block_pass(
+    spark: SparkSession,
+    rows: DataFrame,
+    selectors: Sequence[RowSelector],
+    window: int | None = None,
+    blocks: int | None = None,
 ) -> DataFrame:
-    """Unpruned upper-triangle counts (src < dst) from de-duplicated (pid, track_id, pos)."""
+    """One pass over de-duplicated (pid, track_id, pos): every block computes the whole rows of
+    its own source tracks and keeps what each selector chooses from them, tagged `table` with
+    the selector's index (PASS_SCHEMA). Only the chosen rows leave a block, with one row per
+    chunk tagged DISTINCT_PAIRS whose `count` is the distinct pairs (src < dst) it saw.
+
+    The playlists holding each track, needed for the weights of any pair, travel to every task
+    as an array indexed by track id (one integer per track).
+    """
     blocks = blocks or 2 * spark.sparkContext.defaultParallelism
+    counts = track_playlist_counts(rows).toPandas()
+    n_by_track = np.zeros(int(counts["track_id"].max()) + 1 if len(counts) else 0, np.int64)
+    n_by_track[counts["track_id"].to_numpy()] = counts["n"].to_numpy()
+    n_playlists = rows.select("pid").distinct().count()
+
+    def chosen(src: np.ndarray, dst: np.ndarray, count: np.ndarray) -> Iterator[pd.DataFrame]:
+        whole = WholeRows(src, dst, count, n_by_track[src], n_by_track[dst], n_playlists)
+        for table, select in enumerate(selectors):
+            yield select(whole).assign(table=np.int32(table))
+        distinct = np.count_nonzero(src < dst)
+        yield pd.DataFrame({"table": [DISTINCT_PAIRS], "src": -1, "dst": -1, "count": distinct})
 
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         frames = list(batches)
@@ -194,13 +283,15 @@ def cooccurrence_counts(
             return
         frame = pd.concat(frames, ignore_index=True)
         for block, part in frame.groupby("block", sort=True):
-            yield from block_pair_chunks(
+            for src, dst, count in block_rows(
                 part["pid"].to_numpy(),
                 part["track_id"].to_numpy(),
                 part["pos"].to_numpy(),
                 window,
                 owned=lambda ids, b=int(block): ids % blocks == b,
-            )
+            ):
+                for out in chosen(src, dst, count):
+                    yield out.reindex(columns=PASS_SCHEMA.fieldNames(), fill_value=0.0)
 
     rows = rows.select("pid", "track_id", "pos")
     touched = rows.groupBy("pid").agg(
@@ -211,46 +302,34 @@ def cooccurrence_counts(
     )
     # One block per partition (range partitioning over the block ids); a task streams its
     # block's output in bounded chunks.
-    return replicated.repartitionByRange(blocks, "block").mapInPandas(per_partition, PAIR_SCHEMA)
+    return replicated.repartitionByRange(blocks, "block").mapInPandas(per_partition, PASS_SCHEMA)
 
 
-def weighted_edges(
-    counts: DataFrame, track_playlists: DataFrame, n_playlists: int, config: EdgeConfig
+def chosen_rows(passed: DataFrame, table: int) -> DataFrame:
+    """(src, dst, count, weight): the rows the `table`-th selector of a block pass kept."""
+    return passed.where(F.col("table") == table).select("src", "dst", "count", "weight")
+
+
+def distinct_pairs(passed: DataFrame) -> int:
+    """The distinct pairs (src < dst) a block pass saw, before any selector pruned them."""
+    total = passed.where(F.col("table") == DISTINCT_PAIRS).agg(F.sum("count")).first()[0]
+    return int(total or 0)
+
+
+def cooccurrence_counts(
+    spark: SparkSession, rows: DataFrame, window: int | None = None, blocks: int | None = None
 ) -> DataFrame:
-    """Weighted, pruned, symmetric edges (src, dst, count, weight) from upper-triangle counts.
+    """Unpruned upper-triangle counts (src, dst, count), src < dst, from de-duplicated
+    (pid, track_id, pos)."""
+    passed = block_pass(spark, rows, [upper_triangle], window, blocks)
+    return chosen_rows(passed, 0).drop("weight")
 
-    `track_playlists` holds (track_id, n): the number of playlists containing each track.
-    """
-    edges = counts.where(F.col("count") >= config.min_count)
-    if config.weight != "count":
-        # One row per track (2.26M for the full MPD): broadcast, so the pairs are not shuffled.
-        n = F.broadcast(track_playlists.select("track_id", "n"))
-        edges = edges.join(
-            n.withColumnRenamed("track_id", "src").withColumnRenamed("n", "n_src"), "src"
-        ).join(n.withColumnRenamed("track_id", "dst").withColumnRenamed("n", "n_dst"), "dst")
-    if config.weight == "count":
-        weight = F.col("count").cast("double")
-    elif config.weight == "cosine":
-        weight = F.col("count") / F.sqrt(F.col("n_src").cast("double") * F.col("n_dst"))
-    elif config.weight == "pmi":
-        weight = F.log(
-            F.col("count") * F.lit(float(n_playlists)) / (F.col("n_src") * F.col("n_dst"))
-        )
-    else:
-        raise ValueError(f"unknown weight {config.weight!r}: use count, cosine or pmi")
-    edges = edges.select("src", "dst", "count", weight.alias("weight")).where(
-        (F.col("weight") > 0) & ~F.isnan("weight")
-    )
-    both = edges.unionByName(
-        edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
-    )
+
+def symmetric_edges(kept: DataFrame, config: EdgeConfig) -> DataFrame:
+    """The edge table from the rows each source kept: an edge survives if either endpoint kept
+    it, and both directions are stored. Without `top_k` the whole rows already hold both."""
     if config.top_k is None:
-        return both
-    rank = F.row_number().over(
-        Window.partitionBy("src").orderBy(F.desc("weight"), F.desc("count"), F.asc("dst"))
-    )
-    kept = both.withColumn("rank", rank).where(F.col("rank") <= config.top_k)
-    # Keep an undirected edge if either endpoint ranks it in its top K; store both directions.
+        return kept
     undirected = kept.select(
         F.least("src", "dst").alias("src"),
         F.greatest("src", "dst").alias("dst"),
@@ -298,45 +377,3 @@ def staged_playlist_rows(spark: SparkSession, warehouse: Warehouse, staging: Sta
 def track_playlist_counts(rows: DataFrame) -> DataFrame:
     """(track_id, n): the number of playlists holding each track, from de-duplicated rows."""
     return rows.groupBy("track_id").agg(F.count(F.lit(1)).alias("n"))
-
-
-def build_cooccurrence_edges(
-    spark: SparkSession,
-    warehouse: Warehouse,
-    config: EdgeConfig,
-    log: logging.Logger | None = None,
-) -> EdgeStats:
-    """Compute `cooccurrence_edges` from the warehouse's playlist_tracks and track_metadata."""
-    log = log or logging.getLogger(__name__)
-    with Staging(spark, warehouse) as staging:
-        rows = staged_playlist_rows(spark, warehouse, staging)
-        per_playlist = rows.groupBy("pid").count()
-        sizes = per_playlist.agg(
-            F.count(F.lit(1)).alias("playlists"),
-            F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("raw_pairs"),
-        ).first()
-        n_playlists = int(sizes["playlists"])
-        counts = staging.stage(
-            "counts", cooccurrence_counts(spark, rows, config.window, config.blocks)
-        )
-        edges = weighted_edges(counts, track_playlist_counts(rows), n_playlists, config)
-        written = staging.write_tables(
-            {COOCCURRENCE_EDGES: clustered(edges, "src", sort=("src", "dst"))}
-        )[COOCCURRENCE_EDGES]
-        degree = degree_summary(written.frame)
-        stats = EdgeStats(
-            nodes=int(degree.pop("nodes")),
-            edges=written.rows,
-            playlists=n_playlists,
-            raw_pairs=int(sizes["raw_pairs"] or 0),
-            unpruned_pairs=counts.count(),
-            degree=degree,
-        )
-    log.info(
-        "cooccurrence_edges: %d nodes, %d directed edges from %d raw pairs (%d distinct)",
-        stats.nodes,
-        stats.edges,
-        stats.raw_pairs,
-        stats.unpruned_pairs,
-    )
-    return stats

@@ -27,11 +27,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from algorhythms_ml.config import config_class
-from algorhythms_ml.graph.cooccurrence import (
-    cooccurrence_counts,
-    staged_playlist_rows,
-    track_playlist_counts,
-)
+from algorhythms_ml.graph.cooccurrence import staged_playlist_rows, track_playlist_counts
 from algorhythms_ml.mpd.ingest import PLAYLISTS, PLAYLISTS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.neighbors import NeighborConfig, top_neighbors
@@ -104,11 +100,10 @@ def playlist_tables(
             F.col("artist_tracks_popularity").cast("long"),
         )
     )
-    artist_counts = cooccurrence_counts(spark, artist_rows)
     return {
         PLAYLIST_MEMBERS: members,
         TRACK_STATS: stats,
-        ARTIST_NEIGHBORS: top_neighbors(artist_counts, artist_n, config.artist_top_k),
+        ARTIST_NEIGHBORS: top_neighbors(spark, artist_rows, config.artist_top_k),
     }
 
 
@@ -124,9 +119,8 @@ def ranking_tables(
     """Every table the ranker reads, from (pid, track_id, pos) rows and (pid, name) playlists."""
     neighbors = neighbors or NeighborConfig()
     titles = titles or TitleConfig()
-    counts = cooccurrence_counts(spark, rows, neighbors.window, neighbors.blocks)
     out = {
-        TRACK_NEIGHBORS: top_neighbors(counts, track_playlist_counts(rows), neighbors.top_k),
+        TRACK_NEIGHBORS: top_neighbors(spark, rows, neighbors.neighbor_top_k),
         TITLE_TRACKS: title_track_scores(playlists, rows, titles),
     }
     out.update(playlist_tables(spark, rows, artists, tables))

@@ -18,7 +18,6 @@ from algorhythms_assets.assets.recommend import (
     playlist_tables,
     recommendation_eval,
     title_tracks,
-    track_neighbors,
 )
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
@@ -51,8 +50,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assets = [
         raw_mpd_slices,
         track_metadata,
-        cooccurrence_edges,
-        track_neighbors,
+        cooccurrence_edges,  # with track_neighbors
         gcn_embeddings,
         feature_mlp,
         title_tracks,

@@ -15,11 +15,8 @@ import pandas as pd
 import pyspark
 import pytest
 
-from algorhythms_ml.graph.cooccurrence import (
-    COOCCURRENCE_EDGES,
-    EdgeConfig,
-    build_cooccurrence_edges,
-)
+from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES, EdgeConfig
+from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
 from algorhythms_ml.mpd.ingest import ingest_slices
 from algorhythms_ml.mpd.tracks import build_track_metadata
 from algorhythms_ml.warehouse import Warehouse
@@ -75,7 +72,7 @@ def test_edges_on_a_standalone_cluster_equal_local_mode(spark, generated_mpd, tm
     build_track_metadata(spark, warehouse)
     cluster = tmp_path / "cluster"
     shutil.copytree(local, cluster)
-    build_cooccurrence_edges(spark, warehouse, EdgeConfig(top_k=20))
+    build_cooccurrence_tables(spark, warehouse, EdgeConfig(top_k=20), tables=[COOCCURRENCE_EDGES])
 
     port, ui, worker_ui = free_port(), free_port(), free_port()
     env = {

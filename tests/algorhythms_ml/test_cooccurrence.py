@@ -1,21 +1,29 @@
 import collections
 import itertools
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import Window
+from pyspark.sql import functions as F
 
 from algorhythms_ml.graph.cooccurrence import (
+    COOCCURRENCE_EDGES,
     EdgeConfig,
-    block_pairs,
-    build_cooccurrence_edges,
+    WholeRows,
+    block_rows,
     cooccurrence_counts,
-    weighted_edges,
+    pruned_edge_rows,
+    symmetric_edges,
 )
+from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
 from algorhythms_ml.mpd.ingest import ingest_slices
 from algorhythms_ml.mpd.tracks import build_track_metadata
+from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.warehouse import Warehouse
+from algorhythms_store.schema import TRACK_NEIGHBORS
 from tests.conftest import load_playlists
 
 
@@ -35,16 +43,43 @@ def as_dict(frame) -> dict[tuple[int, int], int]:
     return {(r["src"], r["dst"]): r["count"] for r in frame.collect()}
 
 
-def test_block_pairs_counts_each_pair_once_per_playlist():
-    # playlist 0: 1 2 3 ; playlist 1: 2 3 ; playlist 2: 5 (one track)
-    pids = np.array([0, 0, 0, 1, 1, 2])
-    tracks = np.array([1, 2, 3, 2, 3, 5])
-    got = block_pairs(pids, tracks, None, None)
-    assert {(a, b): c for a, b, c in got.itertuples(index=False)} == {
-        (1, 2): 1,
-        (1, 3): 1,
-        (2, 3): 2,
+def whole_rows(pids, tracks, positions=None, window=None) -> dict[tuple[int, int], int]:
+    chunks = list(block_rows(np.array(pids), np.array(tracks), positions, window))
+    return {
+        (int(a), int(b)): int(c)
+        for src, dst, count in chunks
+        for a, b, c in zip(src, dst, count, strict=True)
     }
+
+
+def test_block_rows_are_whole_symmetric_rows_without_the_diagonal():
+    # playlist 0: 1 2 3 ; playlist 1: 2 3 ; playlist 2: 5 (one track)
+    got = whole_rows([0, 0, 0, 1, 1, 2], [1, 2, 3, 2, 3, 5])
+    upper = {(1, 2): 1, (1, 3): 1, (2, 3): 2}
+    assert got == {**upper, **{(b, a): c for (a, b), c in upper.items()}}
+
+
+def test_block_rows_of_owned_sources_only_in_small_chunks():
+    pids = [0, 0, 0, 1, 1, 1]
+    tracks = [1, 2, 3, 1, 2, 4]
+    chunks = list(
+        block_rows(np.array(pids), np.array(tracks), owned=lambda ids: ids % 2 == 0, max_pairs=1)
+    )
+    assert [sorted(set(src.tolist())) for src, _, _ in chunks] == [[2], [4]]
+    got = {(int(a), int(b)): int(c) for s, d, n in chunks for a, b, c in zip(s, d, n, strict=True)}
+    assert got == {(2, 1): 2, (2, 3): 1, (2, 4): 1, (4, 1): 1, (4, 2): 1}
+
+
+def test_window_limits_pairs_in_long_playlists_only_and_adds_up_with_short_ones():
+    # Long playlist 0 (length 5 > window 3): tracks fewer than 3 places apart; short playlist 1
+    # keeps all its pairs, and (10, 11), seen in both, counts twice.
+    pids = [0] * 5 + [1] * 3
+    tracks = [10, 11, 12, 13, 14, 10, 14, 11]
+    pos = np.array([0, 1, 2, 3, 4, 0, 1, 2])
+    got = whole_rows(pids, tracks, pos, window=3)
+    upper = {(10, 11): 2, (10, 12): 1, (11, 12): 1, (11, 13): 1, (12, 13): 1, (12, 14): 1}
+    upper.update({(13, 14): 1, (10, 14): 1, (11, 14): 1})
+    assert got == {**upper, **{(b, a): c for (a, b), c in upper.items()}}
 
 
 def test_repeated_tracks_and_one_track_playlists(spark):
@@ -53,70 +88,177 @@ def test_repeated_tracks_and_one_track_playlists(spark):
     assert got == {(7, 8): 2, (7, 9): 1, (8, 9): 1}
 
 
-def test_window_limits_pairs_in_long_playlists_only():
-    # Long playlist 0 (length 5 > window 2): only neighbours; short playlist 1 keeps all pairs.
-    pids = np.array([0] * 5 + [1] * 2)
-    tracks = np.array([10, 11, 12, 13, 14, 10, 14])
-    pos = np.array([0, 1, 2, 3, 4, 0, 1])
-    got = block_pairs(pids, tracks, pos, window=2)
-    pairs = {(a, b): c for a, b, c in got.itertuples(index=False)}
-    assert pairs == {(10, 11): 1, (11, 12): 1, (12, 13): 1, (13, 14): 1, (10, 14): 1}
+def rows_of(pairs: dict[tuple[int, int], int], n: dict[int, int], n_playlists: int) -> WholeRows:
+    keys = sorted(pairs)
+    src = np.array([a for a, _ in keys])
+    dst = np.array([b for _, b in keys])
+    return WholeRows(
+        src=src,
+        dst=dst,
+        count=np.array([pairs[k] for k in keys]),
+        n_src=np.array([n[a] for a in src]),
+        n_dst=np.array([n[b] for b in dst]),
+        n_playlists=n_playlists,
+    )
 
 
-def test_weights_by_hand(spark):
-    counts = spark.createDataFrame([(1, 2, 2), (1, 3, 1)], "src long, dst long, count long")
-    n = spark.createDataFrame([(1, 4), (2, 2), (3, 1)], "track_id long, n long")
+def test_weights_by_hand():
+    rows = rows_of({(1, 2): 2, (1, 3): 1, (2, 1): 2, (3, 1): 1}, {1: 4, 2: 2, 3: 1}, 10)
     for weight, expected in {
         "count": {(1, 2): 2.0, (1, 3): 1.0},
         "cosine": {(1, 2): 2 / math.sqrt(8), (1, 3): 1 / math.sqrt(4)},
         "pmi": {(1, 2): math.log(2 * 10 / 8), (1, 3): math.log(1 * 10 / 4)},
     }.items():
-        edges = weighted_edges(counts, n, 10, EdgeConfig(weight=weight, top_k=None))
-        got = {(r.src, r.dst): r.weight for r in edges.collect()}
+        kept = pruned_edge_rows(rows, EdgeConfig(weight=weight, top_k=None))
+        got = {(a, b): w for a, b, w in zip(kept.src, kept.dst, kept.weight, strict=True)}
         assert set(got) == {(1, 2), (2, 1), (1, 3), (3, 1)}
         for key, value in expected.items():
             assert got[key] == pytest.approx(value) and got[key[::-1]] == pytest.approx(value)
 
 
-def test_pmi_drops_pairs_that_cooccur_less_than_chance(spark):
-    counts = spark.createDataFrame([(1, 2, 1)], "src long, dst long, count long")
-    n = spark.createDataFrame([(1, 8), (2, 8)], "track_id long, n long")
-    assert weighted_edges(counts, n, 10, EdgeConfig(weight="pmi", top_k=None)).count() == 0
+def test_pmi_drops_pairs_that_cooccur_less_than_chance():
+    rows = rows_of({(1, 2): 1, (2, 1): 1}, {1: 8, 2: 8}, 10)
+    assert len(pruned_edge_rows(rows, EdgeConfig(weight="pmi", top_k=None))) == 0
 
 
 def test_min_count_and_top_k_with_ties(spark):
     # Track 1 has four neighbours with equal counts: top-1 keeps the smallest id (2).
-    counts = spark.createDataFrame(
-        [(1, 2, 3), (1, 3, 3), (1, 4, 3), (1, 5, 3), (2, 3, 1)], "src long, dst long, count long"
-    )
-    n = spark.createDataFrame([(i, 5) for i in range(1, 6)], "track_id long, n long")
-    edges = weighted_edges(counts, n, 10, EdgeConfig(weight="count", top_k=1, min_count=2))
-    got = {(r.src, r.dst) for r in edges.collect()}
+    upper = {(1, 2): 3, (1, 3): 3, (1, 4): 3, (1, 5): 3, (2, 3): 1}
+    pairs = {**upper, **{(b, a): c for (a, b), c in upper.items()}}
+    rows = rows_of(pairs, dict.fromkeys(range(1, 6), 5), 10)
+    config = EdgeConfig(weight="count", top_k=1, min_count=2)
+    kept = pruned_edge_rows(rows, config)
+    assert set(zip(kept.src, kept.dst, strict=True)) == {(1, 2), (2, 1), (3, 1), (4, 1), (5, 1)}
+    frame = spark.createDataFrame(kept)
+    got = {(r.src, r.dst) for r in symmetric_edges(frame, config).collect()}
     # 1's top-1 is 2; 3, 4 and 5 each have 1 as their only (hence top) neighbour; (2,3) < min_count.
     assert got == {(1, 2), (2, 1), (1, 3), (3, 1), (1, 4), (4, 1), (1, 5), (5, 1)}
-    edges = weighted_edges(counts, n, 10, EdgeConfig(weight="count", top_k=1, min_count=4))
-    assert edges.count() == 0
+    assert len(pruned_edge_rows(rows, EdgeConfig(weight="count", top_k=1, min_count=4))) == 0
 
 
-def test_edges_agree_with_an_independent_count_on_generated_data(spark, generated_mpd, tmp_path):
-    warehouse = Warehouse.at(tmp_path / "warehouse")
+def reference_counts(playlists: list[list[int]], window: int | None) -> dict[tuple[int, int], int]:
+    """Upper-triangle counts, pair by pair: a long playlist pairs tracks fewer than `window`
+    places apart in its de-duplicated order."""
+    counts: collections.Counter = collections.Counter()
+    for tracks in playlists:
+        if window is None or len(tracks) <= window:
+            pairs = itertools.combinations(tracks, 2)
+        else:
+            pairs = ((a, b) for i, a in enumerate(tracks) for b in tracks[i + 1 : i + window])
+        counts.update({(min(a, b), max(a, b)) for a, b in pairs})
+    return dict(counts)
+
+
+def reference_both(spark, counts, n, n_playlists, config):
+    """Every weighted pair in both directions, with Spark SQL arithmetic and filters."""
+    frame = spark.createDataFrame(
+        [(a, b, c) for (a, b), c in counts.items()], "src long, dst long, count long"
+    )
+    ns = spark.createDataFrame(list(n.items()), "track_id long, n long")
+    edges = frame.where(F.col("count") >= config.min_count)
+    edges = edges.join(
+        ns.withColumnRenamed("track_id", "src").withColumnRenamed("n", "n_src"), "src"
+    ).join(ns.withColumnRenamed("track_id", "dst").withColumnRenamed("n", "n_dst"), "dst")
+    weight = {
+        "count": F.col("count").cast("double"),
+        "cosine": F.col("count") / F.sqrt(F.col("n_src").cast("double") * F.col("n_dst")),
+        "pmi": F.log(
+            F.col("count") * F.lit(float(n_playlists)) / (F.col("n_src") * F.col("n_dst"))
+        ),
+    }[config.weight]
+    edges = edges.select("src", "dst", "count", weight.alias("weight")).where(
+        (F.col("weight") > 0) & ~F.isnan("weight")
+    )
+    return edges.unionByName(
+        edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
+    )
+
+
+def reference_edges(spark, counts, n, n_playlists, config) -> pd.DataFrame:
+    """The edge table by a global window over every pair, kept if in either endpoint's top K."""
+    both = reference_both(spark, counts, n, n_playlists, config)
+    if config.top_k is not None:
+        order = (F.desc("weight"), F.desc("count"), F.asc("dst"))
+        rank = F.row_number().over(Window.partitionBy("src").orderBy(*order))
+        kept = both.withColumn("rank", rank).where(F.col("rank") <= config.top_k)
+        undirected = kept.select(
+            F.least("src", "dst").alias("src"), F.greatest("src", "dst").alias("dst"), "count"
+        ).dropDuplicates(["src", "dst"])
+        mirrored = undirected.select(F.col("dst").alias("src"), F.col("src").alias("dst"))
+        keys = undirected.select("src", "dst").unionByName(mirrored)
+        both = both.join(keys, ["src", "dst"])
+    return sorted_frame(both.toPandas())
+
+
+def reference_neighbors(spark, counts, n, n_playlists, top_k) -> pd.DataFrame:
+    both = reference_both(spark, counts, n, n_playlists, EdgeConfig(weight="cosine"))
+    order = (F.desc("count"), F.desc("weight"), F.asc("dst"))
+    rank = F.row_number().over(Window.partitionBy("src").orderBy(*order))
+    kept = both.withColumn("rank", rank).where(F.col("rank") <= top_k)
+    return sorted_frame(kept.select("src", "dst", F.col("weight").cast("float")).toPandas())
+
+
+def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"src": "int64", "dst": "int64"})
+    return frame.sort_values(["src", "dst"], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, generated_mpd, tmp_path_factory):
+    """A warehouse with one generated slice, and its playlists as de-duplicated track ids."""
+    warehouse = Warehouse.at(tmp_path_factory.mktemp("cooccurrence") / "warehouse")
     path = generated_mpd / "mpd.slice.0-999.json"
     ingest_slices(spark, [path.as_uri()], warehouse)
     build_track_metadata(spark, warehouse)
-    stats = build_cooccurrence_edges(
-        spark, warehouse, EdgeConfig(weight="count", top_k=None, blocks=5)
-    )
     ids = pd.read_parquet(warehouse.local_path("track_metadata")).set_index("track_uri").track_id
-    expected: collections.Counter = collections.Counter()
-    raw = 0
+    playlists = []
     for p in load_playlists(path):
-        tracks = sorted({int(ids[t["track_uri"]]) for t in p["tracks"]})
-        raw += len(tracks) * (len(tracks) - 1) // 2
-        expected.update(itertools.combinations(tracks, 2))
-    edges = pd.read_parquet(warehouse.local_path("cooccurrence_edges"))
-    upper = edges[edges.src < edges.dst]
-    pairs = zip(upper.src, upper.dst, strict=True)
-    assert dict(zip(pairs, upper["count"], strict=True)) == dict(expected)
-    assert len(edges) == 2 * len(expected) == stats.edges
-    assert stats.raw_pairs == raw and stats.unpruned_pairs == len(expected)
-    assert (edges.src != edges.dst).all()
+        order = sorted(p["tracks"], key=lambda t: t["pos"])
+        playlists.append(list(dict.fromkeys(int(ids[t["track_uri"]]) for t in order)))
+    return warehouse, playlists
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        EdgeConfig(weight="count", top_k=3, blocks=5),
+        EdgeConfig(weight="cosine", top_k=5, min_count=2, blocks=3),
+        EdgeConfig(weight="pmi", top_k=4, blocks=4),
+        EdgeConfig(weight="cosine", top_k=3, window=5, blocks=5),
+        EdgeConfig(weight="count", top_k=None, window=8, blocks=2),
+    ],
+    ids=["count-ties", "cosine-min-count", "pmi", "cosine-window", "count-all-pairs-window"],
+)
+def test_one_pass_tables_equal_a_global_window_over_every_pair(spark, ingested, config):
+    warehouse, playlists = ingested
+    neighbors = NeighborConfig(neighbor_top_k=7)
+    stats = build_cooccurrence_tables(spark, warehouse, config, neighbors)
+    counts = reference_counts(playlists, config.window)
+    n = collections.Counter(t for tracks in playlists for t in tracks)
+    got = sorted_frame(pd.read_parquet(warehouse.local_path(COOCCURRENCE_EDGES)))
+    expected = reference_edges(spark, counts, n, len(playlists), config)
+    assert got[["src", "dst", "count"]].equals(expected[["src", "dst", "count"]])
+    if config.weight == "pmi":  # the logarithm may differ in the last place between libraries
+        np.testing.assert_allclose(got.weight, expected.weight, rtol=1e-14)
+    else:
+        assert got.weight.equals(expected.weight)
+    got = sorted_frame(pd.read_parquet(warehouse.local_path(TRACK_NEIGHBORS)))
+    assert got.equals(reference_neighbors(spark, counts, n, len(playlists), 7))
+    raw = sum(len(t) * (len(t) - 1) // 2 for t in playlists)
+    assert stats.edges.edges == len(expected) and stats.edges.playlists == len(playlists)
+    assert stats.edges.raw_pairs == raw and stats.edges.unpruned_pairs == len(counts)
+    assert stats.neighbors.rows == len(got)
+    if config.top_k is not None:  # ties are common at this size: pruning had to break them
+        assert len(expected) < 2 * len(counts)
+
+
+def test_only_the_tables_asked_for_are_written(spark, ingested, tmp_path):
+    warehouse, _ = ingested
+    fresh = Warehouse.at(tmp_path / "warehouse")
+    for name in ("playlist_tracks", "track_metadata"):
+        shutil.copytree(warehouse.local_path(name), fresh.local_path(name))
+    stats = build_cooccurrence_tables(spark, fresh, tables=[TRACK_NEIGHBORS])
+    assert stats.edges is None and stats.neighbors.rows > 0
+    assert not fresh.local_path(COOCCURRENCE_EDGES).exists()
+    with pytest.raises(ValueError, match="tables must be some of"):
+        build_cooccurrence_tables(spark, fresh, tables=["track_vectors"])
