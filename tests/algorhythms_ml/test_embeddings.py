@@ -52,6 +52,12 @@ SMALL = GCNConfig(
 )
 
 
+# About 9% of the planted graph's edges cross communities and a tenth of uniform negatives
+# share the source's community, so no model scores much above 0.91 there; on its 130 test
+# edges the measured AUC varies from 0.87 to 0.93 with the seed.
+PLANTED_AUC_FLOOR = 0.85
+
+
 def test_auc_by_hand():
     assert auc([3, 4], [1, 2]) == 1.0
     assert auc([1], [2]) == 0.0
@@ -197,10 +203,7 @@ def test_gcn_learns_planted_communities(mode):
     model, history, _ = fit(config, graph)
     assert history.mode == mode
     assert history.loss[-1] < 0.7 * history.loss[0]
-    # About 9% of the edges cross communities and a tenth of uniform negatives share the
-    # source's community, so no model scores much above 0.91 here; on 130 test edges the
-    # measured AUC varies from 0.87 to 0.93 with the seed.
-    assert history.test["auc_uniform"] > 0.85
+    assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
     assert history.test["recall@100"] > 0.5
     vectors = embeddings_of(model, graph)
     assert vectors.shape == (500, 16) and np.isfinite(vectors).all()
@@ -261,5 +264,5 @@ def test_gcn_projects_content_features_when_present():
     config = dataclasses.replace(SMALL, epochs=10, full_batch_max_nnz=10**9)
     model, history, _ = fit(config, graph)
     assert model.feature_proj is not None and model.feature_proj.in_features == 10
-    assert history.test["auc_uniform"] > 0.9
+    assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
     assert np.isfinite(embeddings_of(model, graph)).all()
