@@ -67,32 +67,32 @@ def split_edges(
     graph: TrackGraph, val_fraction: float, test_fraction: float, seed: int
 ) -> EdgeSplit:
     """Hold out undirected edges for validation and test, never a node's last edge, so that
-    every held-out edge joins two nodes that keep a training edge."""
+    every held-out edge joins two nodes that keep a training edge.
+
+    Every edge gets a random rank; each node keeps its lowest-ranked edge for training, and the
+    held-out edges are the lowest-ranked of the others. Only those kept edges (at most one per
+    node) are exempt, so the held-out edges are a near-uniform sample of all edges."""
     gen = torch.Generator().manual_seed(seed)
-    n_edges = graph.edge_index.size(1)
-    perm = torch.randperm(n_edges, generator=gen)
-    degree = torch.bincount(graph.edge_index.flatten(), minlength=graph.num_nodes)
+    src, dst = graph.edge_index
+    n_edges = src.numel()
+    by_rank = torch.randperm(n_edges, generator=gen)  # by_rank[r]: the edge of rank r
+    rank = torch.empty_like(by_rank)
+    rank[by_rank] = torch.arange(n_edges)
+    lowest = torch.full((graph.num_nodes,), n_edges, dtype=torch.long)
+    lowest.scatter_reduce_(0, src, rank, reduce="amin")
+    lowest.scatter_reduce_(0, dst, rank, reduce="amin")
+    kept = torch.zeros(n_edges, dtype=torch.bool)
+    kept[by_rank[lowest[lowest < n_edges]]] = True
     n_hold = int(n_edges * (val_fraction + test_fraction))
+    chosen = by_rank[~kept[by_rank]][:n_hold]
     held = torch.zeros(n_edges, dtype=torch.bool)
-    # Greedy over a random order: an edge may go only if both ends keep degree >= 1.
-    src, dst = graph.edge_index[0, perm].tolist(), graph.edge_index[1, perm].tolist()
-    deg = degree.tolist()
-    chosen = []
-    for i, (a, b) in enumerate(zip(src, dst, strict=True)):
-        if len(chosen) >= n_hold:
-            break
-        if deg[a] > 1 and deg[b] > 1:
-            deg[a] -= 1
-            deg[b] -= 1
-            chosen.append(i)
-    chosen_t = perm[torch.tensor(chosen, dtype=torch.long)]
-    held[chosen_t] = True
-    n_val = int(len(chosen) * val_fraction / max(val_fraction + test_fraction, 1e-9))
+    held[chosen] = True
+    n_val = int(chosen.numel() * val_fraction / max(val_fraction + test_fraction, 1e-9))
     return EdgeSplit(
         train=graph.edge_index[:, ~held],
         train_weight=graph.edge_weight[~held],
-        val=graph.edge_index[:, chosen_t[:n_val]],
-        test=graph.edge_index[:, chosen_t[n_val:]],
+        val=graph.edge_index[:, chosen[:n_val]],
+        test=graph.edge_index[:, chosen[n_val:]],
     )
 
 
@@ -112,17 +112,28 @@ class Adjacency:
     def build(
         cls, num_nodes: int, edge_index: torch.Tensor, edge_weight: torch.Tensor
     ) -> Adjacency:
-        loops = torch.arange(num_nodes)
+        """From undirected edges (2, E) and their weights (E,), on the edges' device."""
+        device = edge_index.device
+        loops = torch.arange(num_nodes, device=device)
         src = torch.cat([edge_index[0], edge_index[1], loops])
         dst = torch.cat([edge_index[1], edge_index[0], loops])
-        weight = torch.cat([edge_weight, edge_weight, torch.ones(num_nodes)])
-        degree = torch.zeros(num_nodes).scatter_add_(0, src, weight)
+        weight = torch.cat([edge_weight, edge_weight, torch.ones(num_nodes, device=device)])
+        degree = torch.zeros(num_nodes, device=device).scatter_add_(0, src, weight)
         value = weight * degree[src].rsqrt() * degree[dst].rsqrt()
         order = torch.argsort(src * num_nodes + dst)
         src, dst, value = src[order], dst[order], value[order]
-        rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+        rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
         rowptr[1:] = torch.cumsum(torch.bincount(src, minlength=num_nodes), 0)
         return cls(rowptr=rowptr, col=dst, value=value, num_nodes=num_nodes)
+
+    def to(self, device: torch.device) -> Adjacency:
+        return Adjacency(
+            self.rowptr.to(device), self.col.to(device), self.value.to(device), self.num_nodes
+        )
+
+    @property
+    def nnz(self) -> int:
+        return self.col.numel()
 
     def sparse(self) -> torch.Tensor:
         with _quiet_sparse():
@@ -136,6 +147,15 @@ class Adjacency:
 
     def degree(self) -> torch.Tensor:
         return self.rowptr[1:] - self.rowptr[:-1]
+
+    def rows(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The entries of the rows of `nodes`: (position in `nodes`, column) per entry."""
+        start = self.rowptr[nodes]
+        count = self.rowptr[nodes + 1] - start
+        row = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), count)
+        first_of_row = torch.cumsum(count, 0) - count
+        offset = torch.arange(row.numel(), device=nodes.device) - first_of_row[row]
+        return row, self.col[start[row] + offset]
 
 
 @dataclass
@@ -154,6 +174,10 @@ class NeighborSampler:
     For each hop, every frontier node draws `fanout` neighbours; a sampled message is
     scaled by degree / fanout so that its expected sum equals the full aggregation. The
     sampled edges of all hops form one local sub-adjacency used by every layer.
+
+    Every step is a tensor operation on the adjacency's device (no loop over nodes, no copy to
+    the host), so with the adjacency on a GPU the whole sample is drawn there; `generator`
+    must live on that device.
     """
 
     def __init__(self, adjacency: Adjacency, fanouts: list[int]):
@@ -161,16 +185,20 @@ class NeighborSampler:
         self.fanouts = fanouts
         self.degree = adjacency.degree()
 
+    @property
+    def device(self) -> torch.device:
+        return self.adj.col.device
+
     def sample(self, seeds: torch.Tensor, generator: torch.Generator) -> SampledBlock:
-        seeds = torch.unique(seeds)
+        seeds = torch.unique(seeds.to(self.device))
         nodes = seeds
         frontier = seeds
         expanded = seeds[:0]
         rows, cols, vals = [], [], []
         for fanout in self.fanouts:
             deg = self.degree[frontier]
-            pick = (torch.rand(frontier.numel(), fanout, generator=generator) * deg[:, None]).long()
-            edge_pos = self.adj.rowptr[frontier][:, None] + pick
+            draw = torch.rand(frontier.numel(), fanout, generator=generator, device=self.device)
+            edge_pos = self.adj.rowptr[frontier][:, None] + (draw * deg[:, None]).long()
             nbr = self.adj.col[edge_pos]
             scale = (deg.float() / fanout)[:, None]
             rows.append(frontier[:, None].expand_as(nbr).reshape(-1))
@@ -180,22 +208,13 @@ class NeighborSampler:
             frontier = torch.unique(nbr)
             nodes = torch.cat([nodes, frontier])
             frontier = frontier[~torch.isin(frontier, expanded)]  # expand each node once
-        # Local ids: seeds first, then new nodes in order of discovery.
-        uniq, inverse = torch.unique(nodes, return_inverse=True)
-        first = torch.full((uniq.numel(),), nodes.numel(), dtype=torch.long)
-        first.scatter_reduce_(0, inverse, torch.arange(nodes.numel()), reduce="amin")
-        order = torch.argsort(first)
-        n_id = uniq[order]
-        local = torch.empty_like(order)
-        local[order] = torch.arange(order.numel())
-        row = local[torch.searchsorted(uniq, torch.cat(rows))]
-        col = local[torch.searchsorted(uniq, torch.cat(cols))]
-        value = torch.cat(vals)
+        n_id, local_of = _local_ids(nodes)
+        row, col = local_of(torch.cat(rows)), local_of(torch.cat(cols))
         with _quiet_sparse():
             adjacency = (
                 torch.sparse_coo_tensor(
                     torch.stack([row, col]),
-                    value,
+                    torch.cat(vals),
                     (n_id.numel(), n_id.numel()),
                     check_invariants=False,
                 )
@@ -203,3 +222,17 @@ class NeighborSampler:
                 .to_sparse_csr()
             )
         return SampledBlock(n_id=n_id, num_seeds=seeds.numel(), adjacency=adjacency)
+
+
+def _local_ids(nodes: torch.Tensor):
+    """The distinct `nodes` in order of first appearance, and a function from global ids
+    (any of `nodes`) to their positions in that order."""
+    uniq, inverse = torch.unique(nodes, return_inverse=True)
+    first = torch.full((uniq.numel(),), nodes.numel(), dtype=torch.long, device=nodes.device)
+    first.scatter_reduce_(
+        0, inverse, torch.arange(nodes.numel(), device=nodes.device), reduce="amin"
+    )
+    order = torch.argsort(first)
+    local = torch.empty_like(order)
+    local[order] = torch.arange(order.numel(), device=nodes.device)
+    return uniq[order], lambda ids: local[torch.searchsorted(uniq, ids)]

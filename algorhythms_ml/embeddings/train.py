@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import psutil
 import torch
 from pydantic import Field
 from torch.nn import functional as F
@@ -35,11 +36,19 @@ class GCNConfig:
 
     dim: int = Field(64, ge=1, description="dimension of the track vectors")
     num_layers: int = Field(2, ge=1, description="graph-convolution layers")
-    epochs: int = Field(10, ge=1, description="most epochs (early stopping may end sooner)")
-    lr: float = Field(0.01, gt=0, description="Adam learning rate")
-    batch_size: int = Field(8192, ge=1, description="positive edges per step")
+    epochs: int = Field(
+        40,
+        ge=1,
+        description="most passes over the training edges, each edge in both directions "
+        "(early stopping may end sooner)",
+    )
+    lr: float = Field(0.05, gt=0, description="Adam learning rate")
+    batch_size: int = Field(262_144, ge=1, description="positive edges per step")
     steps_per_epoch: int | None = Field(
-        20, ge=1, description="steps per epoch; None: one pass over the training edges"
+        None,
+        ge=1,
+        description="most steps per epoch; None: a whole pass, ceil(2 x training edges / "
+        "batch_size) steps",
     )
     negatives: Negatives = Field(
         "mixed", description="negative sampling: uniform, popularity, or half of each"
@@ -48,15 +57,21 @@ class GCNConfig:
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout between layers")
     val_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for validation")
     test_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for the test")
-    patience: int = Field(3, ge=1, description="epochs without a better validation AUC to stop")
+    patience: int = Field(
+        5,
+        ge=1,
+        description="epochs without a better validation AUC (popularity-matched) before stopping",
+    )
     fanouts: list[int] = Field(
         default_factory=lambda: [15, 10],
         description="neighbours sampled per hop when the graph trains on sampled neighbourhoods",
     )
-    full_batch_max_nnz: int = Field(
-        3_000_000,
+    full_batch_max_nnz: int | None = Field(
+        None,
         ge=0,
-        description="graphs whose adjacency has more entries train on sampled neighbourhoods",
+        description="None: train full-batch when a full-batch step's estimated memory fits "
+        "the device's free memory, else on sampled neighbourhoods; a number: full-batch exactly "
+        "when the adjacency has at most that many entries",
     )
     eval_edges: int = Field(20_000, ge=1, description="held-out edges scored per evaluation")
     recall_k: int = Field(100, ge=1, description="K of the test recall@K")
@@ -74,6 +89,7 @@ class History:
     val_auc: list[float] = field(default_factory=list)
     val_auc_popularity: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     best_epoch: int = -1
     mode: str = ""
     device: str = ""
@@ -96,11 +112,20 @@ class NegativeSampler:
         weights = popularity.double().clamp(min=0) + 1e-12
         self.cdf = torch.cumsum(weights, 0) / weights.sum()
 
+    @property
+    def device(self) -> torch.device:
+        return self.cdf.device
+
+    def to(self, device: torch.device) -> NegativeSampler:
+        moved = NegativeSampler.__new__(NegativeSampler)
+        moved.num_nodes, moved.cdf = self.num_nodes, self.cdf.to(device)
+        return moved
+
     def uniform(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return torch.randint(0, self.num_nodes, (n,), generator=gen)
+        return torch.randint(0, self.num_nodes, (n,), generator=gen, device=self.device)
 
     def popular(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        u = torch.rand(n, generator=gen, dtype=torch.float64)
+        u = torch.rand(n, generator=gen, dtype=torch.float64, device=self.device)
         return torch.searchsorted(self.cdf, u).clamp(max=self.num_nodes - 1)
 
     def sample(self, n: int, kind: Negatives, gen: torch.Generator) -> torch.Tensor:
@@ -114,11 +139,12 @@ class NegativeSampler:
 
 @dataclass
 class TrainingData:
-    """What a training run works on, on its device: the edge split, the normalised training
-    adjacency, the neighbour sampler (None when the graph is small enough for full-batch
-    training), the node features and the negative sampler."""
+    """What a training run works on, all on its device: the edge split, the training edges in
+    both directions, the normalised training adjacency, the neighbour sampler (None when
+    training full-batch), the node features and the negative sampler."""
 
     split: EdgeSplit
+    edges: torch.Tensor
     adjacency: Adjacency
     full_adj: torch.Tensor
     sampler: NeighborSampler | None
@@ -135,18 +161,80 @@ class TrainingData:
         return self.adjacency.num_nodes
 
 
-def prepare_data(config: GCNConfig, graph: TrackGraph, device: torch.device) -> TrainingData:
-    """Split `graph`'s edges and build what training needs from the training edges."""
+# Peak memory of a full-batch step measured on the GPU over the parts full_batch_bytes counts.
+MEASURED_OVER_COUNTED = 1.6
+
+# Free memory a full-batch run may plan to use: the rest absorbs the allocator's fragmentation
+# and whatever else the process holds.
+FULL_BATCH_MEMORY_SHARE = 0.8
+
+
+def full_batch_bytes(num_nodes: int, nnz: int, config: GCNConfig, feature_dim: int = 0) -> int:
+    """Estimated peak memory of full-batch training on a graph whose normalised adjacency has
+    `nnz` entries (self-loops included).
+
+    Counted: the CSR adjacency twice (the backward product goes through its transpose); the
+    training edges in both directions and their shuffled order; per node, the embedding, its
+    gradient and Adam's two moments, each layer's output, activation and gradient, the layer
+    mean and the features; per positive edge, three node ids and three gathered embeddings
+    with their gradients. On a graph of the full MPD's size (2.26M nodes, 146M entries) these
+    parts, the edges aside, come to 11 GB where a step was measured at 17 GB (the sparse
+    product's temporaries, the allocator's cache): the sum is scaled by that ratio, which gives
+    23 GB with the edges."""
+    adjacency = 2 * ((num_nodes + 1) * 8 + nnz * (8 + 4))
+    edges = (nnz - num_nodes) * (16 + 8)
+    per_node = 4 * (config.dim * (4 + 3 * config.num_layers + 2) + feature_dim)
+    per_edge = 3 * (8 + 2 * 4 * config.dim)
+    counted = adjacency + edges + num_nodes * per_node + config.batch_size * per_edge
+    return int(MEASURED_OVER_COUNTED * counted)
+
+
+def available_bytes(device: torch.device) -> int:
+    """Free memory of a CUDA device, or the host memory available to a new allocation."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return psutil.virtual_memory().available
+
+
+def use_full_batch(
+    config: GCNConfig, num_nodes: int, nnz: int, feature_dim: int, available: int
+) -> bool:
+    """Whether to train full-batch: the fixed `full_batch_max_nnz` when set, else whether the
+    estimated memory of a full-batch step fits a share of the `available` bytes."""
+    if config.full_batch_max_nnz is not None:
+        return nnz <= config.full_batch_max_nnz
+    need = full_batch_bytes(num_nodes, nnz, config, feature_dim)
+    return need <= FULL_BATCH_MEMORY_SHARE * available
+
+
+def prepare_data(
+    config: GCNConfig, graph: TrackGraph, device: torch.device, log: logging.Logger
+) -> TrainingData:
+    """Split `graph`'s edges and build what training needs from the training edges, on
+    `device`: the adjacency, the edges to shuffle and the negatives' distribution."""
     split = split_edges(graph, config.val_fraction, config.test_fraction, config.seed)
-    adjacency = Adjacency.build(graph.num_nodes, split.train, split.train_weight)
-    full_batch = adjacency.col.numel() <= config.full_batch_max_nnz
+    nnz = 2 * split.train.size(1) + graph.num_nodes
+    feature_dim = 0 if graph.features is None else graph.features.size(1)
+    available = available_bytes(device)
+    full_batch = use_full_batch(config, graph.num_nodes, nnz, feature_dim, available)
+    log.info(
+        "%s training: adjacency of %d entries, full-batch estimate %.1f GB, %.1f GB free on %s",
+        "full-batch" if full_batch else "sampled",
+        nnz,
+        full_batch_bytes(graph.num_nodes, nnz, config, feature_dim) / 1e9,
+        available / 1e9,
+        device,
+    )
+    train = split.train.to(device)
+    adjacency = Adjacency.build(graph.num_nodes, train, split.train_weight.to(device))
     return TrainingData(
         split=split,
+        edges=torch.cat([train, train.flip(0)], 1),
         adjacency=adjacency,
-        full_adj=adjacency.sparse().to(device),
+        full_adj=adjacency.sparse(),
         sampler=None if full_batch else NeighborSampler(adjacency, list(config.fanouts)),
         features=None if graph.features is None else graph.features.to(device),
-        negatives=NegativeSampler(graph.popularity),
+        negatives=NegativeSampler(graph.popularity).to(device),
         device=device,
     )
 
@@ -178,7 +266,7 @@ def _embed_full_batch(
     """Embeddings of each of `ids`, propagating over the whole training graph."""
     all_nodes = torch.arange(data.num_nodes, device=data.device)
     z = model.encode(all_nodes, data.full_adj, data.features)
-    return tuple(z[i.to(data.device)] for i in ids)
+    return tuple(z[i] for i in ids)
 
 
 def _embed_sampled(
@@ -186,15 +274,26 @@ def _embed_sampled(
 ) -> tuple[torch.Tensor, ...]:
     """Embeddings of each of `ids`, propagating over a neighbourhood sampled around them."""
     block = data.sampler.sample(torch.cat(ids), gen)
-    seeds = block.n_id[: block.num_seeds]
-    order = torch.argsort(seeds)
-    n_id = block.n_id.to(data.device)
+    seeds = block.n_id[: block.num_seeds]  # sorted: the sampler's seeds are unique ids
     z = model.encode(
-        n_id,
-        block.adjacency.to(data.device),
-        None if data.features is None else data.features[n_id],
+        block.n_id,
+        block.adjacency,
+        None if data.features is None else data.features[block.n_id],
     )
-    return tuple(z[order[torch.searchsorted(seeds[order], i)].to(data.device)] for i in ids)
+    return tuple(z[torch.searchsorted(seeds, i)] for i in ids)
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """The generator of an epoch's shuffle, negatives and neighbourhoods, on the training
+    device; seeded by the epoch, so a resumed run draws what the uninterrupted one would."""
+    return torch.Generator(device=device).manual_seed(seed * 100_003 + epoch)
+
+
+def epoch_batches(num_edges: int, config: GCNConfig, gen: torch.Generator) -> list[torch.Tensor]:
+    """Positions of the edges of each step of an epoch: one shuffled pass over `num_edges`
+    edges in batches of `batch_size`, cut to `steps_per_epoch` when set."""
+    order = torch.randperm(num_edges, generator=gen, device=gen.device)
+    return list(order.split(config.batch_size))[: config.steps_per_epoch]
 
 
 def train_epoch(
@@ -203,17 +302,14 @@ def train_epoch(
     optimizer: torch.optim.Optimizer,
     config: GCNConfig,
     gen: torch.Generator,
-) -> float:
-    """One epoch of BPR over training edges (both orientations); returns the mean loss."""
+) -> tuple[float, int]:
+    """One epoch of BPR over the training edges (both orientations); returns the mean loss and
+    the number of steps. Nothing in the loop waits for the device: the loss is summed there."""
     model.train()
-    edges = torch.cat([data.split.train, data.split.train.flip(0)], 1)
-    perm = torch.randperm(edges.size(1), generator=gen)
-    steps = config.steps_per_epoch or max(1, -(-edges.size(1) // config.batch_size))
-    total = 0.0
-    for step in range(steps):
-        start = (step * config.batch_size) % edges.size(1)
-        idx = perm[start : start + config.batch_size]
-        u, v = edges[0, idx], edges[1, idx]
+    batches = epoch_batches(data.edges.size(1), config, gen)
+    total = torch.zeros((), device=data.device)
+    for idx in batches:
+        u, v = data.edges[:, idx]
         n = data.negatives.sample(idx.numel(), config.negatives, gen)
         if data.full_batch:
             z_u, z_v, z_n = _embed_full_batch(model, data, u, v, n)
@@ -223,8 +319,8 @@ def train_epoch(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.item()
-    return total / steps
+        total += loss.detach()
+    return float(total) / len(batches), len(batches)
 
 
 @torch.no_grad()
@@ -235,82 +331,94 @@ def embed_all(
     device: torch.device,
     features: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Embeddings (num_nodes, dim) of every node by full-graph sparse propagation."""
+    """Embeddings (num_nodes, dim) of every node by full-graph sparse propagation, on
+    `device`."""
     model.eval()
-    return model.encode(torch.arange(num_nodes, device=device), full_adj, features).cpu()
+    return model.encode(torch.arange(num_nodes, device=device), full_adj, features)
 
 
 @torch.no_grad()
 def evaluate(
     z: torch.Tensor,
     pos: torch.Tensor,
-    train_edges: torch.Tensor,
+    train_adjacency: Adjacency,
     negatives: NegativeSampler,
     config: GCNConfig,
     with_recall: bool = True,
+    z_dst: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """AUC of held-out edges `pos` (2, E) against uniform and popularity-matched negatives
     (one per positive, same source), and recall@K of held-out neighbours among all nodes.
+    An edge (u, v) scores z[u] . z_dst[v]; `z_dst` defaults to `z` (a symmetric model).
 
+    At most `eval_edges` held-out edges are scored, and recall is measured for at most
+    `recall_sources` of their sources, so the cost is bounded whatever the graph's size.
     Negatives and samples come from a generator seeded by the config, so every epoch is
     judged against the same negatives and early stopping follows the model, not the draw."""
-    gen = torch.Generator().manual_seed(config.seed + 1)
+    z_dst = z if z_dst is None else z_dst
+    negatives = negatives.to(z.device)
+    gen = torch.Generator(device=z.device).manual_seed(config.seed + 1)
+    pos = pos.to(z.device)
     if pos.size(1) > config.eval_edges:
-        pos = pos[:, torch.randperm(pos.size(1), generator=gen)[: config.eval_edges]]
+        pos = pos[:, torch.randperm(pos.size(1), generator=gen, device=z.device)]
+        pos = pos[:, : config.eval_edges]
     u, v = pos
-    s_pos = TrackGCN.decode(z[u], z[v]).numpy()
+    s_pos = TrackGCN.decode(z[u], z_dst[v]).cpu().numpy()
+
+    def auc_against(negative: torch.Tensor) -> float:
+        return auc(s_pos, TrackGCN.decode(z[u], z_dst[negative]).cpu().numpy())
+
     out = {
-        "auc_uniform": auc(
-            s_pos, TrackGCN.decode(z[u], z[negatives.uniform(u.numel(), gen)]).numpy()
-        ),
-        "auc_popularity": auc(
-            s_pos, TrackGCN.decode(z[u], z[negatives.popular(u.numel(), gen)]).numpy()
-        ),
+        "auc_uniform": auc_against(negatives.uniform(u.numel(), gen)),
+        "auc_popularity": auc_against(negatives.popular(u.numel(), gen)),
     }
     if with_recall:
-        out[f"recall@{config.recall_k}"] = recall_at_k(z, pos, train_edges, config, gen)
+        out[f"recall@{config.recall_k}"] = recall_at_k(
+            z, z_dst, pos, train_adjacency.to(z.device), config, gen
+        )
     return out
+
+
+# Scores held at once while ranking all nodes for a chunk of sources (float32: 256 MB).
+SCORES_PER_CHUNK = 1 << 26
 
 
 @torch.no_grad()
 def recall_at_k(
     z: torch.Tensor,
+    z_dst: torch.Tensor,
     pos: torch.Tensor,
-    train_edges: torch.Tensor,
+    train_adjacency: Adjacency,
     config: GCNConfig,
     gen: torch.Generator,
 ) -> float:
-    """Share of held-out neighbours of sampled sources found in their top K by score, training
-    neighbours and the source itself excluded."""
+    """Share of held-out neighbours of at most `recall_sources` sampled sources found in their
+    top K by score; training neighbours and the source itself (the adjacency's self-loop) are
+    excluded from the ranking."""
     held = torch.cat([pos, pos.flip(0)], 1)
     sources = torch.unique(held[0])
-    sources = sources[torch.randperm(sources.numel(), generator=gen)[: config.recall_sources]]
-    train_both = torch.cat([train_edges, train_edges.flip(0)], 1)
-    hits = total = 0
-    for chunk in sources.split(256):
-        scores = z[chunk] @ z.T
-        row_of = {int(s): i for i, s in enumerate(chunk)}
-        mask = torch.isin(train_both[0], chunk)
-        rows = torch.tensor([row_of[int(s)] for s in train_both[0, mask]], dtype=torch.long)
-        scores[rows, train_both[1, mask]] = -torch.inf
-        scores[torch.arange(chunk.numel()), chunk] = -torch.inf
-        top = scores.topk(min(config.recall_k, z.size(0)), dim=1).indices
-        hmask = torch.isin(held[0], chunk)
-        for s, t in zip(held[0, hmask].tolist(), held[1, hmask].tolist(), strict=True):
-            total += 1
-            hits += int((top[row_of[s]] == t).any())
-    return hits / max(total, 1)
+    pick = torch.randperm(sources.numel(), generator=gen, device=sources.device)
+    sources = sources[pick[: config.recall_sources]].sort().values
+    held = held[:, torch.isin(held[0], sources)]
+    k = min(config.recall_k, z_dst.size(0))
+    hits = torch.zeros((), dtype=torch.long, device=z.device)
+    for chunk in sources.split(max(1, SCORES_PER_CHUNK // z_dst.size(0))):
+        scores = z[chunk] @ z_dst.T
+        scores[train_adjacency.rows(chunk)] = -torch.inf
+        top = scores.topk(k, dim=1).indices
+        in_chunk = torch.isin(held[0], chunk)
+        row = torch.searchsorted(chunk, held[0, in_chunk])
+        hits += (top[row] == held[1, in_chunk, None]).any(1).sum()
+    return int(hits) / max(held.size(1), 1)
 
 
 @dataclass
 class TrainingState:
     """What changes from epoch to epoch, and so what a checkpoint holds: the model, its
-    optimiser, the generator that draws batches, negatives and neighbourhoods, the history
-    and the best model so far."""
+    optimiser, the history and the best model so far."""
 
     model: TrackGCN
     optimizer: torch.optim.Optimizer
-    gen: torch.Generator
     history: History
     best_state: dict[str, torch.Tensor] | None = None
     best_score: float = -1.0
@@ -330,7 +438,6 @@ def save_checkpoint(path: Path, state: TrainingState, config: GCNConfig, graph: 
             "num_nodes": graph.num_nodes,
             "model": state.model.state_dict(),
             "optimizer": state.optimizer.state_dict(),
-            "generator": state.gen.get_state(),
             "history": state.history,
             "best_state": state.best_state,
             "best_score": state.best_score,
@@ -357,7 +464,6 @@ def resume_from_checkpoint(
         return 0
     state.model.load_state_dict(saved["model"])
     state.optimizer.load_state_dict(saved["optimizer"])
-    state.gen.set_state(saved["generator"])
     state.history = saved["history"]
     state.best_state, state.best_score = saved["best_state"], saved["best_score"]
     start_epoch = state.history.resumed_from_epoch = len(state.history.loss)
@@ -368,13 +474,14 @@ def resume_from_checkpoint(
 def validate(model: TrackGCN, data: TrainingData, config: GCNConfig) -> dict[str, float]:
     """AUC of the validation edges (uniform and popularity-matched negatives), no recall."""
     z = embed_all(model, data.full_adj, data.num_nodes, data.device, data.features)
-    return evaluate(z, data.split.val, data.split.train, data.negatives, config, with_recall=False)
+    return evaluate(z, data.split.val, data.adjacency, data.negatives, config, with_recall=False)
 
 
 def record_epoch(
     state: TrainingState,
     epoch: int,
     loss: float,
+    steps: int,
     metrics: dict[str, float],
     seconds: float,
     log: logging.Logger,
@@ -383,12 +490,14 @@ def record_epoch(
     validation AUC against popularity-matched negatives."""
     history = state.history
     history.loss.append(loss)
+    history.steps.append(steps)
     history.val_auc.append(metrics["auc_uniform"])
     history.val_auc_popularity.append(metrics["auc_popularity"])
     history.epoch_seconds.append(seconds)
     log.info(
-        "epoch %d: loss %.4f, val AUC %.4f (popularity-matched %.4f), %.1f s",
+        "epoch %d: %d steps, loss %.4f, val AUC %.4f (popularity-matched %.4f), %.1f s",
         epoch,
+        steps,
         loss,
         metrics["auc_uniform"],
         metrics["auc_popularity"],
@@ -407,7 +516,7 @@ def evaluate_best_model(
     if state.best_state is not None:
         state.model.load_state_dict(state.best_state)
     z = embed_all(state.model, data.full_adj, data.num_nodes, data.device, data.features)
-    state.history.test = evaluate(z, data.split.test, data.split.train, data.negatives, config)
+    state.history.test = evaluate(z, data.split.test, data.adjacency, data.negatives, config)
     log.info("test: %s", state.history.test)
 
 
@@ -420,16 +529,14 @@ def fit(
     """Train on a split of `graph`; return the best model (by validation AUC against
     popularity-matched negatives), its history (with test metrics) and the split."""
     log = log or logging.getLogger(__name__)
-    # The global seed drives weight initialisation and dropout; `gen` every other draw.
+    # The global seed drives weight initialisation and dropout; epoch_generator every other draw.
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
     device = resolve_device(config.device)
-    data = prepare_data(config, graph, device)
+    data = prepare_data(config, graph, device, log)
     model = build_model(config, graph, device)
     state = TrainingState(
         model=model,
         optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
-        gen=gen,
         history=History(mode="full-batch" if data.full_batch else "sampled", device=str(device)),
     )
     start_epoch = 0
@@ -439,9 +546,11 @@ def fit(
     with Progress(config.epochs - start_epoch, "gcn epochs", log) as progress:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
-            loss = train_epoch(state.model, data, state.optimizer, config, state.gen)
+            gen = epoch_generator(config.seed, epoch, device)
+            loss, steps = train_epoch(state.model, data, state.optimizer, config, gen)
             seconds = time.perf_counter() - started
-            record_epoch(state, epoch, loss, validate(state.model, data, config), seconds, log)
+            metrics = validate(state.model, data, config)
+            record_epoch(state, epoch, loss, steps, metrics, seconds, log)
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state, config, graph)
             progress.advance()
@@ -456,7 +565,9 @@ def fit(
 def embeddings_of(model: TrackGCN, graph: TrackGraph, device: str = "auto") -> np.ndarray:
     """Final embeddings (num_nodes, dim) as float32, propagating over the whole graph."""
     dev = resolve_device(device)
-    adjacency = Adjacency.build(graph.num_nodes, graph.edge_index, graph.edge_weight)
+    adjacency = Adjacency.build(
+        graph.num_nodes, graph.edge_index.to(dev), graph.edge_weight.to(dev)
+    )
     features = None if graph.features is None else graph.features.to(dev)
-    z = embed_all(model.to(dev), adjacency.sparse().to(dev), graph.num_nodes, dev, features)
-    return z.numpy().astype(np.float32)
+    z = embed_all(model.to(dev), adjacency.sparse(), graph.num_nodes, dev, features)
+    return z.cpu().numpy().astype(np.float32)

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,15 @@ from algorhythms_ml.embeddings.coldstart import (
     fit_coldstart,
 )
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
-from algorhythms_ml.embeddings.train import GCNConfig, embeddings_of, fit
+from algorhythms_ml.embeddings.train import (
+    GCNConfig,
+    embeddings_of,
+    epoch_batches,
+    fit,
+    full_batch_bytes,
+    recall_at_k,
+    use_full_batch,
+)
 from algorhythms_ml.metrics import auc
 from algorhythms_store.coldstart import encode, forward_numpy
 
@@ -43,6 +52,12 @@ SMALL = GCNConfig(
 )
 
 
+# About 9% of the planted graph's edges cross communities and a tenth of uniform negatives
+# share the source's community, so no model scores much above 0.91 there; on its 130 test
+# edges the measured AUC varies from 0.87 to 0.93 with the seed.
+PLANTED_AUC_FLOOR = 0.85
+
+
 def test_auc_by_hand():
     assert auc([3, 4], [1, 2]) == 1.0
     assert auc([1], [2]) == 0.0
@@ -60,6 +75,21 @@ def test_split_keeps_every_node_connected_and_holds_out_disjoint_edges():
     assert total == graph.edge_index.size(1)
     held = {tuple(e) for e in torch.cat([split.val, split.test], 1).T.tolist()}
     assert not held & {tuple(e) for e in split.train.T.tolist()}
+
+
+def test_split_never_holds_out_a_nodes_last_edge():
+    # A star (every leaf has one edge) joined to a clique: only clique edges may be held out.
+    star = [(0, leaf) for leaf in range(1, 40)]
+    clique = [(a, b) for a in range(40, 60) for b in range(a + 1, 60)]
+    edge_index = torch.tensor(star + clique).T
+    graph = TrackGraph(60, edge_index, torch.ones(edge_index.size(1)), torch.ones(60))
+    split = split_edges(graph, 0.2, 0.2, seed=3)
+    held = torch.cat([split.val, split.test], 1)
+    assert held.size(1) == int(edge_index.size(1) * 0.4)
+    assert bool((held >= 40).all())
+    train_degree = torch.bincount(split.train.flatten(), minlength=60)
+    assert bool((train_degree > 0).all())
+    assert split.val.size(1) == held.size(1) // 2
 
 
 def test_adjacency_is_symmetric_normalised_with_self_loops():
@@ -81,6 +111,89 @@ def test_sampler_keeps_seeds_first_and_samples_real_edges():
     assert bool((dense[block.n_id[rows], block.n_id[cols]] > 0).all())
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_sampler_respects_fanouts_and_estimates_the_full_rows(device):
+    graph, _ = planted_graph(n=100)
+    adj = Adjacency.build(graph.num_nodes, graph.edge_index, graph.edge_weight)
+    sampler = NeighborSampler(adj.to(device), [5, 3])
+    gen = torch.Generator(device=device).manual_seed(0)
+    seeds = torch.tensor([3, 7, 42])
+    dense = adj.sparse().to_dense()
+    total = torch.zeros(100, 100)
+    draws = 600
+    for _ in range(draws):
+        block = sampler.sample(seeds, gen)
+        assert block.n_id.device.type == device
+        local = block.adjacency.to_sparse_coo().coalesce().cpu()
+        rows, cols = block.n_id.cpu()[local.indices()]
+        # Every sampled entry is a real edge (or self-loop), and no row has more distinct
+        # neighbours than its hop's fanout (seeds draw 5, the nodes they reach 3).
+        assert bool((dense[rows, cols] > 0).all())
+        per_row = torch.bincount(rows, minlength=100)
+        assert int(per_row[seeds].max()) <= 5
+        assert int(per_row[~torch.isin(torch.arange(100), seeds)].max()) <= 3
+        total.index_put_((rows, cols), local.values(), accumulate=True)
+    # Sampled messages are scaled by degree / fanout: on average a seed's row is its full row.
+    mean = total[seeds] / draws
+    assert torch.allclose(mean.sum(1), dense[seeds].sum(1), rtol=0.05)
+    assert float((mean - dense[seeds]).abs().max()) < 0.3 * float(dense[seeds].max())
+
+
+def test_an_epoch_is_one_shuffled_pass_in_batches():
+    config = GCNConfig(batch_size=300)
+    batches = epoch_batches(1000, config, torch.Generator().manual_seed(0))
+    assert [b.numel() for b in batches] == [300, 300, 300, 100]
+    assert torch.cat(batches).sort().values.tolist() == list(range(1000))
+    capped = epoch_batches(1000, dataclasses.replace(config, steps_per_epoch=2), torch.Generator())
+    assert len(capped) == 2
+
+
+def test_training_budget_is_counted_in_passes_over_the_training_edges():
+    graph, _ = planted_graph(n=100)
+    config = dataclasses.replace(SMALL, epochs=3, patience=10, batch_size=50)
+    _, history, split = fit(config, graph)
+    pass_steps = math.ceil(2 * split.train.size(1) / 50)
+    assert pass_steps > 1 and history.steps == [pass_steps] * 3
+
+
+def test_full_batch_is_chosen_when_its_estimate_fits_the_free_memory():
+    config = GCNConfig()
+    need = full_batch_bytes(2_262_292, 146_000_000, config)
+    # The full MPD graph measured 17 GB for a full-batch step.
+    assert 17e9 < need < 30e9
+    assert need < full_batch_bytes(2_262_292, 2 * 146_000_000, config)
+    assert use_full_batch(config, 2_262_292, 146_000_000, 0, available=80 * 2**30)
+    assert not use_full_batch(config, 2_262_292, 146_000_000, 0, available=16 * 2**30)
+    fixed = dataclasses.replace(config, full_batch_max_nnz=1000)
+    assert not use_full_batch(fixed, 100, 1001, 0, available=2**40)
+    assert use_full_batch(fixed, 100, 1000, 0, available=0)
+
+
+def test_recall_excludes_training_neighbours_and_the_source():
+    # Every source ranks the nodes 0 > 1 > 2 > 3 > 4; (0, 1) is a training edge.
+    z = torch.ones(5, 1)
+    z_dst = torch.tensor([[5.0], [4.0], [3.0], [2.0], [1.0]])
+    adj = Adjacency.build(5, torch.tensor([[0], [1]]), torch.ones(1))
+    held = torch.tensor([[0, 3], [2, 4]])
+
+    def recall(k: int) -> float:
+        config = GCNConfig(recall_k=k, recall_sources=10)
+        return recall_at_k(z, z_dst, held, adj, config, torch.Generator())
+
+    # K=1: 0 finds 2 (itself and 1 excluded), 2 finds 0; 3 and 4 see 0 first.
+    assert recall(1) == 0.5
+    assert recall(4) == 1.0
+
+
+def test_full_batch_is_the_choice_for_a_small_graph_by_default():
+    graph, _ = planted_graph(n=100)
+    _, history, _ = fit(dataclasses.replace(SMALL, epochs=1), graph)
+    assert history.mode == "full-batch"
+
+
 @pytest.mark.parametrize("mode", ["full-batch", "sampled"])
 def test_gcn_learns_planted_communities(mode):
     graph, community = planted_graph()
@@ -90,7 +203,7 @@ def test_gcn_learns_planted_communities(mode):
     model, history, _ = fit(config, graph)
     assert history.mode == mode
     assert history.loss[-1] < 0.7 * history.loss[0]
-    assert history.test["auc_uniform"] > 0.9
+    assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
     assert history.test["recall@100"] > 0.5
     vectors = embeddings_of(model, graph)
     assert vectors.shape == (500, 16) and np.isfinite(vectors).all()
@@ -151,5 +264,5 @@ def test_gcn_projects_content_features_when_present():
     config = dataclasses.replace(SMALL, epochs=10, full_batch_max_nnz=10**9)
     model, history, _ = fit(config, graph)
     assert model.feature_proj is not None and model.feature_proj.in_features == 10
-    assert history.test["auc_uniform"] > 0.9
+    assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
     assert np.isfinite(embeddings_of(model, graph)).all()
