@@ -175,18 +175,18 @@ class MemorySampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.data = data
         self.samples: list[Sample] = []
-        self._stop = threading.Event()
+        self._finished = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._finished.is_set():
             try:
                 self.samples.append(sample_tree(self.root, self.data))
             except psutil.NoSuchProcess:
                 return
-            self._stop.wait(SAMPLE_SECONDS)
+            self._finished.wait(SAMPLE_SECONDS)
 
     def stop(self) -> list[Sample]:
-        self._stop.set()
+        self._finished.set()
         self.join()
         return self.samples
 
@@ -520,8 +520,8 @@ def growth_table(sizes: list[SizeFigures]) -> list[Growth]:
 # Printing
 
 
-def _mb(value: int | None) -> str:
-    return "-" if value is None else f"{value / MB:,.0f}"
+def _mb(value: int | None, decimals: int = 0) -> str:
+    return "-" if value is None else f"{value / MB:,.{decimals}f}"
 
 
 def _count(value: int | None) -> str:
@@ -541,14 +541,14 @@ def print_steps(sizes: list[SizeFigures]) -> None:
     print("-" * len(header))
     for size in sizes:
         for step in size.steps:
-            name = step.name if step.kind != "check" else f"  check {step.name}"
+            name = f"  {step.name}" if step.kind == "check" else step.name
             if step.status != "ok":
                 name += f" [{step.status}]"
             print(
                 f"{size.playlists:>9,}  {name:<58} {step.seconds:>8.1f} "
                 f"{step.seconds / (size.playlists / 1000):>8.2f} {_mb(step.peak_driver):>9} "
                 f"{_mb(step.peak_spark):>8} {_mb(step.peak_postgres):>6} "
-                f"{_count(step.rows):>12} {_mb(step.bytes):>10}"
+                f"{_count(step.rows):>12} {_mb(step.bytes, 1):>10}"
             )
         print()
 

@@ -2,6 +2,7 @@
 outside steps, rows read from metadata, and the growth table with its flag."""
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,6 +60,25 @@ def test_rows_come_from_the_fields_each_asset_counts_its_output_in(scale):
     assert scale.rows_written("playlist_tables", playlist_tables) == 13
     assert scale.rows_written("cooccurrence_edges", {"nodes": 9, "edges_directed": 70}) == 70
     assert scale.rows_written("feature_mlp", {"epochs": 3, "seconds": 1.0}) is None
+
+
+def test_sampler_reads_a_process_tree_until_it_ends(scale, tmp_path):
+    # A parent holding ~50 MB with a child: no JVM and no PostgreSQL, so all of it is driver.
+    child = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(2)'])\n"
+        "held = b'x' * 50_000_000\n"
+        "time.sleep(2)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", child])
+    sampler = scale.MemorySampler(process.pid, tmp_path)
+    sampler.start()
+    process.wait()
+    samples = sampler.stop()
+    assert len(samples) >= 2
+    assert max(s.driver for s in samples) > 50_000_000
+    assert all(s.spark == 0 and s.postgres == 0 for s in samples)
+    assert [s.time for s in samples] == sorted(s.time for s in samples)
 
 
 def _size(scale, playlists, seconds_and_rows):
