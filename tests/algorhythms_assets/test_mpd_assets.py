@@ -27,7 +27,7 @@ def mpd_dir(generated_mpd: Path, tmp_path: Path) -> Path:
 
 def checks_of(*assets) -> list:
     """The project's asset checks that target these assets."""
-    keys = {a.key for a in assets}
+    keys = {key for a in assets for key in a.keys}
     return [c for c in defs.asset_checks if {k.asset_key for k in c.check_keys} <= keys]
 
 
@@ -106,7 +106,7 @@ def test_corrupt_slice_fails_its_partition_and_the_rest_materialise(resources, m
             ],
             instance=instance,
             resources=resources,
-            selection=[track_metadata, cooccurrence_edges],
+            selection=["track_metadata", "cooccurrence_edges"],
             run_config={"ops": {"cooccurrence_edges": {"config": {"top_k": 20}}}},
         )
         assert result.success
