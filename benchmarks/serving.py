@@ -48,13 +48,10 @@ from pgvector.psycopg import register_vector, register_vector_async  # noqa: E40
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
 from algorhythms_store.database import embedded_url  # noqa: E402
-from algorhythms_store.publish import (  # noqa: E402
-    HnswConfig,
-    PublishOptions,
-    TrackModel,
-    Tracks,
-    publish,
-)
+
+# Only HnswConfig and Tracks at import: the SQL floor also runs this file under a baseline
+# checkout (--baseline), whose publish API may be older.
+from algorhythms_store.publish import HnswConfig, Tracks  # noqa: E402
 from algorhythms_store.schema import TRACK_VECTORS  # noqa: E402
 from serving.settings import Settings  # noqa: E402
 
@@ -587,6 +584,8 @@ def main() -> None:
             ef_construction=args.ef_construction,
             maintenance_work_mem=args.maintenance_work_mem,
         )
+        from algorhythms_store.publish import PublishOptions, TrackModel, publish
+
         if args.reuse and live_rows(url) == n:
             print("reusing the live version")
         else:
