@@ -28,10 +28,11 @@ def test_the_terminal_shows_each_step_its_rows_progress_and_failure_as_it_happen
     job = dg.Definitions(
         assets=[counted, broken], jobs=[dg.define_asset_job("both")]
     ).resolve_job_def("both")
-    result = with_terminal_logger(job, out).execute_in_process(
-        run_config={"loggers": {LOGGER: {}}}, raise_on_error=False
-    )
-    assert not result.success
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = with_terminal_logger(job, out).execute_in_process(
+            run_config={"loggers": {LOGGER: {}}}, instance=instance, raise_on_error=False
+        )
+        assert not result.success
     lines = [re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", line) for line in out.getvalue().splitlines()]
     assert lines[0] == "counted: started"
     assert lines[1].startswith("counting: 1/3 (33%), elapsed ")

@@ -6,8 +6,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from pyspark.sql import Window
-from pyspark.sql import functions as F
 
 from algorhythms_ml.graph.cooccurrence import (
     COOCCURRENCE_EDGES,
@@ -19,6 +17,7 @@ from algorhythms_ml.graph.cooccurrence import (
     symmetric_edges,
 )
 from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
+from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
 from algorhythms_ml.mpd.ingest import ingest_slices
 from algorhythms_ml.mpd.tracks import build_track_metadata
 from algorhythms_ml.recommend.neighbors import NeighborConfig
@@ -149,53 +148,51 @@ def reference_counts(playlists: list[list[int]], window: int | None) -> dict[tup
     return dict(counts)
 
 
-def reference_both(spark, counts, n, n_playlists, config):
-    """Every weighted pair in both directions, with Spark SQL arithmetic and filters."""
-    frame = spark.createDataFrame(
-        [(a, b, c) for (a, b), c in counts.items()], "src long, dst long, count long"
-    )
-    ns = spark.createDataFrame(list(n.items()), "track_id long, n long")
-    edges = frame.where(F.col("count") >= config.min_count)
-    edges = edges.join(
-        ns.withColumnRenamed("track_id", "src").withColumnRenamed("n", "n_src"), "src"
-    ).join(ns.withColumnRenamed("track_id", "dst").withColumnRenamed("n", "n_dst"), "dst")
+def reference_both(counts, n, n_playlists, config) -> pd.DataFrame:
+    """Every weighted pair in both directions, pair by pair in pandas."""
+    upper = pd.DataFrame(
+        [(a, b, c) for (a, b), c in counts.items()], columns=["src", "dst", "count"]
+    ).astype("int64")
+    edges = upper[upper["count"] >= config.min_count]
+    n_src = edges.src.map(n).to_numpy(dtype=np.int64)
+    n_dst = edges.dst.map(n).to_numpy(dtype=np.int64)
+    count = edges["count"].to_numpy()
     weight = {
-        "count": F.col("count").cast("double"),
-        "cosine": F.col("count") / F.sqrt(F.col("n_src").cast("double") * F.col("n_dst")),
-        "pmi": F.log(
-            F.col("count") * F.lit(float(n_playlists)) / (F.col("n_src") * F.col("n_dst"))
-        ),
-    }[config.weight]
-    edges = edges.select("src", "dst", "count", weight.alias("weight")).where(
-        (F.col("weight") > 0) & ~F.isnan("weight")
-    )
-    return edges.unionByName(
-        edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"), "count", "weight")
-    )
+        "count": lambda: count.astype(np.float64),
+        "cosine": lambda: count / np.sqrt(n_src.astype(np.float64) * n_dst),
+        "pmi": lambda: np.log(count * float(n_playlists) / (n_src * n_dst)),
+    }[config.weight]()
+    edges = edges.assign(weight=weight)
+    edges = edges[(edges.weight > 0) & ~np.isnan(edges.weight)]
+    mirrored = edges.rename(columns={"src": "dst", "dst": "src"})
+    return pd.concat([edges, mirrored[edges.columns]], ignore_index=True)
 
 
-def reference_edges(spark, counts, n, n_playlists, config) -> pd.DataFrame:
-    """The edge table by a global window over every pair, kept if in either endpoint's top K."""
-    both = reference_both(spark, counts, n, n_playlists, config)
+def top_per_source(both: pd.DataFrame, order: list[str], top_k: int) -> pd.DataFrame:
+    """Each source's first `top_k` rows by `order` (descending), ties to the smaller dst."""
+    ranked = both.sort_values(["src", *order, "dst"], ascending=[True, False, False, True])
+    return ranked[ranked.groupby("src").cumcount() < top_k]
+
+
+def reference_edges(counts, n, n_playlists, config) -> pd.DataFrame:
+    """The edge table by a global ranking of every pair, kept if in either endpoint's top K."""
+    both = reference_both(counts, n, n_playlists, config)
     if config.top_k is not None:
-        order = (F.desc("weight"), F.desc("count"), F.asc("dst"))
-        rank = F.row_number().over(Window.partitionBy("src").orderBy(*order))
-        kept = both.withColumn("rank", rank).where(F.col("rank") <= config.top_k)
-        undirected = kept.select(
-            F.least("src", "dst").alias("src"), F.greatest("src", "dst").alias("dst"), "count"
-        ).dropDuplicates(["src", "dst"])
-        mirrored = undirected.select(F.col("dst").alias("src"), F.col("src").alias("dst"))
-        keys = undirected.select("src", "dst").unionByName(mirrored)
-        both = both.join(keys, ["src", "dst"])
-    return sorted_frame(both.toPandas())
+        kept = top_per_source(both, ["weight", "count"], config.top_k)
+        span = int(both[["src", "dst"]].max().max()) + 1
+
+        def undirected(frame):
+            src, dst = frame.src.to_numpy(), frame.dst.to_numpy()
+            return np.minimum(src, dst) * span + np.maximum(src, dst)
+
+        both = both[np.isin(undirected(both), undirected(kept))]
+    return sorted_frame(both)
 
 
-def reference_neighbors(spark, counts, n, n_playlists, top_k) -> pd.DataFrame:
-    both = reference_both(spark, counts, n, n_playlists, EdgeConfig(weight="cosine"))
-    order = (F.desc("count"), F.desc("weight"), F.asc("dst"))
-    rank = F.row_number().over(Window.partitionBy("src").orderBy(*order))
-    kept = both.withColumn("rank", rank).where(F.col("rank") <= top_k)
-    return sorted_frame(kept.select("src", "dst", F.col("weight").cast("float")).toPandas())
+def reference_neighbors(counts, n, n_playlists, top_k) -> pd.DataFrame:
+    both = reference_both(counts, n, n_playlists, EdgeConfig(weight="cosine"))
+    kept = top_per_source(both, ["count", "weight"], top_k)
+    return sorted_frame(kept[["src", "dst", "weight"]].astype({"weight": "float32"}))
 
 
 def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,10 +201,12 @@ def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def ingested(spark, generated_mpd, tmp_path_factory):
-    """A warehouse with one generated slice, and its playlists as de-duplicated track ids."""
-    warehouse = Warehouse.at(tmp_path_factory.mktemp("cooccurrence") / "warehouse")
-    path = generated_mpd / "mpd.slice.0-999.json"
+def ingested(spark, tmp_path_factory):
+    """A warehouse with one generated slice of 400 playlists, and its playlists as
+    de-duplicated track ids."""
+    out = tmp_path_factory.mktemp("cooccurrence")
+    (path,) = generate_mpd(GeneratorConfig(playlists=400, seed=5), out / "mpd")
+    warehouse = Warehouse.at(out / "warehouse")
     ingest_slices(spark, [path.as_uri()], warehouse)
     build_track_metadata(spark, warehouse)
     ids = pd.read_parquet(warehouse.local_path("track_metadata")).set_index("track_uri").track_id
@@ -236,14 +235,14 @@ def test_one_pass_tables_equal_a_global_window_over_every_pair(spark, ingested, 
     counts = reference_counts(playlists, config.window)
     n = collections.Counter(t for tracks in playlists for t in tracks)
     got = sorted_frame(pd.read_parquet(warehouse.local_path(COOCCURRENCE_EDGES)))
-    expected = reference_edges(spark, counts, n, len(playlists), config)
+    expected = reference_edges(counts, n, len(playlists), config)
     assert got[["src", "dst", "count"]].equals(expected[["src", "dst", "count"]])
     if config.weight == "pmi":  # the logarithm may differ in the last place between libraries
         np.testing.assert_allclose(got.weight, expected.weight, rtol=1e-14)
     else:
         assert got.weight.equals(expected.weight)
     got = sorted_frame(pd.read_parquet(warehouse.local_path(TRACK_NEIGHBORS)))
-    assert got.equals(reference_neighbors(spark, counts, n, len(playlists), 7))
+    assert got.equals(reference_neighbors(counts, n, len(playlists), 7))
     raw = sum(len(t) * (len(t) - 1) // 2 for t in playlists)
     assert stats.edges.edges == len(expected) and stats.edges.playlists == len(playlists)
     assert stats.edges.raw_pairs == raw and stats.edges.unpruned_pairs == len(counts)
