@@ -8,8 +8,8 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export ALGORHYTHMS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(ALGORHYTHMS_DATA_DIR)/dagster_home
 DEMO_PLAYLISTS ?= 5000
-# Optional Dagster run config (YAML) for the demo's build, e.g. fewer ranker folds.
-DEMO_CONFIG ?=
+# Dagster run config (YAML) for the demo's build: demo.yaml trains the GCN on a smaller budget.
+DEMO_CONFIG ?= demo.yaml
 DEMO_SEED ?= 7
 export API_HOST ?= 127.0.0.1
 export API_PORT ?= 8000

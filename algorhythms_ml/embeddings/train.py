@@ -4,6 +4,7 @@ checkpoints, and evaluation by AUC (uniform and popularity-matched negatives) an
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,18 +38,24 @@ class GCNConfig:
     dim: int = Field(64, ge=1, description="dimension of the track vectors")
     num_layers: int = Field(2, ge=1, description="graph-convolution layers")
     epochs: int = Field(
-        40,
+        10,
         ge=1,
-        description="most passes over the training edges, each edge in both directions "
-        "(early stopping may end sooner)",
+        description="rounds of training, each followed by a validation (early stopping may "
+        "end sooner); the budget `passes` is spread evenly over them",
+    )
+    passes: float = Field(
+        2.0,
+        gt=0,
+        description="the training budget: passes over the training edges (each edge in both "
+        "directions) in all epochs together",
     )
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
     batch_size: int = Field(262_144, ge=1, description="positive edges per step")
     steps_per_epoch: int | None = Field(
         None,
         ge=1,
-        description="most steps per epoch; None: a whole pass, ceil(2 x training edges / "
-        "batch_size) steps",
+        description="steps per epoch, overriding `passes`; None: the epoch's share of "
+        "`passes`, ceil(passes / epochs x 2 x training edges / batch_size) steps",
     )
     negatives: Negatives = Field(
         "mixed", description="negative sampling: uniform, popularity, or half of each"
@@ -58,7 +65,7 @@ class GCNConfig:
     val_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for validation")
     test_fraction: float = Field(0.05, ge=0, lt=1, description="edges held out for the test")
     patience: int = Field(
-        5,
+        3,
         ge=1,
         description="epochs without a better validation AUC (popularity-matched) before stopping",
     )
@@ -290,10 +297,18 @@ def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Genera
 
 
 def epoch_batches(num_edges: int, config: GCNConfig, gen: torch.Generator) -> list[torch.Tensor]:
-    """Positions of the edges of each step of an epoch: one shuffled pass over `num_edges`
-    edges in batches of `batch_size`, cut to `steps_per_epoch` when set."""
-    order = torch.randperm(num_edges, generator=gen, device=gen.device)
-    return list(order.split(config.batch_size))[: config.steps_per_epoch]
+    """Positions of the edges of each step of an epoch, in batches of `batch_size`: the epoch's
+    share of `passes` (passes / epochs x `num_edges` edges; part of a pass, or more than one),
+    or `steps_per_epoch` full batches; each pass a fresh shuffle."""
+    if config.steps_per_epoch is not None:
+        count = config.steps_per_epoch * config.batch_size
+    else:
+        count = max(1, math.ceil(config.passes / config.epochs * num_edges))
+    shuffles = math.ceil(count / num_edges)
+    order = torch.cat(
+        [torch.randperm(num_edges, generator=gen, device=gen.device) for _ in range(shuffles)]
+    )
+    return list(order[:count].split(config.batch_size))
 
 
 def train_epoch(
@@ -425,9 +440,10 @@ class TrainingState:
 
 
 def _resumable(config: dict) -> dict:
-    """The settings a checkpoint must share to be resumed: all but the number of epochs (and
-    whether to resume)."""
-    return {k: v for k, v in config.items() if k not in ("epochs", "resume")}
+    """The settings a checkpoint must share to be resumed: all but the number of epochs, the
+    whole budget and whether to resume; each epoch's share of a pass must be the same."""
+    same = {k: v for k, v in config.items() if k not in ("epochs", "passes", "resume")}
+    return {**same, "passes_per_epoch": config["passes"] / config["epochs"]}
 
 
 def save_checkpoint(path: Path, state: TrainingState, config: GCNConfig, graph: TrackGraph) -> None:

@@ -43,6 +43,7 @@ def planted_graph(
 SMALL = GCNConfig(
     dim=16,
     epochs=40,
+    passes=40,
     batch_size=512,
     steps_per_epoch=None,
     patience=8,
@@ -142,21 +143,30 @@ def test_sampler_respects_fanouts_and_estimates_the_full_rows(device):
     assert float((mean - dense[seeds]).abs().max()) < 0.3 * float(dense[seeds].max())
 
 
-def test_an_epoch_is_one_shuffled_pass_in_batches():
-    config = GCNConfig(batch_size=300)
+def test_an_epoch_is_its_share_of_the_passes_in_shuffled_batches():
+    config = GCNConfig(batch_size=300, epochs=1, passes=1)
     batches = epoch_batches(1000, config, torch.Generator().manual_seed(0))
     assert [b.numel() for b in batches] == [300, 300, 300, 100]
     assert torch.cat(batches).sort().values.tolist() == list(range(1000))
+    # two passes in one epoch: every edge twice; a tenth of two passes: one step
+    twice = epoch_batches(1000, dataclasses.replace(config, passes=2), torch.Generator())
+    assert torch.bincount(torch.cat(twice)).tolist() == [2] * 1000
+    tenth = epoch_batches(1000, dataclasses.replace(config, epochs=10, passes=2), torch.Generator())
+    assert [b.numel() for b in tenth] == [200]
     capped = epoch_batches(1000, dataclasses.replace(config, steps_per_epoch=2), torch.Generator())
     assert len(capped) == 2
 
 
 def test_training_budget_is_counted_in_passes_over_the_training_edges():
     graph, _ = planted_graph(n=100)
-    config = dataclasses.replace(SMALL, epochs=3, patience=10, batch_size=50)
+    config = dataclasses.replace(SMALL, epochs=3, passes=3, patience=10, batch_size=50)
     _, history, split = fit(config, graph)
     pass_steps = math.ceil(2 * split.train.size(1) / 50)
-    assert pass_steps > 1 and history.steps == [pass_steps] * 3
+    assert pass_steps > 3 and history.steps == [pass_steps] * 3
+    # one pass spread over three epochs
+    _, history, _ = fit(dataclasses.replace(config, passes=1), graph)
+    third = math.ceil(math.ceil(2 * split.train.size(1) / 3) / 50)
+    assert history.steps == [third] * 3 and third < pass_steps
 
 
 def test_full_batch_is_chosen_when_its_estimate_fits_the_free_memory():
@@ -219,7 +229,9 @@ def test_training_resumes_from_a_checkpoint(tmp_path):
     config = dataclasses.replace(SMALL, epochs=4, patience=100)
     _, straight, _ = fit(config, graph)
     checkpoint = tmp_path / "ckpt.pt"
-    _, first, _ = fit(dataclasses.replace(config, epochs=2), graph, checkpoint=checkpoint)
+    # an interrupted run: the same share of a pass per epoch, half the epochs
+    interrupted = dataclasses.replace(config, epochs=2, passes=config.passes / 2)
+    _, first, _ = fit(interrupted, graph, checkpoint=checkpoint)
     assert len(first.loss) == 2 and checkpoint.exists()
     _, resumed, _ = fit(config, graph, checkpoint=checkpoint)
     assert resumed.resumed_from_epoch == 2 and len(resumed.loss) == 4
