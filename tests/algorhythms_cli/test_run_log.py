@@ -25,10 +25,12 @@ def broken() -> None:
 
 def test_the_terminal_shows_each_step_its_rows_progress_and_failure_as_it_happens():
     out = io.StringIO()
-    job = dg.Definitions(
-        assets=[counted, broken], jobs=[dg.define_asset_job("both")]
-    ).resolve_job_def("both")
+    # Resolved inside the instance's context, which makes its storage the current one (a
+    # storage left current by an earlier instance would be resolved otherwise).
     with dg.DagsterInstance.ephemeral() as instance:
+        job = dg.Definitions(
+            assets=[counted, broken], jobs=[dg.define_asset_job("both")]
+        ).resolve_job_def("both")
         result = with_terminal_logger(job, out).execute_in_process(
             run_config={"loggers": {LOGGER: {}}}, instance=instance, raise_on_error=False
         )
