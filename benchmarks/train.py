@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/train-bench")
     parser.add_argument("--top-k", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=GCNConfig().epochs)
+    parser.add_argument("--passes", type=float, default=GCNConfig().passes)
     parser.add_argument("--steps-per-epoch", type=int, default=None)
     parser.add_argument("--mode", choices=["auto", "full-batch", "sampled"], default="auto")
     args = parser.parse_args()
@@ -257,7 +258,7 @@ def main() -> None:
         f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges, "
         f"torch threads {torch.get_num_threads()}"
     )
-    config = GCNConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch)
+    config = GCNConfig(epochs=args.epochs, passes=args.passes, steps_per_epoch=args.steps_per_epoch)
     if args.mode != "auto":
         config = dataclasses.replace(
             config, full_batch_max_nnz=10**12 if args.mode == "full-batch" else 0
