@@ -200,7 +200,7 @@ def test_recall_excludes_training_neighbours_and_the_source():
 
 def test_full_batch_is_the_choice_for_a_small_graph_by_default():
     graph, _ = planted_graph(n=100)
-    _, history, _ = fit(dataclasses.replace(SMALL, epochs=1), graph)
+    _, history, _ = fit(dataclasses.replace(SMALL, epochs=1, passes=1), graph)
     assert history.mode == "full-batch"
 
 
@@ -226,7 +226,7 @@ def test_gcn_learns_planted_communities(mode):
 
 def test_training_resumes_from_a_checkpoint(tmp_path):
     graph, _ = planted_graph(n=200)
-    config = dataclasses.replace(SMALL, epochs=4, patience=100)
+    config = dataclasses.replace(SMALL, epochs=4, passes=4, patience=100)
     _, straight, _ = fit(config, graph)
     checkpoint = tmp_path / "ckpt.pt"
     # an interrupted run: the same share of a pass per epoch, half the epochs
@@ -273,7 +273,7 @@ def test_coldstart_recovers_a_planted_feature_to_vector_mapping():
 def test_gcn_projects_content_features_when_present():
     graph, community = planted_graph()
     graph.features = torch.nn.functional.one_hot(torch.from_numpy(community), 10).float()
-    config = dataclasses.replace(SMALL, epochs=10, full_batch_max_nnz=10**9)
+    config = dataclasses.replace(SMALL, epochs=10, passes=10, full_batch_max_nnz=10**9)
     model, history, _ = fit(config, graph)
     assert model.feature_proj is not None and model.feature_proj.in_features == 10
     assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
