@@ -201,14 +201,16 @@ def read_bytes(uri: str) -> bytes:
         return src.read()
 
 
-def read_parquet(uri: str, columns: list[str] | None = None):
-    """A Parquet table (file or folder) as pandas, without Spark."""
+def read_parquet(uri: str, columns: list[str] | None = None, where=None):
+    """A Parquet table (file or folder) as pandas, without Spark; `where`: (column, values),
+    only the rows whose column is one of the values."""
     import pyarrow.dataset as ds
 
     fs, path = _arrow_fs(uri)
+    rows = None if where is None else ds.field(where[0]).isin(list(where[1]))
     return (
         ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
-        .to_table(columns=columns)
+        .to_table(columns=columns, filter=rows)
         .to_pandas()
     )
 

@@ -4,11 +4,24 @@
 playlist_members, track_stats, artist_neighbors) as numpy arrays and answers for a playlist
 what the service reads from PostgreSQL, an `Evidence`, then ranks it with the same code
 (algorhythms_store.ranking): so the evaluated answers are the served ones.
+
+Training and evaluation ask for playlists that are themselves in the tables. Every table is a
+sum over playlists (co-occurrence counts, playlists per track, per artist and per title key,
+playlist membership), so a `LeftOut` playlist's own contribution is subtracted from the rows a
+query reads: its features are those of the tables built from every other playlist, which is
+what the service sees for a new playlist, at the cost of a lookup instead of a rebuild.
+
+The tables are pruned (each list's top K by count), and the playlist's own tracks were pushed
+up those lists by its own contribution: in a full list, a track of the playlist that without
+it ranks below where the list's weakest row would rank is dropped, as the list built without
+the playlist may not hold it (`_still_listed`). What cannot be recovered is a track that would
+take such a freed place: it is not in the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +40,97 @@ from algorhythms_store.ranking import (
     top_up,
 )
 from algorhythms_store.text import title_keys
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A playlist of the tables whose own contribution a query must not see."""
+
+    pid: int
+    tracks: np.ndarray  # every track it holds, distinct
+    title: str | None
+
+    @classmethod
+    def of(cls, pid: int, tracks: Iterable[int], title: str | None) -> LeftOut:
+        return cls(int(pid), np.unique(np.asarray(list(tracks), dtype=np.int64)), title)
+
+
+def _at_least(mine: tuple[np.ndarray, ...], theirs: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Row-wise lexicographic mine >= theirs."""
+    above = np.zeros(len(mine[0]), bool)
+    decided = np.zeros(len(mine[0]), bool)
+    for a, b in zip(mine, theirs, strict=True):
+        above |= ~decided & (a > b)
+        decided |= a != b
+    return above | ~decided
+
+
+def _still_listed(
+    group: np.ndarray,
+    before: tuple[np.ndarray, ...],
+    after: tuple[np.ndarray, ...],
+    unpushed: tuple[np.ndarray, ...],
+    held: np.ndarray,
+    list_size: int,
+) -> np.ndarray:
+    """Rows of pruned top-K lists that the lists built without a playlist would hold.
+
+    `group`: the list of each row. Rank keys, most significant first, larger first (a count
+    first): `before`, with the playlist; `after`, without it; `unpushed`, without it as if the
+    playlist did not hold the row's track. `held`: rows the playlist's counts were in. A row
+    with a count of 0 goes. In a list that was full, every track left out of it ranked below
+    the list's weakest row, and without the playlist still ranks at most where that row would
+    if the playlist had not pushed it (`unpushed`): a held row ranking below that goes, since
+    the list built without the playlist may hold those tracks instead. (Most lists end in a
+    long tie of count-1 tracks, so this matters: left in, such rows tell the ranker which
+    tracks the playlist holds.)"""
+    keep = after[0] > 0
+    if not held.any() or not len(group):
+        return keep
+    _, at, sizes = np.unique(group, return_inverse=True, return_counts=True)
+    order = np.lexsort((*reversed(before), at))  # by list, then weakest first
+    lists, first = np.unique(at[order], return_index=True)
+    weakest = np.zeros(len(sizes), np.int64)
+    weakest[lists] = order[first]
+    row = weakest[at]
+    judged = held & (sizes[at] >= list_size)
+    bound = tuple(key[row] for key in unpushed)
+    return keep & (~judged | _at_least(after, bound))
+
+
+def _cosine_without(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    n_src: np.ndarray,
+    n_dst: np.ndarray,
+    src_in: np.ndarray,
+    dst_in: np.ndarray,
+    list_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of top-K-by-count lists (ties: higher weight, then smaller dst) with cosine weights
+    count / sqrt(n_src n_dst), without one playlist: the pair count loses 1 where it held both
+    ends, each end's count 1 where it held that end. Returns (rows kept, their new weights)."""
+    n_src = n_src.astype(np.float64)
+    n_dst = n_dst.astype(np.float64)
+    held = src_in & dst_in
+    before = np.rint(weight.astype(np.float64) * np.sqrt(n_src * n_dst))
+    count = before - held
+    new = count / np.maximum(np.sqrt((n_src - src_in) * (n_dst - dst_in)), 1.0)
+    unpushed = before / np.maximum(np.sqrt((n_src - src_in) * n_dst), 1.0)
+    keep = _still_listed(
+        src,
+        (before, weight.astype(np.float64), -dst),
+        (count, new, -dst),
+        (before, unpushed, -dst),
+        held,
+        list_size,
+    )
+    return keep, new[keep].astype(np.float32)
+
+
+def _longest(sorted_keys: np.ndarray) -> int:
+    return int(np.unique(sorted_keys, return_counts=True)[1].max()) if len(sorted_keys) else 0
 
 
 class _Csr:
@@ -49,7 +153,9 @@ class _Csr:
 class MemoryStore:
     """The ranking tables in memory, answering what the service asks PostgreSQL."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame]):
+    def __init__(self, tables: dict[str, pd.DataFrame], list_sizes: dict[str, int] | None = None):
+        """`list_sizes`: the K each of track_neighbors, artist_neighbors and title_tracks was
+        pruned to (by default the longest list in the table)."""
         nb = tables["track_neighbors"]
         self.neighbors = _Csr(
             nb["src"].to_numpy(np.int64), nb["dst"].to_numpy(np.int64), nb["weight"].to_numpy()
@@ -86,6 +192,19 @@ class MemoryStore:
         self.artist[ids] = stats["artist_id"].to_numpy()
         self.artist_popularity[ids] = stats["artist_popularity"].to_numpy()
         self.artist_tracks_popularity[ids] = stats["artist_tracks_popularity"].to_numpy()
+        self.playlists_of_artist = np.zeros(int(stats["artist_id"].max()) + 1 if len(stats) else 0)
+        self.playlists_of_artist[stats["artist_id"].to_numpy()] = stats["artist_popularity"]
+        # The lists' K (the longest list of each table), for `_still_listed`.
+        sizes = list_sizes or {}
+        self.neighbors_k = sizes.get("track_neighbors", _longest(self.neighbors.keys))
+        self.artist_neighbors_k = sizes.get(
+            "artist_neighbors", _longest(self.artist_neighbors.keys)
+        )
+        self.title_k = sizes.get(
+            "title_tracks", max((len(rows[0]) for rows in self.titles.values()), default=0)
+        )
+        # Keys held by fewer playlists than this are not in the title table.
+        self.title_min_playlists = int(titles["key_playlists"].min()) if len(titles) else 1
         by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
         self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR_KEPT]
         top = by_pop.groupby("artist_id", sort=False).head(ARTIST_TRACKS)
@@ -99,12 +218,27 @@ class MemoryStore:
         ok[ok] = self.known[ids[ok]]
         return ids[ok]
 
-    def evidence(self, seeds: np.ndarray, name: str | None) -> Evidence:
+    def evidence(self, seeds: np.ndarray, name: str | None, out: LeftOut | None = None) -> Evidence:
         seeds = np.asarray(seeds, dtype=np.int64)
         ev = Evidence(seeds=seeds, seed_artists=self.artist[seeds], has_title=bool(name))
         src, (dst, weight) = self.neighbors.rows(seeds)
+        if out is not None:
+            keep, weight = _cosine_without(
+                src,
+                dst,
+                weight,
+                self.popularity[src],
+                self.popularity[dst],
+                np.isin(src, out.tracks),
+                np.isin(dst, out.tracks),
+                self.neighbors_k,
+            )
+            src, dst = src[keep], dst[keep]
         ev.neighbor_src, ev.neighbor_dst, ev.neighbor_weight = src, dst, weight.astype(np.float32)
         _, (pid, length) = self.by_track.rows(seeds)
+        if out is not None:
+            other = pid != out.pid
+            pid, length = pid[other], length[other]
         if len(pid):
             uniq, inverse = np.unique(pid, return_inverse=True)
             ev.playlist_id = uniq
@@ -113,10 +247,13 @@ class MemoryStore:
             ev.playlist_length[inverse] = length
             chosen = ev.playlist_id[top_playlists(ev)]
             ev.member_pid, (ev.member_track,) = self.by_pid.rows(np.sort(chosen))
+        own_keys = set(title_keys(out.title)) if out is not None and out.title else set()
         rows = []
         for key in title_keys(name) if name else []:
             if key in self.titles:
                 tracks, score, kp = self.titles[key]
+                if key in own_keys:
+                    tracks, score, kp = self._title_without(tracks, score, kp, out)
                 rows.append((tracks, score, kp, np.full(len(tracks), key.startswith("="))))
         if rows:
             ev.title_track = np.concatenate([r[0] for r in rows])
@@ -125,26 +262,108 @@ class MemoryStore:
             ev.title_exact = np.concatenate([r[3] for r in rows])
         artists = np.unique(ev.seed_artists)
         src, (dst, weight) = self.artist_neighbors.rows(artists)
+        if out is not None:
+            own = np.unique(self.artist[out.tracks])
+            keep, weight = _cosine_without(
+                src,
+                dst,
+                weight,
+                self.playlists_of_artist[src],
+                self.playlists_of_artist[dst],
+                np.isin(src, own),
+                np.isin(dst, own),
+                self.artist_neighbors_k,
+            )
+            src, dst = src[keep], dst[keep]
         ev.artist_neighbor_src, ev.artist_neighbor_dst = src, dst
         ev.artist_neighbor_weight = weight.astype(np.float32)
-        _, (ev.artist_tracks,) = self.artist_top.rows(artists)
+        by_artist, (ev.artist_tracks,) = self.artist_top.rows(artists)
         ev.popular = self.popular
+        if out is not None:  # the most popular lists, by popularity without the playlist
+            ev.artist_tracks = self._popular_without(
+                by_artist, ev.artist_tracks, out, ARTIST_TRACKS
+            )
+            ev.popular = self._popular_without(
+                np.zeros(len(ev.popular), np.int64), ev.popular, out, POPULAR_KEPT
+            )
         return ev
 
-    def stats(self, ids: np.ndarray) -> TrackStats:
-        return TrackStats(
+    def _popular_without(self, group, ids, out: LeftOut, list_size: int) -> np.ndarray:
+        """A most-popular list (by popularity, then smaller id) without the playlist."""
+        held = np.isin(ids, out.tracks)
+        before = (self.popularity[ids].astype(np.float64), -ids)
+        after = (before[0] - held, -ids)
+        keep = _still_listed(group, before, after, before, held, list_size)
+        # re-ranked by popularity without the playlist, each list (a run of `group`) in place
+        runs = np.cumsum(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+        order = np.lexsort((ids[keep], -after[0][keep], runs[keep]))
+        return ids[keep][order]
+
+    def _held_by_others(self, ids: np.ndarray, out: LeftOut) -> np.ndarray:
+        return ids[self.popularity[ids] > np.isin(ids, out.tracks)]
+
+    def _title_without(self, tracks, score, key_playlists, out: LeftOut):
+        """A title key's rows without the left-out playlist, which carries the key: score =
+        playlists with the key holding the track / playlists with the key."""
+        n = key_playlists.astype(np.float64)
+        if n[0] - 1 < self.title_min_playlists:
+            return tracks[:0], score[:0], key_playlists[:0]
+        held = np.isin(tracks, out.tracks)
+        before = (np.rint(score.astype(np.float64) * n), -tracks)
+        count = before[0] - held
+        keep = _still_listed(
+            np.zeros(len(tracks), np.int64), before, (count, -tracks), before, held, self.title_k
+        )
+        kept_n = (n - 1)[keep]
+        return tracks[keep], (count[keep] / kept_n).astype(np.float32), kept_n.astype(np.float32)
+
+    def stats(self, ids: np.ndarray, out: LeftOut | None = None) -> TrackStats:
+        stats = TrackStats(
             popularity=self.popularity[ids],
             artist=self.artist[ids],
             artist_popularity=self.artist_popularity[ids],
             artist_tracks_popularity=self.artist_tracks_popularity[ids],
         )
+        if out is not None:
+            own_artists, own_per_artist = np.unique(self.artist[out.tracks], return_counts=True)
+            held = np.isin(ids, out.tracks)
+            stats.popularity = stats.popularity - held
+            at = np.searchsorted(own_artists, stats.artist).clip(0, max(len(own_artists) - 1, 0))
+            same = own_artists[at] == stats.artist if len(own_artists) else np.zeros(len(ids), bool)
+            stats.artist_popularity = stats.artist_popularity - same
+            stats.artist_tracks_popularity = stats.artist_tracks_popularity - np.where(
+                same, own_per_artist[at] if len(own_artists) else 0, 0
+            )
+        return stats
 
-    def features(self, seeds, name) -> tuple[Evidence, np.ndarray, np.ndarray]:
-        ev = self.evidence(self.resolve(seeds), name)
+    def features(
+        self, seeds, name, out: LeftOut | None = None
+    ) -> tuple[Evidence, np.ndarray, np.ndarray]:
+        """Candidates and their features for a playlist; `out`: the tables' playlist the
+        query comes from, whose own contribution is left out."""
+        seeds = self.resolve(seeds)
+        if out is not None:
+            seeds = self._held_by_others(seeds, out)
+        ev = self.evidence(seeds, name, out)
         candidates, scores = candidate_scores(ev)
-        return ev, candidates, feature_matrix(ev, candidates, scores, self.stats(candidates))
+        return ev, candidates, feature_matrix(ev, candidates, scores, self.stats(candidates, out))
 
-    def recommend(self, seeds, name, ranker: Ranker | None, n: int = RECOMMENDATIONS):
-        ev, candidates, X = self.features(seeds, name)
+    def recommend(
+        self,
+        seeds,
+        name,
+        ranker: Ranker | None,
+        n: int = RECOMMENDATIONS,
+        out: LeftOut | None = None,
+    ):
+        ev, candidates, X = self.features(seeds, name, out)
         ranked, _ = rank(ev, candidates, X, ranker)
-        return top_up(ranked, self.popular, set(seeds), n)
+        return top_up(ranked, ev.popular, set(seeds), n)
+
+    def most_popular(self, out: LeftOut | None = None) -> np.ndarray:
+        """The most popular tracks, best first (without `out`'s own playlist when given)."""
+        if out is None:
+            return self.popular
+        return self._popular_without(
+            np.zeros(len(self.popular), np.int64), self.popular, out, POPULAR_KEPT
+        )

@@ -1,6 +1,6 @@
 """What the playlist continuation is made of: the title table, the playlist tables, the learned
 ranker that combines them with the item-kNN lists (written with the co-occurrence edges, in
-`graph`), and its challenge-style evaluation."""
+`graph`), and its challenge-style evaluation on the published tables."""
 
 import time
 
@@ -22,7 +22,7 @@ from algorhythms_ml.recommend.training import (
     train,
     with_playlists,
 )
-from algorhythms_store.schema import TITLE_TRACKS
+from algorhythms_store.schema import TITLE_TRACKS, TRACK_NEIGHBORS
 
 TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
 PlaylistTablesConfig = launchpad_config("PlaylistTablesConfig", PlaylistTableConfig)
@@ -107,7 +107,7 @@ def playlist_ranker(
 
 @dg.asset(
     automation_condition=ON_UPSTREAM_UPDATE,
-    deps=[playlist_ranker],
+    deps=[playlist_ranker, TRACK_NEIGHBORS, title_tracks, playlist_tables],
     group_name="recommend",
     kinds={"spark"},
     pool="spark",
@@ -119,8 +119,8 @@ def recommendation_eval(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """RecSys Challenge 2018 metrics on a hold-out of the ingested playlists (the ten
-    challenge categories), for the model and the popularity and item-kNN baselines, with
-    tables built from the other playlists only."""
+    challenge categories), for the model and the popularity and item-kNN baselines, on the
+    published tables less each query's own playlist."""
     wh = warehouse.warehouse()
     started = time.perf_counter()
     ranker = read_ranker(wh)

@@ -9,7 +9,8 @@ title + first 1, 5, 10, 25, 100 tracks; first 5 or 10 tracks without the title; 
 Training (`train_ranker`): the training playlists are split into folds; for each fold the
 tables are computed from the other folds and the fold's playlists become queries whose
 held-out tracks are the positives of a LightGBM lambdarank model. Evaluation
-(`evaluate`): tables from the training playlists, queries from playlists never trained on,
+(`evaluate`): queries from playlists never trained on, read from the published tables with each
+query's own playlist subtracted (`Query.left_out`),
 R-precision (a wrong track by a held-out artist counts 0.25, once per artist), NDCG over 500
 and recommended-songs clicks, per category, for the ranker and for the popularity and item-kNN
 baselines computed from the same tables.
@@ -28,7 +29,7 @@ import pandas as pd
 from pydantic import Field
 
 from algorhythms_ml.config import config_class
-from algorhythms_store.memory_store import MemoryStore
+from algorhythms_store.memory_store import LeftOut, MemoryStore
 from algorhythms_store.progress import Progress
 from algorhythms_store.ranking import FEATURES, RECOMMENDATIONS, Ranker, top_up
 
@@ -63,6 +64,11 @@ class Query:
     name: str | None
     seeds: list[int]  # track ids, playlist order
     held_out: list[int]
+    title: str | None = None  # the playlist's title, shown to the query or not
+
+    def left_out(self) -> LeftOut:
+        """The query's own playlist, to be left out of tables that hold it."""
+        return LeftOut.of(self.pid, [*self.seeds, *self.held_out], self.title)
 
 
 def make_query(pid: int, name: str | None, tracks: list[int], category: tuple, rng) -> Query:
@@ -75,6 +81,7 @@ def make_query(pid: int, name: str | None, tracks: list[int], category: tuple, r
         name=name if with_title else None,
         seeds=[tracks[i] for i in idx],
         held_out=[t for i, t in enumerate(tracks) if i not in chosen],
+        title=name,
     )
 
 
@@ -212,21 +219,30 @@ def evaluate(
     return result
 
 
-def standard_recommenders(store: MemoryStore, ranker: Ranker | None) -> dict:
-    """The model, and the popularity and item-kNN baselines, over the same tables."""
+def standard_recommenders(
+    store: MemoryStore, ranker: Ranker | None, leave_out: bool = False
+) -> dict:
+    """The model, and the popularity and item-kNN baselines, over the same tables.
+
+    `leave_out`: the queries' playlists are in the tables (the published ones), and each
+    query's own playlist is subtracted from what it reads (`Query.left_out`)."""
+
+    def out(q: Query) -> LeftOut | None:
+        return q.left_out() if leave_out else None
 
     def model(q: Query) -> list[int]:
-        return store.recommend(q.seeds, q.name, ranker)
+        return store.recommend(q.seeds, q.name, ranker, out=out(q))
 
     def popularity(q: Query) -> list[int]:
-        return top_up(np.zeros(0, np.int64), store.popular, set(q.seeds), RECOMMENDATIONS)
+        popular = store.most_popular(out(q))
+        return top_up(np.zeros(0, np.int64), popular, set(q.seeds), RECOMMENDATIONS)
 
     def item_knn(q: Query) -> list[int]:
-        ev, candidates, X = store.features(q.seeds, q.name)
+        ev, candidates, X = store.features(q.seeds, q.name, out(q))
         knn = X[:, FEATURES.index("knn")]
         keep = knn > 0
         ranked = candidates[keep][np.lexsort((candidates[keep], -knn[keep]))]
-        return top_up(ranked, store.popular, set(q.seeds), RECOMMENDATIONS)
+        return top_up(ranked, ev.popular, set(q.seeds), RECOMMENDATIONS)
 
     return {"model": model, "popularity": popularity, "item_knn": item_knn}
 

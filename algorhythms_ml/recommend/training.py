@@ -1,8 +1,10 @@
 """Spark side of the ranker: ranking tables for a subset of playlists, training, evaluation.
 
-Every store used here is computed by `ranking_tables` from only the playlists it may know:
-a training fold's queries never see their own playlists, and the evaluation hold-out is never
-trained on (neither by the ranker nor by the tables the evaluation reads).
+Training stores are computed by `ranking_tables` from only the playlists they may know: a
+training fold's queries never see their own playlists, and the evaluation hold-out is never
+trained on. The evaluation reads the published tables themselves, the part its queries reach,
+each query's own playlist subtracted from them (`algorhythms_store.memory_store.LeftOut`): it
+measures the tables the service answers from, without a rebuild.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 from pyspark.sql import SparkSession
@@ -38,6 +41,13 @@ from algorhythms_ml.warehouse import Staging, Warehouse, read_parquet
 from algorhythms_store.memory_store import MemoryStore
 from algorhythms_store.progress import Progress
 from algorhythms_store.ranking import Ranker
+from algorhythms_store.schema import (
+    ARTIST_NEIGHBORS,
+    PLAYLIST_MEMBERS,
+    TITLE_TRACKS,
+    TRACK_NEIGHBORS,
+    TRACK_STATS,
+)
 
 
 @config_class
@@ -77,6 +87,7 @@ class Playlists:
     ):
         self.spark = spark
         self.staging = staging
+        self.warehouse = warehouse
         rows = staged_playlist_rows(spark, warehouse, staging)
         playlists = read_playlists(spark, warehouse).select("pid", "name")
         total = playlists.count()
@@ -178,16 +189,39 @@ def train(
     )
 
 
+def published_store(warehouse: Warehouse, seeds: np.ndarray) -> MemoryStore:
+    """The published ranking tables in memory, as far as queries with these seeds read them:
+    the neighbour lists of the seeds and of their artists, every other table whole."""
+    stats = read_parquet(warehouse.table(TRACK_STATS))
+    artists = stats["artist_id"][stats["track_id"].isin(seeds)].unique()
+    return MemoryStore(
+        {
+            TRACK_STATS: stats,
+            TITLE_TRACKS: read_parquet(warehouse.table(TITLE_TRACKS)),
+            PLAYLIST_MEMBERS: read_parquet(warehouse.table(PLAYLIST_MEMBERS)),
+            TRACK_NEIGHBORS: read_parquet(
+                warehouse.table(TRACK_NEIGHBORS), where=("src", np.unique(seeds).tolist())
+            ),
+            ARTIST_NEIGHBORS: read_parquet(
+                warehouse.table(ARTIST_NEIGHBORS), where=("src", artists.tolist())
+            ),
+        }
+    )
+
+
 def run_evaluation(
     data: Playlists, ranker: Ranker | None, holdout: HoldoutConfig = HoldoutConfig()
 ) -> Evaluation:
-    """Challenge-style evaluation on the hold-out, tables from the training playlists."""
-    held, training = _split(data, holdout)
-    store = data.store(training)
+    """Challenge-style evaluation on the hold-out, on the published tables less each query's
+    own playlist."""
+    held, _ = _split(data, holdout)
     queries = balanced_queries(
         {p: data.tracks[p] for p in held}, data.names, len(held), holdout.holdout_seed
     )
-    return evaluate(store, queries, data.artist_of, standard_recommenders(store, ranker))
+    seeds = np.asarray([t for q in queries for t in q.seeds], dtype=np.int64)
+    store = published_store(data.warehouse, seeds)
+    recommenders = standard_recommenders(store, ranker, leave_out=True)
+    return evaluate(store, queries, data.artist_of, recommenders)
 
 
 def with_playlists(
