@@ -39,3 +39,13 @@ def launchpad_config(name: str, *config_classes: type) -> type:
     return pydantic.create_model(
         name, __base__=DerivedConfig, __doc__=" ".join(docs), __module__=__name__, **fields
     )
+
+
+def built_with(instance: dg.DagsterInstance, asset: str, config_class: type[Knobs]) -> Knobs:
+    """The ML configuration `config_class` that `asset`'s latest materialisation was built with
+    (its "config" metadata), the defaults where it recorded none."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    recorded = event.asset_materialization.metadata.get("config") if event else None
+    values = recorded.value if recorded is not None else {}
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return config_class(**{k: v for k, v in (values or {}).items() if k in names})

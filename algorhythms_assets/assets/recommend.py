@@ -10,14 +10,16 @@ from dagster_pyspark import PySparkResource
 from algorhythms_assets import metadata
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
-from algorhythms_assets.config import launchpad_config
+from algorhythms_assets.config import built_with, launchpad_config
 from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.artefacts import read_ranker, write_eval_report, write_ranker
+from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.playlist_tables import PlaylistTableConfig, build_playlist_tables
 from algorhythms_ml.recommend.ranker import RankerConfig
 from algorhythms_ml.recommend.titles import TitleConfig, build_title_tracks
 from algorhythms_ml.recommend.training import (
     HoldoutConfig,
+    TableConfigs,
     run_evaluation,
     train,
     with_playlists,
@@ -55,7 +57,9 @@ def title_tracks(
         "playlists_with_title": stats.playlists_with_title,
     }
     seconds = time.perf_counter() - started
-    return dg.MaterializeResult(metadata=metadata.table(counts, seconds, wh.table(TITLE_TRACKS)))
+    return dg.MaterializeResult(
+        metadata=metadata.table(counts, seconds, wh.table(TITLE_TRACKS), config.model_dump())
+    )
 
 
 @dg.asset(**SPARK_TABLE)
@@ -75,12 +79,15 @@ def playlist_tables(
         log=context.log,
     )
     counts = {f"rows_{name}": n for name, n in stats.rows.items()}
-    return dg.MaterializeResult(metadata=metadata.table(counts, time.perf_counter() - started))
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata=metadata.table(counts, seconds, config=config.model_dump())
+    )
 
 
 @dg.asset(
     automation_condition=ON_UPSTREAM_UPDATE,
-    deps=[track_metadata],
+    deps=[track_metadata, TRACK_NEIGHBORS, title_tracks, playlist_tables],
     group_name="recommend",
     kinds={"spark", "lightgbm"},
     pool="spark",
@@ -92,7 +99,8 @@ def playlist_ranker(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """The learned ranker, trained on challenge-style hold-outs of fold playlists whose tables
-    are computed from the other folds (the evaluation hold-out is left out)."""
+    are computed from the other folds (the evaluation hold-out is left out), with the
+    configuration the published tables were built with."""
     wh = warehouse.warehouse()
     holdout = config.to(HoldoutConfig)
     result = with_playlists(
@@ -100,6 +108,11 @@ def playlist_ranker(
         wh,
         lambda data: train(data, config.to(RankerConfig), holdout, log=context.log),
         holdout.max_playlists,
+        TableConfigs(
+            built_with(context.instance, TRACK_NEIGHBORS, NeighborConfig),
+            built_with(context.instance, "title_tracks", TitleConfig),
+            built_with(context.instance, "playlist_tables", PlaylistTableConfig),
+        ),
     )
     uri = write_ranker(wh, result.ranker)
     return dg.MaterializeResult(metadata=metadata.ranker(result, config.model_dump(), uri))

@@ -23,7 +23,13 @@ from pyspark.sql import types as T
 from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import staged_playlist_rows
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.playlist_tables import ranking_tables, read_playlists, track_artists
+from algorhythms_ml.recommend.neighbors import NeighborConfig
+from algorhythms_ml.recommend.playlist_tables import (
+    PlaylistTableConfig,
+    ranking_tables,
+    read_playlists,
+    track_artists,
+)
 from algorhythms_ml.recommend.ranker import (
     Evaluation,
     RankerConfig,
@@ -37,6 +43,7 @@ from algorhythms_ml.recommend.ranker import (
     standard_recommenders,
     training_rows,
 )
+from algorhythms_ml.recommend.titles import TitleConfig
 from algorhythms_ml.warehouse import Staging, Warehouse, read_parquet
 from algorhythms_store.memory_store import MemoryStore
 from algorhythms_store.progress import Progress
@@ -69,6 +76,17 @@ class HoldoutConfig:
     )
 
 
+@dataclass(frozen=True)
+class TableConfigs:
+    """The configurations the published ranking tables were built with. The training's fold
+    tables are built with the same, so the ranker learns on the features it is served with
+    (a `neighbor_top_k` of 100 in the published lists is 100 in training too)."""
+
+    neighbors: NeighborConfig = NeighborConfig()
+    titles: TitleConfig = TitleConfig()
+    tables: PlaylistTableConfig = PlaylistTableConfig()
+
+
 class Playlists:
     """The warehouse's playlists, staged once: rows, titles and track artists.
 
@@ -84,8 +102,10 @@ class Playlists:
         staging: Staging,
         max_playlists: int | None = None,
         seed: int = 0,
+        configs: TableConfigs = TableConfigs(),
     ):
         self.spark = spark
+        self.configs = configs
         self.staging = staging
         self.warehouse = warehouse
         rows = staged_playlist_rows(spark, warehouse, staging)
@@ -125,7 +145,11 @@ class Playlists:
             playlists = playlists.join(F.broadcast(keep), "pid")
         self._n += 1
         tables: dict[str, pd.DataFrame] = {}
-        for name, frame in ranking_tables(self.spark, rows, playlists, self.artists).items():
+        c = self.configs
+        built = ranking_tables(
+            self.spark, rows, playlists, self.artists, c.neighbors, c.titles, c.tables
+        )
+        for name, frame in built.items():
             tables[name] = read_parquet(self.staging.write(f"store{self._n}/{name}", frame))
         return MemoryStore(tables)
 
@@ -225,8 +249,13 @@ def run_evaluation(
 
 
 def with_playlists(
-    spark: SparkSession, warehouse: Warehouse, work, max_playlists: int | None = None
+    spark: SparkSession,
+    warehouse: Warehouse,
+    work,
+    max_playlists: int | None = None,
+    configs: TableConfigs = TableConfigs(),
 ):
-    """Run work(Playlists) with a staging folder that is removed afterwards."""
+    """Run work(Playlists) with a staging folder that is removed afterwards; `configs`: those
+    of the published tables, for the tables training builds."""
     with Staging(spark, warehouse) as staging:
-        return work(Playlists(spark, warehouse, staging, max_playlists))
+        return work(Playlists(spark, warehouse, staging, max_playlists, configs=configs))

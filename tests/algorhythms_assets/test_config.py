@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import dagster as dg
 import pytest
 
 from algorhythms_assets.config import launchpad_config
@@ -52,3 +53,22 @@ def test_invalid_values_are_refused_by_the_ml_configuration():
     derived = launchpad_config("RankerRun", RankerConfig)
     with pytest.raises(ValueError):
         derived(folds=1).to(RankerConfig)
+
+
+def test_training_reads_the_configuration_its_published_tables_were_built_with():
+    from algorhythms_assets.config import built_with
+    from algorhythms_ml.recommend.neighbors import NeighborConfig
+    from algorhythms_ml.recommend.titles import TitleConfig
+
+    with dg.instance_for_test() as instance:
+        # nothing materialised yet: the defaults
+        assert built_with(instance, "track_neighbors", NeighborConfig) == NeighborConfig()
+        # the multi-asset records its edge and neighbour fields together
+        recorded = {"top_k": 50, "weight": "cosine", "neighbor_top_k": 7}
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "track_neighbors", metadata={"config": dg.MetadataValue.json(recorded)}
+            )
+        )
+        assert built_with(instance, "track_neighbors", NeighborConfig).neighbor_top_k == 7
+        assert built_with(instance, "title_tracks", TitleConfig) == TitleConfig()
