@@ -24,6 +24,7 @@ from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
 from algorhythms_ml.artefacts import read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
+from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.training import with_playlists
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.coldstart import forward_numpy
@@ -115,7 +116,8 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert published["dimension"].value == 32 and published["rows_title_tracks"].value > 0
     neighbors = pd.read_parquet(tmp_path / "warehouse" / "track_neighbors")
     assert published["rows_track_neighbors"].value == len(neighbors) > 0
-    assert neighbors.groupby("src").size().max() <= 200 and (neighbors["weight"] > 0).all()
+    assert neighbors.groupby("src").size().max() <= NeighborConfig().neighbor_top_k
+    assert (neighbors["weight"] > 0).all()
     assert checks["check_published_version_one_row_per_track"]
     assert checks["check_published_version_nearest_neighbour_uses_index"]
     with psycopg.connect(database) as conn:
