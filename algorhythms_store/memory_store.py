@@ -278,13 +278,10 @@ class MemoryStore:
         ev.artist_neighbor_src, ev.artist_neighbor_dst = src, dst
         ev.artist_neighbor_weight = weight.astype(np.float32)
         by_artist, (ev.artist_tracks,) = self.artist_top.rows(artists)
-        ev.popular = self.popular
-        if out is not None:  # the most popular lists, by popularity without the playlist
+        ev.popular = self.most_popular(out)
+        if out is not None:  # the artists' most popular, by popularity without the playlist
             ev.artist_tracks = self._popular_without(
                 by_artist, ev.artist_tracks, out, ARTIST_TRACKS
-            )
-            ev.popular = self._popular_without(
-                np.zeros(len(ev.popular), np.int64), ev.popular, out, POPULAR_KEPT
             )
         return ev
 
@@ -325,15 +322,15 @@ class MemoryStore:
             artist_tracks_popularity=self.artist_tracks_popularity[ids],
         )
         if out is not None:
+            # the playlist counted once for each of its tracks and each of its artists, and
+            # once per track of an artist in that artist's tracks' popularity
             own_artists, own_per_artist = np.unique(self.artist[out.tracks], return_counts=True)
-            held = np.isin(ids, out.tracks)
-            stats.popularity = stats.popularity - held
-            at = np.searchsorted(own_artists, stats.artist).clip(0, max(len(own_artists) - 1, 0))
-            same = own_artists[at] == stats.artist if len(own_artists) else np.zeros(len(ids), bool)
+            same = np.isin(stats.artist, own_artists)
+            own_tracks = np.zeros(len(ids), np.int64)
+            own_tracks[same] = own_per_artist[np.searchsorted(own_artists, stats.artist[same])]
+            stats.popularity = stats.popularity - np.isin(ids, out.tracks)
             stats.artist_popularity = stats.artist_popularity - same
-            stats.artist_tracks_popularity = stats.artist_tracks_popularity - np.where(
-                same, own_per_artist[at] if len(own_artists) else 0, 0
-            )
+            stats.artist_tracks_popularity = stats.artist_tracks_popularity - own_tracks
         return stats
 
     def features(
