@@ -272,7 +272,7 @@ def _embed_full_batch(
 ) -> tuple[torch.Tensor, ...]:
     """Embeddings of each of `ids`, propagating over the whole training graph."""
     all_nodes = torch.arange(data.num_nodes, device=data.device)
-    z = model.encode(all_nodes, data.full_adj, data.features)
+    z = model.encode(all_nodes, data.full_adj, data.features, symmetric=True)
     return tuple(z[i] for i in ids)
 
 

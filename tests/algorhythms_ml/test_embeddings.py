@@ -12,6 +12,7 @@ from algorhythms_ml.embeddings.coldstart import (
     export,
     fit_coldstart,
 )
+from algorhythms_ml.embeddings.gcn import TrackGCN
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
 from algorhythms_ml.embeddings.train import (
     GCNConfig,
@@ -99,6 +100,27 @@ def test_adjacency_is_symmetric_normalised_with_self_loops():
     # degrees with self-loops: 3, 3, 1
     expected = torch.tensor([[1 / 3, 2 / 3, 0], [2 / 3, 1 / 3, 0], [0, 0, 1.0]])
     assert torch.allclose(adj, expected)
+
+
+def test_symmetric_product_gives_the_layers_output_and_gradients():
+    graph, _ = planted_graph(n=200)
+    adjacency = Adjacency.build(
+        graph.num_nodes, graph.edge_index, graph.edge_weight.float()
+    ).sparse()
+    model = TrackGCN(graph.num_nodes, dim=8, num_layers=2)
+    nodes = torch.arange(graph.num_nodes)
+    grads = []
+    outputs = []
+    for symmetric in (False, True):
+        model.zero_grad()
+        z = model.encode(nodes, adjacency, symmetric=symmetric)
+        (z[:50] * z[50:100]).sum().backward()
+        outputs.append(z.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    for plain, reused in zip(*grads, strict=True):
+        assert plain.abs().max() > 0
+        assert torch.allclose(plain, reused, atol=1e-6)
 
 
 def test_sampler_keeps_seeds_first_and_samples_real_edges():
