@@ -197,7 +197,13 @@ def train(
             config.seed + fold,
         )
         label = f"ranker fold {fold + 1}/{config.folds} queries"
-        X, y, g = training_rows(store, queries, Progress(len(queries), label, log))
+        X, y, g = training_rows(
+            store,
+            queries,
+            Progress(len(queries), label, log),
+            config.negative_share,
+            config.seed + fold,
+        )
         Xs += X
         ys += y
         groups += g
