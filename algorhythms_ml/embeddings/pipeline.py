@@ -122,10 +122,17 @@ def train_feature_mlp(
     tracks = tracks.merge(frame[["track_id", "degree"]], on="track_id")
     trainable = tracks[tracks["degree"] > 0].reset_index(drop=True)
     external = [c for c in tracks.columns if c.startswith(FEATURE_PREFIX)]
-    edges = read_parquet(warehouse.table(COOCCURRENCE_EDGES), ["src", "dst"])
-    neighbours: dict[int, set[int]] = {}
-    for src, group in edges.groupby("src")["dst"]:
-        neighbours[int(src)] = set(group.to_numpy().tolist())
+
+    def neighbours(ids: np.ndarray) -> dict[int, set[int]]:
+        """The graph neighbours of `ids` (the tracks the recall is measured on), read for
+        those tracks only."""
+        edges = read_parquet(
+            warehouse.table(COOCCURRENCE_EDGES), ["src", "dst"], where=("src", ids.tolist())
+        )
+        return {
+            int(src): set(group.to_numpy().tolist()) for src, group in edges.groupby("src")["dst"]
+        }
+
     result = fit_coldstart(config, trainable, vectors, neighbours, external, log=log)
     write_coldstart(warehouse, *export(result))
     return result

@@ -277,9 +277,24 @@ def test_coldstart_recovers_a_planted_feature_to_vector_mapping():
     )
     neighbours = {i: set(np.flatnonzero(artist == artist[i]).tolist()) - {i} for i in range(n)}
     config = ColdStartConfig(
-        buckets=4096, token_buckets=4096, epochs=15, batch_size=256, hidden=64, field_dim=16
+        buckets=4096,
+        token_buckets=4096,
+        epochs=15,
+        batch_size=256,
+        hidden=64,
+        field_dim=16,
+        recall_tracks=150,
     )
-    result = fit_coldstart(config, tracks, vectors, neighbours)
+    asked = []
+
+    def neighbours_of(ids):
+        asked.append(ids)
+        return {int(i): neighbours[int(i)] for i in ids}
+
+    result = fit_coldstart(config, tracks, vectors, neighbours_of)
+    # the recall searches a sample of the 200 held-out tracks, each once
+    (ids,) = asked
+    assert len(ids) == 150 == len(set(ids.tolist()))
     assert result.loss[-1] < result.loss[0]
     assert result.metrics["holdout_mean_cosine"] > 0.9
     assert result.metrics["holdout_neighbour_recall@100"] > 0.8
