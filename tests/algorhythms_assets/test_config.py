@@ -33,8 +33,8 @@ def test_every_asset_config_has_exactly_its_ml_fields_and_defaults():
 
 def test_run_config_values_reach_the_ml_configuration():
     derived = launchpad_config("RankerRun", RankerConfig, HoldoutConfig)
-    config = derived(folds=2, holdout_seed=7, max_playlists=None)
-    assert config.to(RankerConfig) == RankerConfig(folds=2)
+    config = derived(folds=3, holdout_seed=7, max_playlists=None)
+    assert config.to(RankerConfig) == RankerConfig(folds=3)
     assert config.to(HoldoutConfig) == HoldoutConfig(holdout_seed=7, max_playlists=None)
 
 
