@@ -40,6 +40,7 @@ from algorhythms_store.ranking import (
     top_up,
 )
 from algorhythms_store.text import title_keys
+from algorhythms_store.title_index import WHOLE, TitleIndex
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ def _longest(sorted_keys: np.ndarray) -> int:
     return int(np.unique(sorted_keys, return_counts=True)[1].max()) if len(sorted_keys) else 0
 
 
+_F32 = np.float32
+
+
 class _Csr:
     """Row -> values lookup over int keys (rows sorted by key)."""
 
@@ -154,8 +158,9 @@ class MemoryStore:
     """The ranking tables in memory, answering what the service asks PostgreSQL."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], list_sizes: dict[str, int] | None = None):
-        """`list_sizes`: the K each of track_neighbors, artist_neighbors and title_tracks was
-        pruned to (by default the longest list in the table)."""
+        """`list_sizes`: the K each of track_neighbors, artist_neighbors and title_tracks (its
+        word keys; `whole_titles`: its whole-title keys) was pruned to (by default the longest
+        list in the table)."""
         nb = tables["track_neighbors"]
         self.neighbors = _Csr(
             nb["src"].to_numpy(np.int64), nb["dst"].to_numpy(np.int64), nb["weight"].to_numpy()
@@ -200,11 +205,19 @@ class MemoryStore:
         self.artist_neighbors_k = sizes.get(
             "artist_neighbors", _longest(self.artist_neighbors.keys)
         )
-        self.title_k = sizes.get(
-            "title_tracks", max((len(rows[0]) for rows in self.titles.values()), default=0)
+        # Per kind of key (whole title, word): the list size, and the fewest playlists a key
+        # the title table holds has (keys held by fewer are not in it).
+        self.title_k, self.title_min_playlists = {}, {}
+        for whole, table in ((True, "whole_titles"), (False, "title_tracks")):
+            lists = [r for k, r in self.titles.items() if k.startswith(WHOLE) == whole]
+            longest = max((len(r[0]) for r in lists), default=0)
+            self.title_k[whole] = sizes.get(table, sizes.get("title_tracks", longest))
+            self.title_min_playlists[whole] = int(min((r[2][0] for r in lists), default=1))
+        self.title_min_playlists[True] = 1  # every whole title is kept (titles.TitleConfig)
+        whole_keys = [k for k in self.titles if k.startswith(WHOLE)]
+        self.title_index = TitleIndex.from_keys(
+            whole_keys, [self.titles[k][2][0] for k in whole_keys]
         )
-        # Keys held by fewer playlists than this are not in the title table.
-        self.title_min_playlists = int(titles["key_playlists"].min()) if len(titles) else 1
         by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
         self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR_KEPT]
         top = by_pop.groupby("artist_id", sort=False).head(ARTIST_TRACKS)
@@ -247,19 +260,7 @@ class MemoryStore:
             ev.playlist_length[inverse] = length
             chosen = ev.playlist_id[top_playlists(ev)]
             ev.member_pid, (ev.member_track,) = self.by_pid.rows(np.sort(chosen))
-        own_keys = set(title_keys(out.title)) if out is not None and out.title else set()
-        rows = []
-        for key in title_keys(name) if name else []:
-            if key in self.titles:
-                tracks, score, kp = self.titles[key]
-                if key in own_keys:
-                    tracks, score, kp = self._title_without(tracks, score, kp, out)
-                rows.append((tracks, score, kp, np.full(len(tracks), key.startswith("="))))
-        if rows:
-            ev.title_track = np.concatenate([r[0] for r in rows])
-            ev.title_score = np.concatenate([r[1] for r in rows])
-            ev.title_key_playlists = np.concatenate([r[2] for r in rows])
-            ev.title_exact = np.concatenate([r[3] for r in rows])
+        self._titles(ev, name, out)
         artists = np.unique(ev.seed_artists)
         src, (dst, weight) = self.artist_neighbors.rows(artists)
         if out is not None:
@@ -285,6 +286,30 @@ class MemoryStore:
             )
         return ev
 
+    def _titles(self, ev: Evidence, name: str | None, out: LeftOut | None) -> None:
+        """The title rows: the title's own keys and the similar titles' keys."""
+        left_out_keys = set(title_keys(out.title)) if out is not None and out.title else set()
+        own = title_keys(name) if name else []
+        similar, weights = self.title_index.similar(name, out.title if out is not None else None)
+        weight = dict(zip(similar, weights.tolist(), strict=True))
+        ev.title_similar_total = float(weights.sum())
+        rows = []
+        for key in dict.fromkeys(own + similar):
+            if key in self.titles:
+                tracks, score, kp = self.titles[key]
+                if key in left_out_keys:
+                    tracks, score, kp = self._title_without(key, tracks, score, kp, out)
+                n = len(tracks)
+                flags = (np.full(n, key.startswith(WHOLE)), np.full(n, key in own))
+                rows.append((tracks, score, kp, *flags, np.full(n, weight.get(key, 0.0), _F32)))
+        if rows:
+            ev.title_track = np.concatenate([r[0] for r in rows])
+            ev.title_score = np.concatenate([r[1] for r in rows])
+            ev.title_key_playlists = np.concatenate([r[2] for r in rows])
+            ev.title_exact = np.concatenate([r[3] for r in rows])
+            ev.title_own = np.concatenate([r[4] for r in rows])
+            ev.title_similar = np.concatenate([r[5] for r in rows])
+
     def _popular_without(self, group, ids, out: LeftOut, list_size: int) -> np.ndarray:
         """A most-popular list (by popularity, then smaller id) without the playlist."""
         held = np.isin(ids, out.tracks)
@@ -299,17 +324,23 @@ class MemoryStore:
     def _held_by_others(self, ids: np.ndarray, out: LeftOut) -> np.ndarray:
         return ids[self.popularity[ids] > np.isin(ids, out.tracks)]
 
-    def _title_without(self, tracks, score, key_playlists, out: LeftOut):
+    def _title_without(self, key, tracks, score, key_playlists, out: LeftOut):
         """A title key's rows without the left-out playlist, which carries the key: score =
         playlists with the key holding the track / playlists with the key."""
         n = key_playlists.astype(np.float64)
-        if n[0] - 1 < self.title_min_playlists:
+        whole = key.startswith(WHOLE)
+        if n[0] - 1 < max(self.title_min_playlists[whole], 1):
             return tracks[:0], score[:0], key_playlists[:0]
         held = np.isin(tracks, out.tracks)
         before = (np.rint(score.astype(np.float64) * n), -tracks)
         count = before[0] - held
         keep = _still_listed(
-            np.zeros(len(tracks), np.int64), before, (count, -tracks), before, held, self.title_k
+            np.zeros(len(tracks), np.int64),
+            before,
+            (count, -tracks),
+            before,
+            held,
+            self.title_k[whole],
         )
         kept_n = (n - 1)[keep]
         return tracks[keep], (count[keep] / kept_n).astype(np.float32), kept_n.astype(np.float32)

@@ -7,9 +7,10 @@ the rows of the published tables they reach), then:
 
 1. `candidate_scores(evidence)`: candidates from four sources, up to `PER_SOURCE` each:
    item-kNN (sum of the seeds' `track_neighbors` weights), playlist-kNN (tracks of the
-   playlists that share the most seeds, `TOP_PLAYLISTS` of them), the title model
-   (`title_tracks`), and the seed artists' most popular tracks; topped up with the most popular
-   tracks. Seeds are never candidates.
+   playlists that share the most seeds, `TOP_PLAYLISTS` of them), the title's keys
+   (`title_tracks`), similarly titled playlists (algorhythms_store.title_index), and the seed
+   artists' most popular tracks; topped up with the most popular tracks. Seeds are never
+   candidates.
 2. the caller fetches `TrackStats` (popularity, artist) for the candidates;
 3. `feature_matrix(...)`: one row of `FEATURES` per candidate;
 4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs;
@@ -57,6 +58,8 @@ FEATURES = [
     "track_share_of_artist",
     "seeds",
     "has_title",
+    "title_knn",
+    "title_knn_share",
 ]
 
 _I = np.int64
@@ -80,8 +83,10 @@ class Evidence:
     playlist_*: playlists holding at least one seed: id, how many seeds, length; at most
       TOP_PLAYLISTS of them matter (see `top_playlists`), so a fetch may stop there.
     member_*: (pid, track_id) of those top playlists.
-    title_*: `title_tracks` rows of the title's keys: track, score, how many playlists carry the
-      key, whether the key is the whole title.
+    title_*: `title_tracks` rows of the title's keys and of the similar titles' keys: track,
+      score, how many playlists carry the key, whether the key is the whole title, whether it
+      is one of the title's own keys, the similar title's weight (0: not a similar title);
+      title_similar_total: the sum of the similar titles' weights.
     artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
     popular: the most popular tracks, best first (POPULAR_KEPT of them).
@@ -102,6 +107,9 @@ class Evidence:
     title_score: np.ndarray = field(default_factory=_floats)
     title_key_playlists: np.ndarray = field(default_factory=_floats)
     title_exact: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    title_own: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    title_similar: np.ndarray = field(default_factory=_floats)
+    title_similar_total: float = 0.0
     artist_neighbor_src: np.ndarray = field(default_factory=_ints)
     artist_neighbor_dst: np.ndarray = field(default_factory=_ints)
     artist_neighbor_weight: np.ndarray = field(default_factory=_floats)
@@ -217,11 +225,17 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
     parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
 
+    own = ev.title_own
     parts["title"] = title_scores(
-        ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact
+        ev.title_track[own], ev.title_score[own], ev.title_key_playlists[own], ev.title_exact[own]
     )
+    similar = ev.title_similar > 0
+    held = _sum_by(ev.title_track[similar], ev.title_similar[similar] * ev.title_score[similar])
+    parts["title_knn"] = _normalised(held)
+    total = max(ev.title_similar_total, 1e-9)
+    parts["title_knn_share"] = (held[0], (held[1] / total).astype(_F))
 
-    sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title")]
+    sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title", "title_knn")]
     candidates = np.setdiff1d(np.concatenate([*sources, ev.artist_tracks]).astype(_I), seeds)
     if len(candidates) < POPULAR:
         candidates = np.setdiff1d(np.union1d(candidates, ev.popular[:POPULAR]).astype(_I), seeds)
@@ -249,6 +263,7 @@ def feature_matrix(
     cols.append(stats.popularity / np.maximum(stats.artist_tracks_popularity, 1.0))
     cols.append(np.full(len(candidates), n_seeds, _F))
     cols.append(np.full(len(candidates), 1.0 if ev.has_title else 0.0, _F))
+    cols += [scores.lookup(name, candidates) for name in ("title_knn", "title_knn_share")]
     return np.stack([np.asarray(c, _F) for c in cols], axis=1)
 
 

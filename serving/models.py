@@ -1,5 +1,5 @@
 """What a published version's answers need besides its tables, loaded once per version: the
-cold-start model, the ranker and the most popular tracks."""
+cold-start model, the ranker, the most popular tracks and the similar-title index."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 
 from algorhythms_store.coldstart import ColdStartModel, unpack_arrays
 from algorhythms_store.ranking import POPULAR_KEPT, Ranker
+from algorhythms_store.title_index import TitleIndex
 from serving import published
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class VersionModels:
     coldstart: ColdStartModel | None
     ranker: Ranker | None
     popular: np.ndarray  # track ids, most popular first (POPULAR_KEPT of them)
+    titles: TitleIndex
 
 
 async def load(conn: AsyncConnection, version: int) -> VersionModels:
@@ -34,7 +36,9 @@ async def load(conn: AsyncConnection, version: int) -> VersionModels:
         coldstart = ColdStartModel(arrays=await asyncio.to_thread(unpack_arrays, arrays), spec=spec)
     ranker = None if ranker_text is None else await asyncio.to_thread(Ranker, ranker_text)
     popular = await published.popular(conn, version, POPULAR_KEPT)
-    return VersionModels(version, coldstart, ranker, popular)
+    keys, playlists = await published.whole_titles(conn, version)
+    titles = await asyncio.to_thread(TitleIndex.from_keys, keys, playlists)
+    return VersionModels(version, coldstart, ranker, popular, titles)
 
 
 async def _compile(ranker: Ranker, version: int) -> None:

@@ -150,14 +150,28 @@ def _array(value: np.ndarray | None, dtype) -> np.ndarray:
     return np.zeros(0, dtype) if value is None else value.astype(dtype, copy=False)
 
 
-async def evidence(conn: AsyncConnection, query: Query, popular: np.ndarray) -> Evidence:
+async def whole_titles(conn: AsyncConnection, version: int) -> tuple[list[str], list[float]]:
+    """(the whole-title keys of `title_tracks`, how many playlists carry each)."""
+    rows = await _rows(conn, sql.WHOLE_TITLES, version=version)
+    rows = [r for r in rows if r[1] is not None]
+    return [r[1] for r in rows], [float(r[2]) for r in rows]
+
+
+async def evidence(
+    conn: AsyncConnection,
+    query: Query,
+    popular: np.ndarray,
+    similar: tuple[list[str], np.ndarray] = ([], np.zeros(0)),
+) -> Evidence:
     """What the published tables say about the query's playlist (algorhythms_store.ranking),
-    read in one statement."""
+    read in one statement; `similar`: the similar titles' keys and weights."""
     seeds, artists = query.ranked_seeds
     params = {
         "ids": int_array(seeds),
         "artists": int_array(sorted(set(artists))),
         "keys": query.title_keys,
+        "similar": similar[0],
+        "weights": [float(w) for w in similar[1]],
         "n": TOP_PLAYLISTS,
         "artist_tracks": ARTIST_TRACKS,
     }
@@ -183,6 +197,9 @@ async def evidence(conn: AsyncConnection, query: Query, popular: np.ndarray) -> 
         title_track=_array(row[14], i8),
         title_score=_array(row[15], f4),
         title_key_playlists=_array(row[16], f4),
+        title_own=_array(row[17], bool),
+        title_similar=_array(row[18], f4),
+        title_similar_total=float(np.sum(similar[1])),
         popular=popular,
     )
 

@@ -77,10 +77,12 @@ def publish_catalogue(
 
 
 def titles() -> list[tuple[str, int, float, int]]:
-    """ "rock" playlists hold cluster 0 tracks, "=summer hits" playlists cluster 1 tracks;
+    """ "rock" playlists hold cluster 0 tracks, "=summer hits" and "=summer vibes" playlists
+    cluster 1 tracks;
     (key, track, score, playlists with the key)."""
     rows = [("rock", i, 1.0 - i / 100, 100) for i in range(PER_CLUSTER)]
     rows += [("=summer hits", PER_CLUSTER + i, 0.5, 20) for i in range(10)]
+    rows += [("=summer vibes", PER_CLUSTER + 10 + i, 1.0 - i / 10, 3) for i in range(5)]
     return rows
 
 

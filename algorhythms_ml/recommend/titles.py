@@ -2,9 +2,11 @@
 
 For every key of a playlist's title (algorhythms_store.text.title_keys: the whole normalised
 title, its words, its emoji), score(key, track) = playlists with the key holding the track /
-playlists with the key, and key_playlists = playlists with the key. Keys held by fewer than
-`min_playlists` playlists are dropped; each key keeps its `top_k` tracks. The ranker's title
-feature (algorhythms_store.ranking) sums them over a request title's keys.
+playlists with the key, and key_playlists = playlists with the key. Word and emoji keys held by
+fewer than `min_playlists` playlists are dropped and keep their `top_k` tracks; every whole
+title is kept, even of one playlist, with its `whole_title_top_k` tracks: the similar-title
+model (algorhythms_store.title_index) matches a new title to them. The ranker's title features
+(algorhythms_store.ranking) sum them over a request title's keys and its similar titles.
 """
 
 from __future__ import annotations
@@ -29,14 +31,18 @@ from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.warehouse import Staging, Warehouse, clustered, read_table
 from algorhythms_store.schema import TITLE_TRACKS
 from algorhythms_store.text import title_keys
+from algorhythms_store.title_index import WHOLE
 
 
 @config_class
 class TitleConfig:
     """Which title keys are kept."""
 
-    min_playlists: int = Field(2, ge=1, description="drop keys held by fewer playlists")
-    top_k: int = Field(100, ge=1, description="tracks kept per key")
+    min_playlists: int = Field(
+        2, ge=1, description="drop word keys held by fewer playlists (whole titles are all kept)"
+    )
+    top_k: int = Field(100, ge=1, description="tracks kept per word key")
+    whole_title_top_k: int = Field(300, ge=1, description="tracks kept per whole title")
 
 
 @dataclass
@@ -56,7 +62,7 @@ def title_track_scores(
         playlists.select("pid", F.explode(keys_udf("name")).alias("key"))
         .distinct()
         .withColumn("n_key", F.count(F.lit(1)).over(Window.partitionBy("key")))
-        .where(F.col("n_key") >= config.min_playlists)
+        .where(F.col("key").startswith(WHOLE) | (F.col("n_key") >= config.min_playlists))
     )
     counts = (
         keyed.join(rows.select("pid", "track_id"), "pid")
@@ -66,7 +72,12 @@ def title_track_scores(
     rank = Window.partitionBy("key").orderBy(F.desc("count"), F.asc("track_id"))
     return (
         counts.withColumn("rank", F.row_number().over(rank))
-        .where(F.col("rank") <= config.top_k)
+        .where(
+            F.col("rank")
+            <= F.when(F.col("key").startswith(WHOLE), config.whole_title_top_k).otherwise(
+                config.top_k
+            )
+        )
         .select(
             "key",
             F.col("track_id").cast("int").alias("track_id"),

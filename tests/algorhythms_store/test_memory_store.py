@@ -69,7 +69,7 @@ def tables(lists: dict[int, list[int]], names: dict[int, str | None], k: int | N
         columns=["pid", "key"],
     ).drop_duplicates()
     keyed["key_playlists"] = keyed.groupby("key")["pid"].transform("size")
-    keyed = keyed[keyed["key_playlists"] >= 2]
+    keyed = keyed[(keyed["key_playlists"] >= 2) | keyed["key"].str.startswith("=")]
     title = keyed.merge(members[["pid", "track_id"]], on="pid")
     title = title.groupby(["key", "track_id", "key_playlists"]).size().rename("count")
     title = title.reset_index()

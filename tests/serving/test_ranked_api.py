@@ -57,6 +57,8 @@ def ranked_api(postgres_server, tmp_path_factory):
         ("Rock", [3]),
         ("rock", []),
         ("summer hits", [60, 61, 62, 63, 64, 65, 66, 67, 68, 69]),
+        ("Summer Hits 2017", []),  # similar titles only
+        ("summer vibez", [60, 61]),
         (None, [120, 3, 499]),
     ],
 )
