@@ -190,6 +190,21 @@ def metric_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def ablation(summary: pd.DataFrame, report: str) -> dict[str, object]:
+    """What each part of the ranker is worth: overall metrics of the model and of each ranker
+    trained without one part, with the change in R-precision, and the per-category table."""
+    overall = summary[summary["category"] == "all"].copy()
+    model = overall.loc[overall["recommender"] == "model", "r_precision"]
+    base = float(model.iloc[0]) if len(model) else float("nan")
+    overall["r_precision_change"] = (overall["r_precision"] - base).round(4)
+    table = metric_table(overall)[["recommender", *METRICS, "r_precision_change"]]
+    return {
+        "ablation": dg.MetadataValue.md(table.to_markdown(index=False)),
+        "ablation_by_category": dg.MetadataValue.md(metric_table(summary).to_markdown(index=False)),
+        "ablation_report": dg.MetadataValue.path(report),
+    }
+
+
 def evaluation(summary: pd.DataFrame, seconds: float, report: str) -> dict[str, object]:
     """Overall metrics per recommender (`<recommender>.<metric>`), the per-category table and
     a plot of R-precision by challenge category."""

@@ -7,7 +7,10 @@
   published encoding (algorhythms_store.coldstart.pack_arrays, so they are published as they
   are) and its JSON spec.
 - `models/ranker/model.txt`: the playlist ranker, LightGBM's text model.
+- `models/ranker/ablation.json`: the rankers trained without one part each (label -> text
+  model; `{}` when the ranker was trained without them).
 - `reports/recommendation_eval.csv`: the evaluation's metrics per recommender and category.
+- `reports/ablation.csv`: the same for the rankers without one part each, when trained.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ COLDSTART_DIR = "models/feature_mlp"
 COLDSTART_ARRAYS = f"{COLDSTART_DIR}/arrays.npz"
 COLDSTART_SPEC = f"{COLDSTART_DIR}/spec.json"
 RANKER_MODEL = "models/ranker/model.txt"
+RANKER_ABLATION = "models/ranker/ablation.json"
 EVAL_REPORT = "reports/recommendation_eval.csv"
+ABLATION_REPORT = "reports/ablation.csv"
 
 
 def _uri(warehouse: Warehouse, path: str) -> str:
@@ -67,10 +72,15 @@ def read_coldstart(warehouse: Warehouse) -> tuple[bytes, dict]:
     return read_bytes(_uri(warehouse, COLDSTART_ARRAYS)), spec
 
 
-def write_ranker(warehouse: Warehouse, ranker: Ranker) -> str:
-    """Write the ranker's text model; its URI."""
+def write_ranker(
+    warehouse: Warehouse, ranker: Ranker, ablation: dict[str, Ranker] | None = None
+) -> str:
+    """Write the ranker's text model and its ablation rankers (none: an empty set, so an
+    earlier run's are not read with this ranker); the model's URI."""
     uri = _uri(warehouse, RANKER_MODEL)
     write_bytes(uri, ranker.text.encode())
+    texts = {label: r.text for label, r in (ablation or {}).items()}
+    write_bytes(_uri(warehouse, RANKER_ABLATION), json.dumps(texts).encode())
     return uri
 
 
@@ -78,8 +88,17 @@ def read_ranker(warehouse: Warehouse) -> Ranker:
     return Ranker(read_bytes(_uri(warehouse, RANKER_MODEL)).decode())
 
 
-def write_eval_report(warehouse: Warehouse, table: pd.DataFrame) -> str:
-    """Write the evaluation's metric table as CSV; its URI."""
-    uri = _uri(warehouse, EVAL_REPORT)
+def read_ablation(warehouse: Warehouse) -> dict[str, Ranker]:
+    """The ablation rankers written with the ranker ({} when there are none)."""
+    try:
+        texts = json.loads(read_bytes(_uri(warehouse, RANKER_ABLATION)))
+    except FileNotFoundError:
+        return {}
+    return {label: Ranker(text) for label, text in texts.items()}
+
+
+def write_eval_report(warehouse: Warehouse, table: pd.DataFrame, path: str = EVAL_REPORT) -> str:
+    """Write an evaluation's metric table as CSV; its URI."""
+    uri = _uri(warehouse, path)
     write_bytes(uri, table.to_csv(index=False).encode())
     return uri

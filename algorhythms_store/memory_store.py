@@ -369,12 +369,19 @@ class MemoryStore:
     ) -> tuple[Evidence, np.ndarray, np.ndarray]:
         """Candidates and their features for a playlist; `out`: the tables' playlist the
         query comes from, whose own contribution is left out."""
+        return self.candidates(seeds, name, out)[:3]
+
+    def candidates(
+        self, seeds, name, out: LeftOut | None = None
+    ) -> tuple[Evidence, np.ndarray, np.ndarray, np.ndarray]:
+        """`features`, and which sources found each candidate (ranking.Scores.found)."""
         seeds = self.resolve(seeds)
         if out is not None:
             seeds = self._held_by_others(seeds, out)
         ev = self.evidence(seeds, name, out)
         candidates, scores = candidate_scores(ev)
-        return ev, candidates, feature_matrix(ev, candidates, scores, self.stats(candidates, out))
+        X = feature_matrix(ev, candidates, scores, self.stats(candidates, out))
+        return ev, candidates, X, scores.found
 
     def recommend(
         self,

@@ -62,6 +62,20 @@ FEATURES = [
     "title_knn_share",
 ]
 
+# The candidate sources, each a bit of `Scores.found` (which sources found a candidate).
+SOURCES = ("co-occurrence", "playlist-knn", "title", "similar titles", "artist", "popularity")
+
+# The features by what they are made of; "seeds" and "has_title" describe the playlist and
+# belong to none.
+FEATURE_GROUPS = {
+    "co-occurrence": ("knn", "knn_max", "knn_last"),
+    "playlist-knn": ("uknn", "uknn_share", "uknn_overlap"),
+    "title": ("title",),
+    "similar titles": ("title_knn", "title_knn_share"),
+    "artist": ("artist_share", "artist_knn"),
+    "popularity": ("popularity", "artist_popularity", "track_share_of_artist"),
+}
+
 _I = np.int64
 _F = np.float32
 
@@ -159,9 +173,11 @@ def _max_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 @dataclass
 class Scores:
-    """Per-source scores over their own track ids (sparse), then looked up for candidates."""
+    """Per-source scores over their own track ids (sparse), then looked up for candidates;
+    `found`: per candidate, a bit per SOURCES entry that found it."""
 
     parts: dict[str, tuple[np.ndarray, np.ndarray]]
+    found: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
 
     def lookup(self, name: str, ids: np.ndarray) -> np.ndarray:
         keys, values = self.parts[name]
@@ -236,10 +252,15 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     parts["title_knn_share"] = (held[0], (held[1] / total).astype(_F))
 
     sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title", "title_knn")]
-    candidates = np.setdiff1d(np.concatenate([*sources, ev.artist_tracks]).astype(_I), seeds)
+    sources.append(ev.artist_tracks)
+    candidates = np.setdiff1d(np.concatenate(sources).astype(_I), seeds)
     if len(candidates) < POPULAR:
-        candidates = np.setdiff1d(np.union1d(candidates, ev.popular[:POPULAR]).astype(_I), seeds)
-    return candidates, Scores(parts)
+        sources.append(ev.popular[:POPULAR])
+        candidates = np.setdiff1d(np.union1d(candidates, sources[-1]).astype(_I), seeds)
+    found = np.zeros(len(candidates), np.uint8)
+    for bit, source in enumerate(sources):
+        found |= np.isin(candidates, source).astype(np.uint8) << bit
+    return candidates, Scores(parts, found)
 
 
 def feature_matrix(

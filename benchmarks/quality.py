@@ -7,7 +7,9 @@
 3. the hold-out's own scorer (../shared/mpd_dev/score.py) on the submission;
 
 then prints the per-category table next to the reference recommenders and the targets, and the
-pipeline's own recommendation_eval figures from the same run.
+pipeline's own recommendation_eval figures from the same run, with its ablation: the ranker
+trained without each candidate source and without each feature group, on the evaluation's own
+hold-out (`--no-ablation` skips those extra trainings).
 
     .venv/bin/python benchmarks/quality.py [--mpd-dev ../shared/mpd_dev] [--keep DIR]
 
@@ -27,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+
+ABLATION_CONFIG = "ops: {playlist_ranker: {config: {ablation: true}}}"
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = {
@@ -166,6 +170,11 @@ def main() -> int:
         help="then load the API with the challenge playlists for this long per route (0: skip)",
     )
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--no-ablation",
+        action="store_true",
+        help="skip the rankers trained without one part each (one boosting per part)",
+    )
     args = parser.parse_args()
     mpd_dev = Path(args.mpd_dev).resolve()
     if not (mpd_dev / "score.py").exists():
@@ -180,11 +189,15 @@ def main() -> int:
     env.pop("DATABASE_URL", None)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     submission = data / "submission.csv"
+    run_config = data / "run.yaml"
+    data.mkdir(parents=True, exist_ok=True)
+    run_config.write_text(ABLATION_CONFIG + "\n")
     try:
         seconds = {
             "materialize": _run(
                 _cli()
-                + ["materialize", "--mpd-dir", str(mpd_dev / "train"), "--data-dir", str(data)],
+                + ["materialize", "--mpd-dir", str(mpd_dev / "train"), "--data-dir", str(data)]
+                + ([] if args.no_ablation else ["--config", str(run_config)]),
                 env,
             ),
         }
@@ -246,6 +259,10 @@ def main() -> int:
             print()
             print("the pipeline's own recommendation_eval (hold-out of the training playlists):")
             print(report.read_text())
+        ablation = data / "warehouse" / "reports" / "ablation.csv"
+        if ablation.exists():
+            print("ablation (same hold-out; each ranker trained and answering without one part):")
+            print(ablation.read_text())
         print(", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
         if args.load_seconds > 0:
             _latency(data, mpd_dev, args.load_seconds, args.concurrency)

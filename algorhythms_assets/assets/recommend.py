@@ -12,7 +12,13 @@ from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import built_with, launchpad_config
 from algorhythms_assets.resources import WarehouseResource
-from algorhythms_ml.artefacts import read_ranker, write_eval_report, write_ranker
+from algorhythms_ml.artefacts import (
+    ABLATION_REPORT,
+    read_ablation,
+    read_ranker,
+    write_eval_report,
+    write_ranker,
+)
 from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.playlist_tables import PlaylistTableConfig, build_playlist_tables
 from algorhythms_ml.recommend.ranker import RankerConfig
@@ -114,7 +120,7 @@ def playlist_ranker(
             built_with(context.instance, "playlist_tables", PlaylistTableConfig),
         ),
     )
-    uri = write_ranker(wh, result.ranker)
+    uri = write_ranker(wh, result.ranker, result.ablation)
     return dg.MaterializeResult(metadata=metadata.ranker(result, config.model_dump(), uri))
 
 
@@ -137,16 +143,25 @@ def recommendation_eval(
     wh = warehouse.warehouse()
     started = time.perf_counter()
     ranker = read_ranker(wh)
+    ablation = read_ablation(wh)
     holdout = config.to(HoldoutConfig)
     evaluation = with_playlists(
         pyspark.spark_session,
         wh,
-        lambda data: run_evaluation(data, ranker, holdout),
+        lambda data: run_evaluation(data, ranker, holdout, ablation),
         holdout.max_playlists,
     )
     summary = evaluation.summary()
+    ablated = summary["recommender"].isin(list(ablation))
+    summary, ablated = summary[~ablated], summary[ablated | (summary["recommender"] == "model")]
     table = metadata.metric_table(summary)
     report = write_eval_report(wh, table)
     context.log.info("recommendation_eval:\n%s", table.to_string(index=False))
+    extra = {}
+    if ablation:
+        ablation_table = metadata.metric_table(ablated)
+        ablation_report = write_eval_report(wh, ablation_table, ABLATION_REPORT)
+        context.log.info("ablation:\n%s", ablation_table.to_string(index=False))
+        extra = metadata.ablation(ablated, ablation_report)
     seconds = time.perf_counter() - started
-    return dg.MaterializeResult(metadata=metadata.evaluation(summary, seconds, report))
+    return dg.MaterializeResult(metadata=metadata.evaluation(summary, seconds, report) | extra)

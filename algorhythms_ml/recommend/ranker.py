@@ -31,7 +31,15 @@ from pydantic import Field
 from algorhythms_ml.config import config_class
 from algorhythms_store.memory_store import LeftOut, MemoryStore
 from algorhythms_store.progress import Progress
-from algorhythms_store.ranking import FEATURES, RECOMMENDATIONS, Ranker, top_up
+from algorhythms_store.ranking import (
+    FEATURE_GROUPS,
+    FEATURES,
+    RECOMMENDATIONS,
+    SOURCES,
+    Ranker,
+    rank,
+    top_up,
+)
 
 # (name, seed tracks, with title, random seeds), in the challenge's order.
 CATEGORIES = [
@@ -274,6 +282,29 @@ class RankerConfig:
         "quarter of them cost no measurable quality on mpd_dev (README, Benchmarks)",
     )
     seed: int = Field(0, description="seed of the folds, the queries and LightGBM")
+    ablation: bool = Field(
+        False,
+        description="also train one ranker without each candidate source and one without each "
+        "feature group on the same rows (recommendation_eval then measures what each part is "
+        "worth); one more boosting per part",
+    )
+
+
+class TrainingRows(tuple):
+    """(Xs, ys, groups): per query, its rows' features and labels, and its row count; and
+    `found`: per query, which candidate sources found each row (ranking.Scores.found)."""
+
+    found: list[np.ndarray]
+
+    def __new__(cls, Xs: list, ys: list, groups: list, found: list) -> TrainingRows:
+        rows = super().__new__(cls, (Xs, ys, groups))
+        rows.found = found
+        return rows
+
+    def __add__(self, other: TrainingRows) -> TrainingRows:
+        return TrainingRows(
+            *(a + b for a, b in zip(self, other, strict=True)), self.found + other.found
+        )
 
 
 def training_rows(
@@ -282,23 +313,98 @@ def training_rows(
     progress: Progress | None = None,
     negative_share: float = 1.0,
     seed: int = 0,
-):
+) -> TrainingRows:
     """(X, labels, group sizes) for the queries with at least one held-out candidate: every
     positive candidate and a seeded random `negative_share` of the negatives."""
     rng = np.random.default_rng(seed)
-    Xs, ys, groups = [], [], []
+    Xs, ys, groups, founds = [], [], [], []
     for q in queries if progress is None else progress.each(queries):
-        _, candidates, X = store.features(q.seeds, q.name)
+        _, candidates, X, found = store.candidates(q.seeds, q.name)
         y = np.isin(candidates, np.asarray(q.held_out, dtype=np.int64)).astype(np.int32)
         if negative_share < 1:
             keep = (y > 0) | (rng.random(len(y)) < negative_share)
-            X, y = X[keep], y[keep]
+            X, y, found = X[keep], y[keep], found[keep]
         if y.sum() == 0 or len(y) < 2:
             continue
         Xs.append(X)
         ys.append(y)
         groups.append(len(y))
-    return Xs, ys, groups
+        founds.append(found)
+    return TrainingRows(Xs, ys, groups, founds)
+
+
+# --- ablation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """The ranker without one candidate source (its candidates that no other source found are
+    dropped) or without one feature group (its columns held at 0, which LightGBM cannot split
+    on), in training and in answers alike."""
+
+    source: str | None = None
+    group: str | None = None
+
+    @property
+    def label(self) -> str:
+        return (
+            f"without source: {self.source}" if self.source else f"without features: {self.group}"
+        )
+
+    def apply(self, X: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows kept, their features)."""
+        keep = np.ones(len(X), bool)
+        if self.source is not None:
+            keep = (found & ~np.uint8(1 << SOURCES.index(self.source))) != 0
+        X = X[keep]
+        if self.group is not None:
+            X = X.copy()
+            X[:, [FEATURES.index(f) for f in FEATURE_GROUPS[self.group]]] = 0.0
+        return keep, X
+
+
+# The popular tracks only top a short candidate list up: not ablated.
+ABLATIONS = [Ablation(source=s) for s in SOURCES if s != "popularity"] + [
+    Ablation(group=g) for g in FEATURE_GROUPS
+]
+
+
+def fit_ablations(
+    rows: TrainingRows, config: RankerConfig, log: logging.Logger | None = None
+) -> dict[str, Ranker]:
+    """One ranker per ABLATIONS entry, on the same training rows less what it removes."""
+    log = log or logging.getLogger(__name__)
+    out = {}
+    for ablation in ABLATIONS:
+        Xs, ys, groups = [], [], []
+        for X, y, found in zip(rows[0], rows[1], rows.found, strict=True):
+            keep, X = ablation.apply(X, found)
+            if y[keep].sum() == 0 or keep.sum() < 2:
+                continue
+            Xs.append(X)
+            ys.append(y[keep])
+            groups.append(int(keep.sum()))
+        log.info("ranker %s: %d queries", ablation.label, len(groups))
+        out[ablation.label] = fit_ranker(Xs, ys, groups, config, log)
+    return out
+
+
+def ablation_recommenders(
+    store: MemoryStore, rankers: dict[str, Ranker], leave_out: bool = False
+) -> dict:
+    """The ABLATIONS' rankers, each answering with what it was trained without removed."""
+
+    def answer(ablation: Ablation, ranker: Ranker) -> Callable[[Query], list[int]]:
+        def recommend(q: Query) -> list[int]:
+            out = q.left_out() if leave_out else None
+            ev, candidates, X, found = store.candidates(q.seeds, q.name, out)
+            keep, X = ablation.apply(X, found)
+            ranked, _ = rank(ev, candidates[keep], X, ranker)
+            return top_up(ranked, ev.popular, set(q.seeds), RECOMMENDATIONS)
+
+        return recommend
+
+    return {a.label: answer(a, rankers[a.label]) for a in ABLATIONS if a.label in rankers}
 
 
 def fit_ranker(Xs, ys, groups, config: RankerConfig, log: logging.Logger | None = None) -> Ranker:

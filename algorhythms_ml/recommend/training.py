@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,11 @@ from algorhythms_ml.recommend.playlist_tables import (
 from algorhythms_ml.recommend.ranker import (
     Evaluation,
     RankerConfig,
+    TrainingRows,
+    ablation_recommenders,
     balanced_queries,
     evaluate,
+    fit_ablations,
     fit_ranker,
     fold_of,
     playlist_tracks_in_order,
@@ -171,6 +174,7 @@ class TrainingResult:
     rows: int
     positives: int
     seconds: float
+    ablation: dict[str, Ranker] = field(default_factory=dict)  # RankerConfig.ablation
 
 
 def train(
@@ -186,7 +190,7 @@ def train(
     started = time.monotonic()
     _, training = _split(data, holdout)
     folds = fold_of(training, config.folds, config.seed)
-    Xs, ys, groups = [], [], []
+    rows = TrainingRows([], [], [], [])
     fold_progress = Progress(config.folds, "ranker folds", log)
     for fold in range(config.folds):
         inside = {p for p, f in folds.items() if f != fold}
@@ -197,18 +201,19 @@ def train(
             config.seed + fold,
         )
         label = f"ranker fold {fold + 1}/{config.folds} queries"
-        X, y, g = training_rows(
+        fold_rows = training_rows(
             store,
             queries,
             Progress(len(queries), label, log),
             config.negative_share,
             config.seed + fold,
         )
-        Xs += X
-        ys += y
-        groups += g
-        log.info("ranker fold %d: %d queries, %d with a positive", fold, len(queries), len(g))
+        rows += fold_rows
+        log.info(
+            "ranker fold %d: %d queries, %d with a positive", fold, len(queries), len(fold_rows[2])
+        )
         fold_progress.advance()
+    Xs, ys, groups = rows
     ranker = fit_ranker(Xs, ys, groups, config, log)
     return TrainingResult(
         ranker=ranker,
@@ -216,6 +221,7 @@ def train(
         rows=int(sum(groups)),
         positives=int(sum(int(y.sum()) for y in ys)),
         seconds=time.monotonic() - started,
+        ablation=fit_ablations(rows, config, log) if config.ablation else {},
     )
 
 
@@ -240,10 +246,14 @@ def published_store(warehouse: Warehouse, seeds: np.ndarray) -> MemoryStore:
 
 
 def run_evaluation(
-    data: Playlists, ranker: Ranker | None, holdout: HoldoutConfig = HoldoutConfig()
+    data: Playlists,
+    ranker: Ranker | None,
+    holdout: HoldoutConfig = HoldoutConfig(),
+    ablation: dict[str, Ranker] | None = None,
 ) -> Evaluation:
     """Challenge-style evaluation on the hold-out, on the published tables less each query's
-    own playlist."""
+    own playlist; with `ablation`, the rankers trained without a part too (ranker.ABLATIONS),
+    on the same queries."""
     held, _ = _split(data, holdout)
     queries = balanced_queries(
         {p: data.tracks[p] for p in held}, data.names, len(held), holdout.holdout_seed
@@ -251,6 +261,7 @@ def run_evaluation(
     seeds = np.asarray([t for q in queries for t in q.seeds], dtype=np.int64)
     store = published_store(data.warehouse, seeds)
     recommenders = standard_recommenders(store, ranker, leave_out=True)
+    recommenders |= ablation_recommenders(store, ablation or {}, leave_out=True)
     return evaluate(store, queries, data.artist_of, recommenders)
 
 
