@@ -287,28 +287,36 @@ class MemoryStore:
         return ev
 
     def _titles(self, ev: Evidence, name: str | None, out: LeftOut | None) -> None:
-        """The title rows: the title's own keys and the similar titles' keys."""
-        left_out_keys = set(title_keys(out.title)) if out is not None and out.title else set()
-        own = title_keys(name) if name else []
-        similar, weights = self.title_index.similar(name, out.title if out is not None else None)
-        weight = dict(zip(similar, weights.tolist(), strict=True))
-        ev.title_similar_total = float(weights.sum())
-        rows = []
-        for key in dict.fromkeys(own + similar):
-            if key in self.titles:
-                tracks, score, kp = self.titles[key]
-                if key in left_out_keys:
-                    tracks, score, kp = self._title_without(key, tracks, score, kp, out)
-                n = len(tracks)
-                flags = (np.full(n, key.startswith(WHOLE)), np.full(n, key in own))
-                rows.append((tracks, score, kp, *flags, np.full(n, weight.get(key, 0.0), _F32)))
+        """The title rows: the title's own keys, and the similar titles' (weighted)."""
+        rows = [(key, *self._title_rows(key, out)) for key in (title_keys(name) if name else [])]
+        rows = [r for r in rows if r[1] is not None]
         if rows:
-            ev.title_track = np.concatenate([r[0] for r in rows])
-            ev.title_score = np.concatenate([r[1] for r in rows])
-            ev.title_key_playlists = np.concatenate([r[2] for r in rows])
-            ev.title_exact = np.concatenate([r[3] for r in rows])
-            ev.title_own = np.concatenate([r[4] for r in rows])
-            ev.title_similar = np.concatenate([r[5] for r in rows])
+            ev.title_track = np.concatenate([r[1] for r in rows])
+            ev.title_score = np.concatenate([r[2] for r in rows])
+            ev.title_key_playlists = np.concatenate([r[3] for r in rows])
+            ev.title_exact = np.concatenate(
+                [np.full(len(r[1]), r[0].startswith(WHOLE)) for r in rows]
+            )
+        similar, weights = self.title_index.similar(name, out.title if out is not None else None)
+        ev.similar_total = float(weights.sum())
+        held = []
+        for key, weight in zip(similar, weights.tolist(), strict=True):
+            tracks, score, _ = self._title_rows(key, out)
+            if tracks is not None:
+                held.append((tracks, (score * np.float32(weight)).astype(_F32)))
+        if held:
+            ev.similar_track = np.concatenate([h[0] for h in held])
+            ev.similar_held = np.concatenate([h[1] for h in held])
+
+    def _title_rows(self, key: str, out: LeftOut | None):
+        """(tracks, score, key playlists) of a title key, without `out`'s own playlist; Nones
+        when the table has no such key."""
+        if key not in self.titles:
+            return None, None, None
+        tracks, score, kp = self.titles[key]
+        if out is not None and out.title and key in title_keys(out.title):
+            tracks, score, kp = self._title_without(key, tracks, score, kp, out)
+        return tracks, score, kp
 
     def _popular_without(self, group, ids, out: LeftOut, list_size: int) -> np.ndarray:
         """A most-popular list (by popularity, then smaller id) without the playlist."""

@@ -97,10 +97,10 @@ class Evidence:
     playlist_*: playlists holding at least one seed: id, how many seeds, length; at most
       TOP_PLAYLISTS of them matter (see `top_playlists`), so a fetch may stop there.
     member_*: (pid, track_id) of those top playlists.
-    title_*: `title_tracks` rows of the title's keys and of the similar titles' keys: track,
-      score, how many playlists carry the key, whether the key is the whole title, whether it
-      is one of the title's own keys, the similar title's weight (0: not a similar title);
-      title_similar_total: the sum of the similar titles' weights.
+    title_*: `title_tracks` rows of the title's keys: track, score, how many playlists carry the
+      key, whether the key is the whole title.
+    similar_*: `title_tracks` rows of the similar titles (algorhythms_store.title_index): track,
+      score times the title's weight; similar_total: the sum of those weights.
     artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
     popular: the most popular tracks, best first (POPULAR_KEPT of them).
@@ -121,9 +121,9 @@ class Evidence:
     title_score: np.ndarray = field(default_factory=_floats)
     title_key_playlists: np.ndarray = field(default_factory=_floats)
     title_exact: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    title_own: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    title_similar: np.ndarray = field(default_factory=_floats)
-    title_similar_total: float = 0.0
+    similar_track: np.ndarray = field(default_factory=_ints)
+    similar_held: np.ndarray = field(default_factory=_floats)
+    similar_total: float = 0.0
     artist_neighbor_src: np.ndarray = field(default_factory=_ints)
     artist_neighbor_dst: np.ndarray = field(default_factory=_ints)
     artist_neighbor_weight: np.ndarray = field(default_factory=_floats)
@@ -241,14 +241,12 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
     parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
 
-    own = ev.title_own
     parts["title"] = title_scores(
-        ev.title_track[own], ev.title_score[own], ev.title_key_playlists[own], ev.title_exact[own]
+        ev.title_track, ev.title_score, ev.title_key_playlists, ev.title_exact
     )
-    similar = ev.title_similar > 0
-    held = _sum_by(ev.title_track[similar], ev.title_similar[similar] * ev.title_score[similar])
+    held = _sum_by(ev.similar_track, ev.similar_held)
     parts["title_knn"] = _normalised(held)
-    total = max(ev.title_similar_total, 1e-9)
+    total = max(ev.similar_total, 1e-9)
     parts["title_knn_share"] = (held[0], (held[1] / total).astype(_F))
 
     sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title", "title_knn")]

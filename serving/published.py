@@ -197,9 +197,9 @@ async def evidence(
         title_track=_array(row[14], i8),
         title_score=_array(row[15], f4),
         title_key_playlists=_array(row[16], f4),
-        title_own=_array(row[17], bool),
-        title_similar=_array(row[18], f4),
-        title_similar_total=float(np.sum(similar[1])),
+        similar_track=_array(row[17], i8),
+        similar_held=_array(row[18], f4),
+        similar_total=float(np.sum(similar[1])),
         popular=popular,
     )
 

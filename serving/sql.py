@@ -129,16 +129,13 @@ TITLE_ARRAYS = f"""SELECT array_agg(key LIKE '=%%')::bool[] AS exact,
     array_agg(key_playlists)::float4[] AS key_playlists
 FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s)"""
 
-# The same rows for the keys %(keys)s (the title's own) and %(similar)s (its similar titles',
-# with their weights %(weights)s): whether the key is the title's own, the similar title's
-# weight (0: not one of them), for algorhythms_store.ranking's title features.
-TITLE_EVIDENCE_ARRAYS = f"""SELECT array_agg(key LIKE '=%%')::bool[] AS exact,
-    array_agg(track_id)::int4[] AS track, array_agg(score)::float4[] AS score,
-    array_agg(key_playlists)::float4[] AS key_playlists,
-    array_agg(key = ANY(%(keys)s::text[]))::bool[] AS own,
-    array_agg(coalesce(
-        (%(weights)s::float4[])[array_position(%(similar)s::text[], key)], 0))::float4[] AS similar
-FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s::text[] || %(similar)s::text[])"""
+# The `title_tracks` rows of the similar titles %(similar)s, each track's score times its
+# title's weight %(weights)s (algorhythms_store.title_index), as arrays (track, weighted score).
+SIMILAR_TITLE_ARRAYS = f"""SELECT array_agg(t.track_id)::int4[] AS track,
+    array_agg(t.score * s.w)::float4[] AS held
+FROM unnest(%(similar)s::text[], %(weights)s::float4[]) s(key, w)
+JOIN {TITLE_TRACKS} t ON t.key = s.key
+WHERE t.key = ANY(%(similar)s::text[])"""
 
 # Every whole title (the "=" keys of `title_tracks`) and how many playlists carry it: the
 # similar-title index (algorhythms_store.title_index), built once per version.
@@ -215,11 +212,12 @@ artist_tracks AS (
         ORDER BY popularity DESC, track_id LIMIT %(artist_tracks)s
     ) x
 ),
-titles AS ({TITLE_EVIDENCE_ARRAYS})
+titles AS ({TITLE_ARRAYS}),
+similar_titles AS ({SIMILAR_TITLE_ARRAYS})
 SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
-    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists, x.own,
-    x.similar
-FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x"""
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists, y.track, y.held
+FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x,
+    similar_titles y"""
 )
 
 # The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
