@@ -67,7 +67,7 @@ class TitleIndex:
         title_of: list[int] = []
         gram_of: list[int] = []
         for t, title in enumerate(self.titles):
-            for gram in title_grams(title):
+            for gram in sorted(title_grams(title)):  # sorted: the same ids in every process
                 gram_of.append(vocab.setdefault(gram, len(vocab)))
                 title_of.append(t)
         self.vocab = vocab
@@ -96,14 +96,14 @@ class TitleIndex:
     def similar(self, name: str | None, minus: str | None = None) -> tuple[list[str], np.ndarray]:
         """(the "=" keys of the most similar titles, best first; their weights). `minus`: the
         title of a playlist the index holds whose own contribution must not count."""
-        query = [self.vocab[g] for g in title_grams(name) if g in self.vocab]
+        query = [self.vocab[g] for g in sorted(title_grams(name)) if g in self.vocab]
         if not query or not len(self.titles):
             return [], np.zeros(0)
         w, norm2, playlists = self.w, self.norm2, self.playlists
         own = self.position.get(normalize_title(minus)) if minus else None
         if own is not None:
             # its title loses a playlist, its grams one playlist of their df
-            removed = [self.vocab[g] for g in title_grams(self.titles[own])]
+            removed = [self.vocab[g] for g in sorted(title_grams(self.titles[own]))]
             df = self.df.copy()
             df[removed] -= 1.0
             w = _weight(df)
@@ -122,7 +122,8 @@ class TitleIndex:
             acc[self._posting(gram)] += w[gram]
         hit = np.flatnonzero((acc > 0) & (playlists > 0))
         sim = acc[hit] / np.sqrt(np.maximum(norm2[hit], 1e-300)) / q_norm
-        order = np.lexsort((hit, -sim))[:TITLE_MATCHES]
+        # rounded: equal similarities summed in another order tie, and fall back to title order
+        order = np.lexsort((hit, -np.round(sim, 12)))[:TITLE_MATCHES]
         hit, sim = hit[order], sim[order]
         taken = np.minimum(playlists[hit], TITLE_PLAYLISTS)
         before = np.concatenate([[0.0], np.cumsum(taken)[:-1]])

@@ -34,7 +34,12 @@ async def load(conn: AsyncConnection, version: int) -> VersionModels:
     coldstart = None
     if spec is not None and arrays is not None:
         coldstart = ColdStartModel(arrays=await asyncio.to_thread(unpack_arrays, arrays), spec=spec)
-    ranker = None if ranker_text is None else await asyncio.to_thread(Ranker, ranker_text)
+    ranker = None
+    if ranker_text is not None:
+        try:
+            ranker = await asyncio.to_thread(Ranker, ranker_text)
+        except ValueError:  # trained on other features: a version published by older code
+            log.warning("the ranker of version %s does not match this service's features", version)
     popular = await published.popular(conn, version, POPULAR_KEPT)
     keys, playlists = await published.whole_titles(conn, version)
     titles = await asyncio.to_thread(TitleIndex.from_keys, keys, playlists)
