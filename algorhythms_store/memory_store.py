@@ -134,9 +134,6 @@ def _longest(sorted_keys: np.ndarray) -> int:
     return int(np.unique(sorted_keys, return_counts=True)[1].max()) if len(sorted_keys) else 0
 
 
-_F32 = np.float32
-
-
 class _Csr:
     """Row -> values lookup over int keys (rows sorted by key)."""
 
@@ -288,7 +285,8 @@ class MemoryStore:
 
     def _titles(self, ev: Evidence, name: str | None, out: LeftOut | None) -> None:
         """The title rows: the title's own keys, and the similar titles' (weighted)."""
-        rows = [(key, *self._title_rows(key, out)) for key in (title_keys(name) if name else [])]
+        left_out = set(title_keys(out.title)) if out is not None and out.title else set()
+        rows = [(key, *self._title_rows(key, out, left_out)) for key in title_keys(name)]
         rows = [r for r in rows if r[1] is not None]
         if rows:
             ev.title_track = np.concatenate([r[1] for r in rows])
@@ -301,20 +299,20 @@ class MemoryStore:
         ev.similar_total = float(weights.sum())
         held = []
         for key, weight in zip(similar, weights.tolist(), strict=True):
-            tracks, score, _ = self._title_rows(key, out)
+            tracks, score, _ = self._title_rows(key, out, left_out)
             if tracks is not None:
-                held.append((tracks, (score * np.float32(weight)).astype(_F32)))
+                held.append((tracks, score * np.float32(weight)))
         if held:
             ev.similar_track = np.concatenate([h[0] for h in held])
             ev.similar_held = np.concatenate([h[1] for h in held])
 
-    def _title_rows(self, key: str, out: LeftOut | None):
-        """(tracks, score, key playlists) of a title key, without `out`'s own playlist; Nones
-        when the table has no such key."""
+    def _title_rows(self, key: str, out: LeftOut | None, left_out: set[str]):
+        """(tracks, score, key playlists) of a title key, without `out`'s own playlist (whose
+        title keys are `left_out`); Nones when the table has no such key."""
         if key not in self.titles:
             return None, None, None
         tracks, score, kp = self.titles[key]
-        if out is not None and out.title and key in title_keys(out.title):
+        if key in left_out:
             tracks, score, kp = self._title_without(key, tracks, score, kp, out)
         return tracks, score, kp
 

@@ -5,7 +5,7 @@ tables) and the service (the same tables read from PostgreSQL), so both compute 
 features by construction. Whoever calls it fetches an `Evidence` for a playlist (its seeds and
 the rows of the published tables they reach), then:
 
-1. `candidate_scores(evidence)`: candidates from four sources, up to `PER_SOURCE` each:
+1. `candidate_scores(evidence)`: candidates from five sources, up to `PER_SOURCE` each:
    item-kNN (sum of the seeds' `track_neighbors` weights), playlist-kNN (tracks of the
    playlists that share the most seeds, `TOP_PLAYLISTS` of them), the title's keys
    (`title_tracks`), similarly titled playlists (algorhythms_store.title_index), and the seed
