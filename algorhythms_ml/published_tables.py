@@ -1,8 +1,9 @@
 """The warehouse's rows for each published table, and publishing them as a new version.
 
 The ranking tables (`title_tracks`, `track_neighbors`, `playlist_members`, `track_stats`,
-`artist_neighbors`) are warehouse tables of the same name and columns; `track_vectors` joins
-the GCN vectors with the track metadata; `track_model` holds the cold-start model and the
+`artist_neighbors`) are warehouse tables of the same name and columns; `whole_titles` groups
+the whole-title rows of `title_tracks`; `track_vectors` joins the GCN vectors with the track
+metadata; `track_model` holds the cold-start model and the
 ranker as the pipeline wrote them (algorhythms_ml.artefacts).
 """
 
@@ -26,8 +27,10 @@ from algorhythms_store.schema import (
     TRACK_NEIGHBORS,
     TRACK_STATS,
     TRACK_VECTORS,
+    WHOLE_TITLES,
     published_table,
 )
+from algorhythms_store.title_index import WHOLE, whole_title_rows
 
 # Published as the warehouse holds them.
 WAREHOUSE_TABLES = (TITLE_TRACKS, TRACK_NEIGHBORS, PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
@@ -68,6 +71,23 @@ def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
     return zip(*(table[c].tolist() for c in columns), strict=True)
 
 
+def whole_titles(warehouse: Warehouse) -> Iterable[tuple]:
+    """`whole_titles`: the whole-title rows of `title_tracks`, grouped by key."""
+    import pyarrow.compute as pc
+
+    table = read_parquet(
+        warehouse.table(TITLE_TRACKS),
+        ["key", "track_id", "score", "key_playlists"],
+        where=pc.starts_with(pc.field("key"), WHOLE),
+    )
+    return whole_title_rows(
+        table["key"].to_numpy(),
+        table["track_id"].to_numpy(),
+        table["score"].to_numpy(),
+        table["key_playlists"].to_numpy(),
+    )
+
+
 def ranker_text(warehouse: Warehouse) -> str | None:
     try:
         return read_ranker(warehouse).text
@@ -97,6 +117,7 @@ def publish_warehouse(
     tracks = published_tracks(warehouse)
     rows = {TRACK_VECTORS: tracks.rows()}
     rows.update({name: table_rows(warehouse, name) for name in WAREHOUSE_TABLES})
+    rows[WHOLE_TITLES] = whole_titles(warehouse)
     return publish(
         url,
         rows,

@@ -203,11 +203,13 @@ def read_bytes(uri: str) -> bytes:
 
 def read_parquet(uri: str, columns: list[str] | None = None, where=None):
     """A Parquet table (file or folder) as pandas, without Spark; `where`: (column, values),
-    only the rows whose column is one of the values."""
+    only the rows whose column is one of the values, or a pyarrow dataset expression."""
     import pyarrow.dataset as ds
 
     fs, path = _arrow_fs(uri)
-    rows = None if where is None else ds.field(where[0]).isin(list(where[1]))
+    rows = where
+    if isinstance(where, tuple):
+        rows = ds.field(where[0]).isin(list(where[1]))
     return (
         ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         .to_table(columns=columns, filter=rows)

@@ -162,15 +162,6 @@ def _sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return uniq, np.bincount(inverse, weights=values, minlength=len(uniq)).astype(_F)
 
 
-def _max_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(keys) == 0:
-        return _ints(), _floats()
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    out = np.zeros(len(uniq), _F)
-    np.maximum.at(out, inverse, values)
-    return uniq, out
-
-
 @dataclass
 class Scores:
     """Per-source scores over their own track ids (sparse), then looked up for candidates;
@@ -197,13 +188,46 @@ def _normalised(part: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.nda
     return keys, values.astype(_F)
 
 
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted distinct keys, each key's position among them): one sort for several sums."""
+    if len(keys) == 0:
+        return _ints(), np.zeros(0, np.intp)
+    return np.unique(keys, return_inverse=True)
+
+
+def _sums(
+    groups: tuple[np.ndarray, np.ndarray], values: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, the sum of `values` per key), over the rows `rows` (a mask) when given: a key
+    no such row has sums to 0."""
+    keys, inverse = groups
+    if rows is not None:
+        inverse, values = inverse[rows], values[rows]
+    return keys, np.bincount(inverse, weights=values, minlength=len(keys)).astype(_F)
+
+
 def _top(part: tuple[np.ndarray, np.ndarray], n: int) -> np.ndarray:
+    """The keys of the n largest positive values (ties: smaller key)."""
     keys, values = part
     keep = values > 0
     keys, values = keys[keep], values[keep]
     if len(keys) > n:
+        # only the values from the n-th largest up need ordering
+        keep = values >= np.partition(values, len(values) - n)[len(values) - n]
+        keys, values = keys[keep], values[keep]
         keys = keys[np.lexsort((keys, -values))[:n]]
     return keys
+
+
+def _found(sources: list[np.ndarray], seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted ids the sources hold but the seeds, a bit per source that holds each)."""
+    ids = np.concatenate(sources).astype(_I)
+    bits = np.repeat((1 << np.arange(len(sources))).astype(np.uint8), [len(s) for s in sources])
+    ids, inverse = _groups(ids)
+    found = np.zeros(len(ids), np.uint8)
+    np.bitwise_or.at(found, inverse, bits)
+    keep = ~np.isin(ids, seeds)
+    return ids[keep], found[keep]
 
 
 def title_scores(
@@ -220,10 +244,13 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     """(sorted candidate ids, the per-source scores needed for their features)."""
     seeds = ev.seeds
     parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    parts["knn"] = _normalised(_sum_by(ev.neighbor_dst, ev.neighbor_weight))
-    parts["knn_max"] = _max_by(ev.neighbor_dst, ev.neighbor_weight)
+    neighbors = _groups(ev.neighbor_dst)
+    parts["knn"] = _normalised(_sums(neighbors, ev.neighbor_weight))
+    knn_max = np.zeros(len(neighbors[0]), _F)
+    np.maximum.at(knn_max, neighbors[1], ev.neighbor_weight)
+    parts["knn_max"] = (neighbors[0], knn_max)
     last = np.isin(ev.neighbor_src, seeds[-LAST_SEEDS:])
-    parts["knn_last"] = _normalised(_sum_by(ev.neighbor_dst[last], ev.neighbor_weight[last]))
+    parts["knn_last"] = _normalised(_sums(neighbors, ev.neighbor_weight, last))
 
     top = top_playlists(ev)
     pid = ev.playlist_id[top]
@@ -233,12 +260,13 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
     in_top = np.isin(ev.member_pid, pid)
     m_pid, m_track = ev.member_pid[in_top], ev.member_track[in_top]
     at = np.searchsorted(pid, m_pid)
-    parts["uknn"] = _normalised(_sum_by(m_track, sim[at] ** 2))
-    parts["uknn_overlap"] = _sum_by(m_track, overlap[at] / max(len(seeds), 1))
+    members = _groups(m_track)
+    parts["uknn"] = _normalised(_sums(members, sim[at] ** 2))
+    parts["uknn_overlap"] = _sums(members, overlap[at] / max(len(seeds), 1))
     best = top_playlists(ev, TOP_PLAYLISTS_SHARE)
     best_pid = ev.playlist_id[best][ev.playlist_overlap[best] > 0]
     in_best = np.isin(m_pid, best_pid)
-    tracks, counts = _sum_by(m_track[in_best], np.ones(int(in_best.sum()), _F))
+    tracks, counts = _sums(members, np.ones(len(m_track), _F), in_best)
     parts["uknn_share"] = (tracks, counts / max(len(best_pid), 1))
 
     parts["title"] = title_scores(
@@ -251,13 +279,10 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
 
     sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title", "title_knn")]
     sources.append(ev.artist_tracks)
-    candidates = np.setdiff1d(np.concatenate(sources).astype(_I), seeds)
+    candidates, found = _found(sources, seeds)
     if len(candidates) < POPULAR:
         sources.append(ev.popular[:POPULAR])
-        candidates = np.setdiff1d(np.union1d(candidates, sources[-1]).astype(_I), seeds)
-    found = np.zeros(len(candidates), np.uint8)
-    for bit, source in enumerate(sources):
-        found |= np.isin(candidates, source).astype(np.uint8) << bit
+        candidates, found = _found(sources, seeds)
     return candidates, Scores(parts, found)
 
 

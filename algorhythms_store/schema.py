@@ -13,6 +13,9 @@ A version is published as a set of tables swapped in together:
 - `title_tracks`: playlist-title key (algorhythms_store.text.title_keys) -> track and score
   (the share of playlists with that key that hold the track), and how many playlists carry
   the key.
+- `whole_titles`: one row per whole-title key of `title_tracks` ("=" keys): how many playlists
+  carry it and its rows as arrays (track ids, scores), what the service's similar-title index
+  (algorhythms_store.title_index) is built from and answers with, read once per version.
 - `playlist_members`: (pid, track_id, length) of the training playlists, indexed by track
   (which playlists hold a seed) and by playlist (what they hold): playlist-kNN.
 - `track_stats`: per track its artist id, popularity, its artist's popularity and the sum of
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 TRACK_MODEL = "track_model"
 TRACK_VECTORS = "track_vectors"
 TITLE_TRACKS = "title_tracks"
+WHOLE_TITLES = "whole_titles"
 TRACK_NEIGHBORS = "track_neighbors"
 PLAYLIST_MEMBERS = "playlist_members"
 TRACK_STATS = "track_stats"
@@ -68,6 +72,8 @@ JSONB = ColumnType("jsonb", "jsonb")
 BYTEA = ColumnType("bytea", "bytea")
 TIMESTAMPTZ = ColumnType("timestamptz", "timestamptz")
 VECTOR = ColumnType("vector({dimension})", "vector")
+INTEGER_ARRAY = ColumnType("integer[]", "int4[]")
+REAL_ARRAY = ColumnType("real[]", "float4[]")
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,16 @@ PUBLISHED_TABLES = (
         ),
         primary_key=("key", "track_id"),
         indexes=(Index("score", "(key, score DESC)"),),
+    ),
+    Table(
+        WHOLE_TITLES,
+        (
+            Column("key", TEXT),
+            Column("playlists", INTEGER),
+            Column("track_ids", INTEGER_ARRAY),
+            Column("scores", REAL_ARRAY),
+        ),
+        primary_key=("key",),
     ),
     _neighbors(TRACK_NEIGHBORS),
     Table(

@@ -16,15 +16,16 @@ many of the most similarly titled playlists hold each track.
 A `LeftOut` playlist (`minus`: its own title) is taken out exactly: its title has one playlist
 less (none left: not a match), and its grams one playlist less in their weights.
 
-The service builds the index once per published version from the "=" keys of `title_tracks`;
-training and evaluation from the same rows in memory: the same code, so the same answers.
-Only numpy.
+The service builds the index once per published version from the `whole_titles` table (one row
+per whole title: its playlists and its `title_tracks` rows as arrays) and keeps those rows, so
+`similar_rows(name)` answers in memory, with no statement; training and evaluation build it
+from the same rows in memory: the same code, so the same answers. Only numpy.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -52,17 +53,46 @@ def title_grams(title: str | None) -> set[str]:
     return grams
 
 
+def whole_title_rows(
+    key: np.ndarray, track: np.ndarray, score: np.ndarray, key_playlists: np.ndarray
+) -> Iterator[tuple[str, int, list[int], list[float]]]:
+    """The `whole_titles` rows of `title_tracks` rows (columns as arrays; other keys are
+    skipped): per whole-title key, in key order, (key, playlists, track ids, scores), the
+    tracks in id order."""
+    key = np.asarray(key, dtype=object)
+    whole = np.flatnonzero([k.startswith(WHOLE) for k in key])
+    order = whole[np.lexsort((np.asarray(track)[whole], key[whole]))]
+    key, track = key[order], np.asarray(track, np.int64)[order]
+    score, key_playlists = np.asarray(score, np.float32)[order], np.asarray(key_playlists)[order]
+    if not len(key):
+        return
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        yield key[a], int(key_playlists[a]), track[a:b].tolist(), score[a:b].tolist()
+
+
 def _weight(df: np.ndarray) -> np.ndarray:
     return 1.0 / np.log(2.0 + df)
 
 
 class TitleIndex:
-    """Whole titles (without the "=" prefix) and how many playlists carry each."""
+    """Whole titles (without the "=" prefix) and how many playlists carry each; optionally
+    each title's `title_tracks` rows (`tracks`, `scores`: one array each per title), which
+    `similar_rows` needs."""
 
-    def __init__(self, titles: Sequence[str], playlists: Sequence[float]):
+    def __init__(
+        self,
+        titles: Sequence[str],
+        playlists: Sequence[float],
+        tracks: Sequence[np.ndarray] | None = None,
+        scores: Sequence[np.ndarray] | None = None,
+    ):
         order = np.argsort(np.asarray(titles, dtype=object), kind="stable")
         self.titles = [titles[i] for i in order]
         self.playlists = np.asarray(playlists, np.float64)[order]
+        self.tracks = None if tracks is None else [np.asarray(tracks[i], np.int64) for i in order]
+        self.scores = None if scores is None else [np.asarray(scores[i], np.float32) for i in order]
         vocab: dict[str, int] = {}
         title_of: list[int] = []
         gram_of: list[int] = []
@@ -82,10 +112,22 @@ class TitleIndex:
         self.position = {title: i for i, title in enumerate(self.titles)}
 
     @classmethod
-    def from_keys(cls, keys: Sequence[str], playlists: Sequence[float]) -> TitleIndex:
-        """From `title_tracks` keys and their key_playlists (only whole-title keys count)."""
-        pairs = [(k[1:], n) for k, n in zip(keys, playlists, strict=True) if k.startswith(WHOLE)]
-        return cls([p[0] for p in pairs], [p[1] for p in pairs])
+    def from_keys(
+        cls,
+        keys: Sequence[str],
+        playlists: Sequence[float],
+        tracks: Sequence[np.ndarray] | None = None,
+        scores: Sequence[np.ndarray] | None = None,
+    ) -> TitleIndex:
+        """From `title_tracks` keys and their key_playlists (only whole-title keys count), and
+        optionally each key's rows."""
+        kept = [i for i, k in enumerate(keys) if k.startswith(WHOLE)]
+        return cls(
+            [keys[i][1:] for i in kept],
+            [playlists[i] for i in kept],
+            None if tracks is None else [tracks[i] for i in kept],
+            None if scores is None else [scores[i] for i in kept],
+        )
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -96,9 +138,28 @@ class TitleIndex:
     def similar(self, name: str | None, minus: str | None = None) -> tuple[list[str], np.ndarray]:
         """(the "=" keys of the most similar titles, best first; their weights). `minus`: the
         title of a playlist the index holds whose own contribution must not count."""
+        hit, weights = self._similar(name, minus)
+        return [WHOLE + self.titles[i] for i in hit], weights
+
+    def similar_rows(self, name: str | None) -> tuple[np.ndarray, np.ndarray, float]:
+        """The similar titles' `title_tracks` rows: (tracks, score times the title's weight,
+        the sum of the weights): what a service request needs, from the rows the index holds."""
+        if self.tracks is None or self.scores is None:
+            raise ValueError("this title index holds no title_tracks rows")
+        hit, weights = self._similar(name)
+        if not len(hit):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+        tracks = np.concatenate([self.tracks[i] for i in hit])
+        scores = np.concatenate([self.scores[i] for i in hit])
+        each = np.repeat(weights.astype(np.float32), [len(self.tracks[i]) for i in hit])
+        return tracks, scores * each, float(weights.sum())
+
+    def _similar(self, name: str | None, minus: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices of the most similar titles, best first; their weights)."""
+        none = np.zeros(0, np.int64), np.zeros(0)
         query = [self.vocab[g] for g in sorted(title_grams(name)) if g in self.vocab]
         if not query or not len(self.titles):
-            return [], np.zeros(0)
+            return none
         w, norm2, playlists = self.w, self.norm2, self.playlists
         own = self.position.get(normalize_title(minus)) if minus else None
         if own is not None:
@@ -116,7 +177,7 @@ class TitleIndex:
         query = [g for g in query if w[g] > 0]
         q_norm = np.sqrt(w[query].sum())
         if not query or q_norm <= 0:
-            return [], np.zeros(0)
+            return none
         acc = np.zeros(len(self.titles))
         for gram in query:
             acc[self._posting(gram)] += w[gram]
@@ -129,4 +190,4 @@ class TitleIndex:
         before = np.concatenate([[0.0], np.cumsum(taken)[:-1]])
         taken = np.minimum(taken, TITLE_PLAYLISTS - before)
         keep = taken > 0
-        return [WHOLE + self.titles[i] for i in hit[keep]], sim[keep] * taken[keep]
+        return hit[keep], sim[keep] * taken[keep]

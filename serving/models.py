@@ -41,8 +41,8 @@ async def load(conn: AsyncConnection, version: int) -> VersionModels:
         except ValueError:  # trained on other features: a version published by older code
             log.warning("the ranker of version %s does not match this service's features", version)
     popular = await published.popular(conn, version, POPULAR_KEPT)
-    keys, playlists = await published.whole_titles(conn, version)
-    titles = await asyncio.to_thread(TitleIndex.from_keys, keys, playlists)
+    keys, playlists, tracks, scores = await published.whole_titles(conn, version)
+    titles = await asyncio.to_thread(TitleIndex.from_keys, keys, playlists, tracks, scores)
     return VersionModels(version, coldstart, ranker, popular, titles)
 
 

@@ -38,7 +38,7 @@ async def _rows(
 
 def int_array(values) -> str:
     """An int[] literal: cheaper to send than a long Python list."""
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, np.asarray(values, np.int64).tolist())) + "}"
 
 
 async def current_version(conn: AsyncConnection) -> tuple[int, int]:
@@ -147,31 +147,38 @@ async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
 
 def _array(value: np.ndarray | None, dtype) -> np.ndarray:
     """An array column as `dtype` (null: empty)."""
-    return np.zeros(0, dtype) if value is None else value.astype(dtype, copy=False)
+    return np.zeros(0, dtype) if value is None else np.asarray(value, dtype)
 
 
-async def whole_titles(conn: AsyncConnection, version: int) -> tuple[list[str], list[float]]:
-    """(the whole-title keys of `title_tracks`, how many playlists carry each)."""
-    rows = await _rows(conn, sql.WHOLE_TITLES, version=version)
+async def whole_titles(
+    conn: AsyncConnection, version: int
+) -> tuple[list[str], list[float], list[np.ndarray], list[np.ndarray]]:
+    """(the whole-title keys, how many playlists carry each, their track ids, their scores)."""
+    exists = (await (await conn.execute(sql.HAS_WHOLE_TITLES)).fetchone())[0]
+    statement = sql.WHOLE_TITLES if exists else sql.WHOLE_TITLES_FROM_TITLE_TRACKS
+    rows = await _rows(conn, statement, version=version, binary=True)
     rows = [r for r in rows if r[1] is not None]
-    return [r[1] for r in rows], [float(r[2]) for r in rows]
+    return (
+        [r[1] for r in rows],
+        [float(r[2]) for r in rows],
+        [_array(r[3], np.int64) for r in rows],
+        [_array(r[4], np.float32) for r in rows],
+    )
 
 
 async def evidence(
     conn: AsyncConnection,
     query: Query,
     popular: np.ndarray,
-    similar: tuple[list[str], np.ndarray] = ([], np.zeros(0)),
+    similar: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> Evidence:
     """What the published tables say about the query's playlist (algorhythms_store.ranking),
-    read in one statement; `similar`: the similar titles' keys and weights."""
+    read in one statement; `similar`: the similar titles' rows (TitleIndex.similar_rows)."""
     seeds, artists = query.ranked_seeds
     params = {
         "ids": int_array(seeds),
         "artists": int_array(sorted(set(artists))),
         "keys": query.title_keys,
-        "similar": similar[0],
-        "weights": [float(w) for w in similar[1]],
         "n": TOP_PLAYLISTS,
         "artist_tracks": ARTIST_TRACKS,
     }
@@ -197,9 +204,9 @@ async def evidence(
         title_track=_array(row[14], i8),
         title_score=_array(row[15], f4),
         title_key_playlists=_array(row[16], f4),
-        similar_track=_array(row[17], i8),
-        similar_held=_array(row[18], f4),
-        similar_total=float(np.sum(similar[1])),
+        similar_track=similar[0] if similar else np.zeros(0, i8),
+        similar_held=similar[1] if similar else np.zeros(0, f4),
+        similar_total=similar[2] if similar else 0.0,
         popular=popular,
     )
 

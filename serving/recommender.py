@@ -94,7 +94,7 @@ async def _songs(
 
 async def _ranked(conn: AsyncConnection, query: Query, models: VersionModels, count: int) -> Scored:
     """The learned ranker's best `count` candidates for the playlist, with their scores."""
-    similar = models.titles.similar(query.name)
+    similar = models.titles.similar_rows(query.name)
     ev = await published.evidence(conn, query, models.popular, similar)
     candidates, scores = candidate_scores(ev)
     candidates, stats = await published.track_stats(conn, query.version, candidates)

@@ -15,6 +15,7 @@ from algorhythms_store.schema import (
     TRACK_STATS,
     TRACK_VECTORS,
 )
+from algorhythms_store.schema import WHOLE_TITLES as WHOLE_TITLE_TABLE
 
 PUBLISHED = f"WITH published AS (SELECT version, dimension FROM {TRACK_MODEL}) "
 TRACK_FIELDS = "t.id, t.uri, t.name, t.artist, t.album"
@@ -129,17 +130,29 @@ TITLE_ARRAYS = f"""SELECT array_agg(key LIKE '=%%')::bool[] AS exact,
     array_agg(key_playlists)::float4[] AS key_playlists
 FROM {TITLE_TRACKS} WHERE key = ANY(%(keys)s)"""
 
-# The `title_tracks` rows of the similar titles %(similar)s, each track's score times its
-# title's weight %(weights)s (algorhythms_store.title_index), as arrays (track, weighted score).
-SIMILAR_TITLE_ARRAYS = f"""SELECT array_agg(t.track_id)::int4[] AS track,
-    array_agg(t.score * s.w)::float4[] AS held
-FROM unnest(%(similar)s::text[], %(weights)s::float4[]) s(key, w)
-JOIN {TITLE_TRACKS} t ON t.key = s.key
-WHERE t.key = ANY(%(similar)s::text[])"""
-
-# Every whole title (the "=" keys of `title_tracks`) and how many playlists carry it: the
+# Every whole title, how many playlists carry it and its `title_tracks` rows as arrays: the
 # similar-title index (algorhythms_store.title_index), built once per version.
 WHOLE_TITLES = (
+    PUBLISHED
+    + f"""SELECT p.version, w.key, w.playlists, w.track_ids, w.scores
+FROM published p LEFT JOIN LATERAL (SELECT * FROM {WHOLE_TITLE_TABLE}) w ON true"""
+)
+
+# The same, for a version published without `whole_titles`: grouped from `title_tracks`.
+WHOLE_TITLES_FROM_TITLE_TRACKS = (
+    PUBLISHED
+    + f"""SELECT p.version, w.key, w.playlists, w.track_ids, w.scores
+FROM published p LEFT JOIN LATERAL (
+    SELECT key, min(key_playlists) AS playlists,
+        array_agg(track_id ORDER BY track_id)::int4[] AS track_ids,
+        array_agg(score ORDER BY track_id)::float4[] AS scores
+    FROM {TITLE_TRACKS} WHERE left(key, 1) = '=' GROUP BY key
+) w ON true"""
+)
+
+HAS_WHOLE_TITLES = f"SELECT to_regclass('{WHOLE_TITLE_TABLE}') IS NOT NULL"
+
+TITLES = (
     PUBLISHED
     + f"""SELECT p.version, w.key, w.key_playlists
 FROM published p LEFT JOIN LATERAL (
@@ -212,12 +225,10 @@ artist_tracks AS (
         ORDER BY popularity DESC, track_id LIMIT %(artist_tracks)s
     ) x
 ),
-titles AS ({TITLE_ARRAYS}),
-similar_titles AS ({SIMILAR_TITLE_ARRAYS})
+titles AS ({TITLE_ARRAYS})
 SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
-    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists, y.track, y.held
-FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x,
-    similar_titles y"""
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists
+FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x"""
 )
 
 # The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).

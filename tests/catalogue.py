@@ -7,6 +7,7 @@ import numpy as np
 from algorhythms_store.coldstart import FeatureSpec, pack_arrays
 from algorhythms_store.publish import PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import TRACK_VECTORS
+from algorhythms_store.title_index import whole_title_rows
 
 CLUSTERS = 40
 PER_CLUSTER = 50
@@ -67,6 +68,8 @@ def publish_catalogue(
     """Publish `tracks`, the cold-start model `coldstart` (arrays, spec), the ranker and
     `rows` (published table name -> its rows) as a new version."""
     arrays, spec = coldstart or (None, None)
+    if rows.get("title_tracks") and "whole_titles" not in rows:  # as the pipeline publishes it
+        rows["whole_titles"] = list(whole_title_rows(*zip(*rows["title_tracks"], strict=True)))
     model = TrackModel(
         dimension=tracks.dimension,
         coldstart_spec=spec,

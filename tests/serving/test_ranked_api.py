@@ -112,3 +112,34 @@ def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp
         server.stop()
     assert response.status_code == 200, response.text
     assert response.json()["source"] == "songs" and len(response.json()["items"]) == 5
+
+
+def test_the_title_index_reads_whole_titles_or_groups_title_tracks(postgres_server):
+    """The published `whole_titles` rows are the whole-title rows of `title_tracks`; a version
+    published without that table (older code) gets the same index from `title_tracks`."""
+    import asyncio
+
+    import numpy as np
+    import psycopg
+
+    from serving import published
+
+    url = create_database(postgres_server, "serving_whole_titles")
+    rows = table_rows(TABLES["title_tracks"], list(TABLES["title_tracks"].columns))
+    publish_catalogue(url, catalogue("v1"), title_tracks=rows)
+
+    async def read():
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await published.whole_titles(conn, 1)
+
+    published_rows = asyncio.run(read())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE whole_titles")
+    grouped_rows = asyncio.run(read())
+    keys = sorted({k for k, *_ in rows if k.startswith("=")})
+    assert published_rows[0] == grouped_rows[0] == keys and len(keys) >= 2
+    assert published_rows[1] == grouped_rows[1]
+    for a, b in zip(published_rows[2:], grouped_rows[2:], strict=True):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    whole = [r for r in rows if r[0] == keys[0]]
+    assert sorted(published_rows[2][0].tolist()) == sorted(r[1] for r in whole)
