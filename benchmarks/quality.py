@@ -100,20 +100,10 @@ def _baselines(data: Path, mpd_dev: Path, scorer, truth: dict, artist_of: dict) 
     return out
 
 
-def _latency(data: Path, mpd_dev: Path, seconds: float, concurrency: int) -> None:
-    """Requests per second and latency of the two routes on this run's published version, one
-    after the other: /v1/playlists/continue (the ranker; 500 tracks, as the challenge asks, and
-    10) and /v1/recommendations (item-kNN + vectors, one statement; 10 tracks)."""
-    import asyncio
-
-    spec = importlib.util.spec_from_file_location("serving_bench", ROOT / "benchmarks/serving.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def _load_routes(data: Path, mpd_dev: Path) -> list[tuple[str, str, list[bytes]]]:
+    """(path, label, request bodies) of the routes the latency table loads."""
     import pandas as pd
 
-    from algorhythms_store.database import resolve_url
-
-    url = resolve_url(None, data)
     challenge = json.loads((mpd_dev / "challenge_set.json").read_text())["playlists"]
     known = set(
         pd.read_parquet(data / "warehouse" / "track_metadata", columns=["track_uri"])["track_uri"]
@@ -125,7 +115,7 @@ def _latency(data: Path, mpd_dev: Path, seconds: float, concurrency: int) -> Non
             out["name"] = p["name"]
         return json.dumps(out).encode()
 
-    routes = [
+    return [
         ("/v1/playlists/continue", "continue, 500 tracks", [body(p, 500) for p in challenge]),
         ("/v1/playlists/continue", "continue, 10 tracks", [body(p, 10) for p in challenge]),
         (
@@ -141,15 +131,61 @@ def _latency(data: Path, mpd_dev: Path, seconds: float, concurrency: int) -> Non
             ],
         ),
     ]
+
+
+def _warm_up(port: int, body: bytes, log: Path, timeout: float = 300.0) -> None:
+    """One continuation loads the version's models and starts compiling its ranker; wait until
+    the log says the compiling ended, so that the load measures the steady state."""
+    import httpx
+
+    httpx.post(
+        f"http://127.0.0.1:{port}/v1/playlists/continue",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    deadline = time.monotonic() + timeout
+    ended = ("compiled the ranker", "could not be compiled", "does not match")
+    while time.monotonic() < deadline:
+        if any(e in log.read_text(errors="replace") for e in ended):
+            return
+        time.sleep(0.5)
+    print(f"the ranker was still compiling after {timeout:.0f} s; measuring anyway")
+
+
+def _latency(
+    data: Path, mpd_dev: Path, seconds: float, concurrency: int, code: Path | None = None
+) -> dict[str, float]:
+    """Requests per second and latency of the two routes on `data`'s published version, one
+    after the other, served by this checkout or the one at `code`: /v1/playlists/continue (the
+    ranker; 500 tracks, as the challenge asks, and 10) and /v1/recommendations (item-kNN +
+    vectors, one statement; 10 tracks). Measured once the ranker is compiled. Returns the
+    requests per second by route."""
+    import asyncio
+
+    spec = importlib.util.spec_from_file_location("serving_bench", ROOT / "benchmarks/serving.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from algorhythms_store.database import resolve_url
+
+    url = resolve_url(None, data)
+    routes = _load_routes(data, mpd_dev)
     port = bench.free_port()
-    api = bench.start_api(url, port, 1, data / "api.log")
+    log = data / "api.log"
+    api = bench.start_api(url, port, 1, log, code)
+    rps = {}
     try:
+        _warm_up(port, routes[0][2][0], log)
         print()
-        print(f"API load: concurrency {concurrency}, {seconds:.0f} s per route, 1 uvicorn worker")
+        print(
+            f"API load: {code or ROOT}, concurrency {concurrency}, {seconds:.0f} s per route, "
+            "1 uvicorn worker"
+        )
         print("| route | requests/s | p50 ms | p99 ms | errors |")
         print("| --- | --- | --- | --- | --- |")
         for path, label, bodies in routes:
             r = asyncio.run(bench.api_load(port, bodies, concurrency, seconds, path))
+            rps[label] = r["rps"]
             print(
                 f"| {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
                 f"| {r['errors']} |"
@@ -157,6 +193,26 @@ def _latency(data: Path, mpd_dev: Path, seconds: float, concurrency: int) -> Non
     finally:
         os.killpg(api.pid, 15)
         api.wait(timeout=30)
+    return rps
+
+
+def _latency_side_by_side(args, mpd_dev: Path) -> int:
+    """This checkout on --keep's data against --baseline-code on --baseline-data, alternated
+    --rounds times; prints each route's throughput ratio (this / baseline) per round."""
+    data, base_data = Path(args.keep).resolve(), Path(args.baseline_data).resolve()
+    base_code = Path(args.baseline_code).resolve()
+    ratios: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        base = _latency(base_data, mpd_dev, args.load_seconds, args.concurrency, base_code)
+        this = _latency(data, mpd_dev, args.load_seconds, args.concurrency)
+        for label, value in this.items():
+            ratios.setdefault(label, []).append(value / max(base[label], 1e-9))
+    print()
+    print("| route | throughput, this / baseline, per round |")
+    print("| --- | --- |")
+    for label, values in ratios.items():
+        print(f"| {label} | {' '.join(f'{v:.2f}' for v in values)} |")
+    return 0
 
 
 def main() -> int:
@@ -175,10 +231,25 @@ def main() -> int:
         action="store_true",
         help="skip the rankers trained without one part each (one boosting per part)",
     )
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only the API load, on --keep's already built data",
+    )
+    parser.add_argument("--baseline-code", help="with --latency-only: another checkout to compare")
+    parser.add_argument("--baseline-data", help="the data folder that checkout built")
+    parser.add_argument("--rounds", type=int, default=2, help="side-by-side rounds")
     args = parser.parse_args()
     mpd_dev = Path(args.mpd_dev).resolve()
     if not (mpd_dev / "score.py").exists():
         print(f"no mpd_dev hold-out at {mpd_dev}: nothing to measure (pass --mpd-dev)")
+        return 0
+    if args.latency_only:
+        if not args.keep:
+            parser.error("--latency-only needs --keep DIR (a folder this benchmark built)")
+        if args.baseline_code:
+            return _latency_side_by_side(args, mpd_dev)
+        _latency(Path(args.keep).resolve(), mpd_dev, args.load_seconds, args.concurrency)
         return 0
     data = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="quality-"))
     if data.exists() and any(data.iterdir()):
