@@ -114,17 +114,15 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     import signal
 
-    import uvicorn
+    from serving.server import run
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through Python instead
     # runs the exit handlers, so an embedded database this process started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "serving.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+    run(
+        args.host,
+        args.port,
+        args.workers,
         log_level="info" if args.verbose else "warning",
         access_log=args.verbose,
     )
