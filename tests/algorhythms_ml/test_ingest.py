@@ -139,3 +139,70 @@ def test_rerun_replaces_partition_rows_without_duplicates(
     ingest_slices(spark, [path.as_uri()], warehouse)
     assert read(warehouse, "quarantine").empty
     assert len(read(warehouse, "playlists")) == 1010
+
+
+def test_a_hostile_folder_quarantines_or_refuses_each_bad_part_and_ingests_the_rest(
+    spark, generated_mpd, tmp_path, warehouse
+):
+    from algorhythms_ml.mpd.ingest import BAD_NAME, EMPTY, TRAILING
+
+    def playlist(pid, name="p", **extra):
+        tracks = [{"pos": 0, "track_uri": f"spotify:track:t{pid}", "track_name": "x"}]
+        return {"pid": pid, "name": name, "tracks": tracks, **extra}
+
+    good = generated_mpd / "mpd.slice.0-999.json"  # pids 0-999
+    copy = write_slice(
+        tmp_path / "mpd.slice.11000-11999 (copy).json",
+        [playlist(11000), playlist(11001), playlist(20000)],
+    )
+    empty = tmp_path / "mpd.slice.2000-2999.json"
+    empty.write_bytes(b"")
+    trailing = write_slice(tmp_path / "mpd.slice.3000-3999.json", [playlist(3000)])
+    trailing.write_text(trailing.read_text() + "\ngarbage after the document")
+    unsafe = write_slice(tmp_path / "mpd.slice.5000#5999.json", [playlist(5000)])
+    records = write_slice(
+        tmp_path / "mpd.slice.4000-4999.json",
+        [
+            playlist(4000, name="nul\x00in the title"),
+            {**playlist(4001), "pid": 10**30},
+            playlist(4002, num_followers=10**30, num_tracks=-(10**25)),
+            {"pid": 4003, "tracks": {"track_uri": "spotify:track:obj"}},
+            playlist(7),  # also in mpd.slice.0-999
+            playlist(20000),  # also in the (copy) file, whose key sorts first
+            {**playlist(4004), "tracks": [{"track_uri": "spotify:track:n", "album_name": "a\x00"}]},
+        ],
+    )
+    files = [good, copy, empty, trailing, unsafe, records]
+    ingest_slices(spark, [f"file://{good}"], warehouse)  # already in the warehouse
+    result = ingest_slices(spark, [f"file://{f}" for f in files], warehouse)
+
+    assert {k: e.message for k, e in result.failed.items()} == {
+        "mpd.slice.2000-2999": EMPTY,
+        "mpd.slice.3000-3999": TRAILING,
+        "mpd.slice.5000#5999": BAD_NAME,
+    }
+    assert sorted(result.written) == [
+        "mpd.slice.0-999",
+        "mpd.slice.11000-11999 (copy)",
+        "mpd.slice.4000-4999",
+    ]
+    playlists = read(warehouse, "playlists").set_index("pid")
+    assert sorted(playlists["slice"].unique()) == sorted(result.written)
+    assert playlists.index.is_unique and len(playlists) == 1000 + 3 + 3
+    assert playlists.loc[4000, "name"] == "nulin the title"
+    assert pd.isna(playlists.loc[4002, "num_followers"]) and pd.isna(
+        playlists.loc[4002, "num_tracks"]
+    )
+    assert playlists.loc[20000, "slice"] == "mpd.slice.11000-11999 (copy)"
+    tracks = read(warehouse, "playlist_tracks")
+    assert tracks.loc[tracks.pid == 4004, "album_name"].tolist() == ["a"]
+    quarantine = read(warehouse, "quarantine")
+    reasons = dict(zip(quarantine.pid, quarantine.reason, strict=True))
+    assert reasons == {
+        str(10**30): f"pid is out of range: {10**30}",
+        "4003": "tracks is not a list of track objects",
+        "7": "duplicate pid (in slice mpd.slice.0-999)",
+        "20000": "duplicate pid (in slice mpd.slice.11000-11999 (copy))",
+    }
+    assert all(json.loads(raw) for raw in quarantine.raw)  # kept whole, raw text
+    assert result.written["mpd.slice.4000-4999"].quarantined == 4
