@@ -42,8 +42,15 @@ def _materialize(args: argparse.Namespace) -> int:
         print("DAGSTER_HOME is not set: runs are not recorded for the UI")
     source = defs.resources["mpd_source"]
     files = source.slice_files()
+    if not Path(source.path).is_dir():
+        print(f"the MPD folder {source.path} does not exist (pass --mpd-dir)", file=sys.stderr)
+        return 2
     if not files:
-        print(f"no MPD slice files (mpd.slice.*.json) in {source.path}", file=sys.stderr)
+        print(
+            f"no MPD slice files (mpd.slice.*.json or .json.gz) in {source.path} or its data/ "
+            "folder",
+            file=sys.stderr,
+        )
         return 2
     new = register_new_slices(instance, files)
     keys = instance.get_dynamic_partitions(mpd_slices.name)
@@ -185,12 +192,30 @@ def _challenge(args: argparse.Namespace) -> int:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     import asyncio
 
-    from algorhythms_cli.challenge import run_challenge
+    from algorhythms_cli.challenge import run_challenge, team_info
     from algorhythms_store.database import resolve_url
 
-    summary = asyncio.run(
-        run_challenge(resolve_url(), Path(args.challenge_set), Path(args.out), count=args.count)
-    )
+    try:
+        team = team_info(args.team, args.track, args.email)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if not Path(args.challenge_set).is_file():
+        print(f"no challenge set at {args.challenge_set}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(
+            run_challenge(
+                resolve_url(),
+                Path(args.challenge_set),
+                Path(args.out),
+                count=args.count,
+                team=team,
+            )
+        )
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(
         f"wrote {args.out}: {summary['playlists']} playlists in {summary['seconds']:.1f} s "
         f"({summary['ms_per_playlist']:.1f} ms each)"
@@ -239,9 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     challenge = sub.add_parser(
         "challenge", help="answer a challenge set; write the official submission CSV"
     )
-    challenge.add_argument("--challenge-set", required=True)
-    challenge.add_argument("--out", required=True)
+    challenge.add_argument(
+        "--challenge-set", required=True, help="challenge_set.json (or .json.gz)"
+    )
+    challenge.add_argument("--out", required=True, help="submission CSV (gzipped if it ends .gz)")
     challenge.add_argument("--count", type=int, default=500)
+    challenge.add_argument("--team", default="AlgoRhythms", help="team name for team_info")
+    challenge.add_argument(
+        "--track", default="main", choices=("main", "creative"), help="challenge track"
+    )
+    challenge.add_argument(
+        "--email", default="algorhythms@example.org", help="contact address for team_info"
+    )
     challenge.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR)")
     challenge.set_defaults(func=_challenge)
 

@@ -206,3 +206,107 @@ def test_a_hostile_folder_quarantines_or_refuses_each_bad_part_and_ingests_the_r
     }
     assert all(json.loads(raw) for raw in quarantine.raw)  # kept whole, raw text
     assert result.written["mpd.slice.4000-4999"].quarantined == 4
+
+
+OFFICIAL = {
+    "info": {"generated_on": "2017-12-03 08:41:42.057563", "slice": "0-1", "version": "v1"},
+    "playlists": [
+        {
+            "name": "Throwbacks",
+            "collaborative": "false",
+            "pid": 0,
+            "modified_at": 1493424000,
+            "num_tracks": 2,
+            "num_albums": 2,
+            "num_followers": 1,
+            "num_edits": 6,
+            "duration_ms": 457012,
+            "num_artists": 2,
+            "tracks": [
+                {
+                    "pos": 0,
+                    "artist_name": "Missy Elliott",
+                    "track_uri": "spotify:track:0UaMYEvWZi0ZqiDOoHU3YI",
+                    "artist_uri": "spotify:artist:2wIVse2owClT7go1WT98tk",
+                    "track_name": "Lose Control (feat. Ciara & Fat Man Scoop)",
+                    "album_uri": "spotify:album:6vV5UrXcfyQD1wu4Qo2I9K",
+                    "duration_ms": 226863,
+                    "album_name": "The Cookbook",
+                },
+                {
+                    "pos": 1,
+                    "artist_name": "Britney Spears",
+                    "track_uri": "spotify:track:6I9VzXrHxO9rA9A5euc8Ak",
+                    "artist_uri": "spotify:artist:26dSoYclwsYLMAKD3tpOr4",
+                    "track_name": "Toxic",
+                    "album_uri": "spotify:album:0z7pVBGOD7HCIB7S8eLkLI",
+                    "duration_ms": 230149,
+                    "album_name": "In The Zone",
+                },
+            ],
+        },
+        {
+            "name": "chill ☕",
+            "collaborative": "true",
+            "pid": 1,
+            "modified_at": 1506556800,
+            "num_tracks": 1,
+            "num_albums": 1,
+            "num_followers": 3,
+            "num_edits": 1,
+            "duration_ms": 198000,
+            "num_artists": 1,
+            "description": "for sunday mornings",
+            "tracks": [
+                {
+                    "pos": 0,
+                    "artist_name": "Norah Jones",
+                    "track_uri": "spotify:track:1uaGSStKWEnCIqfjUvg4Ty",
+                    "artist_uri": "spotify:artist:2Kx7MNY7cI1ENniW7vT30N",
+                    "track_name": "Don't Know Why",
+                    "album_uri": "spotify:album:1WBLkLoyTVd1GvjmaGdGWW",
+                    "duration_ms": 198000,
+                    "album_name": "Come Away With Me",
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_a_gzipped_official_slice_in_the_archive_layout_ingests_every_field(
+    spark, tmp_path, warehouse
+):
+    import gzip
+
+    from algorhythms_assets.resources import MpdSourceResource
+
+    archive = tmp_path / "spotify_million_playlist_dataset"
+    (archive / "data").mkdir(parents=True)
+    (archive / "README.md").write_text("the official archive")
+    with gzip.open(archive / "data" / "mpd.slice.0-1.json.gz", "wt", encoding="utf-8") as f:
+        json.dump(OFFICIAL, f, ensure_ascii=False)
+    files = MpdSourceResource(path=str(archive)).slice_files()
+    assert list(files) == ["mpd.slice.0-1"] and files["mpd.slice.0-1"].parent.name == "data"
+    result = ingest_slices(spark, [f"file://{files['mpd.slice.0-1']}"], warehouse)
+    assert result.failed == {} and result.written["mpd.slice.0-1"].playlists == 2
+
+    playlists = read(warehouse, "playlists").set_index("pid")
+    tracks = read(warehouse, "playlist_tracks")
+    for source in OFFICIAL["playlists"]:
+        row = playlists.loc[source["pid"]]
+        for field, value in source.items():
+            if field == "tracks":
+                continue
+            got = row[field]
+            if field == "collaborative":
+                assert bool(got) == (value == "true")
+            else:
+                assert got == value, (field, got, value)
+        if "description" not in source:
+            assert pd.isna(row["description"])
+        got = tracks[tracks.pid == source["pid"]].sort_values("pos")
+        assert len(got) == len(source["tracks"])
+        for (_, t), expected in zip(got.iterrows(), source["tracks"], strict=True):
+            for field, value in expected.items():
+                assert t[field] == value, (field, t[field], value)
