@@ -60,7 +60,10 @@ def _materialize(args: argparse.Namespace) -> int:
     loggers = {"loggers": {LOGGER: {}}}
     if args.verbose:
         loggers["loggers"]["console"] = {"config": {"log_level": "DEBUG"}}
-    ingest = with_terminal_logger(defs.resolve_job_def("ingest_mpd")).execute_in_process(
+    failed_checks: list[str] = []
+    ingest = with_terminal_logger(
+        defs.resolve_job_def("ingest_mpd"), failed_checks=failed_checks
+    ).execute_in_process(
         instance=instance,
         run_config=loggers,
         tags={
@@ -78,9 +81,13 @@ def _materialize(args: argparse.Namespace) -> int:
         import yaml
 
         build_config.update(yaml.safe_load(Path(args.config).read_text()) or {})
-    build = with_terminal_logger(defs.resolve_job_def("build_from_slices")).execute_in_process(
-        instance=instance, run_config=build_config, raise_on_error=False
-    )
+    build = with_terminal_logger(
+        defs.resolve_job_def("build_from_slices"), failed_checks=failed_checks
+    ).execute_in_process(instance=instance, run_config=build_config, raise_on_error=False)
+    if failed_checks:
+        print(f"{len(failed_checks)} asset check(s) failed:", file=sys.stderr)
+        for line in failed_checks:
+            print(f"  {line}", file=sys.stderr)
     if not build.success:
         print("building downstream assets failed; see the run in the UI", file=sys.stderr)
         return 1
@@ -143,19 +150,25 @@ def _publish(args: argparse.Namespace) -> int:
     import psycopg
 
     from algorhythms_store.database import resolve_url
-    from algorhythms_store.publish import ensure_schema, rollback
+    from algorhythms_store.publish import ensure_schema, rollback, sweep_abandoned
 
     url = resolve_url()
+    ensure_schema(url)
+    swept = sweep_abandoned(url)
+    if swept:
+        print(f"marked {swept} version(s) left loading by a publisher that ended as failed")
     if args.rollback:
         print(f"version {rollback(url)} is live again")
-    ensure_schema(url)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT version, status, published_at, rows, dimension, run_id FROM model_versions "
-            "ORDER BY version DESC LIMIT 20"
+            "SELECT version, status, coalesce(published_at, started_at), rows, dimension, "
+            "run_id, error FROM model_versions ORDER BY version DESC LIMIT 20"
         ).fetchall()
-    for version, status, published, n, dim, run_id in rows:
-        print(f"  v{version:<4} {status:<9} {published or '':<33} {n or 0:>10,} x {dim}  {run_id}")
+    print(f"  {'version':<8} {'status':<9} {'published (or started)':<25} {'tracks':>10}  run")
+    for version, status, at, n, dim, run_id, error in rows:
+        when = at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if at else "-"
+        line = f"  v{version:<7} {status:<9} {when:<25} {n or 0:>10,} x {dim}  {run_id or '-'}"
+        print(line + (f"  ({error[:80]})" if error else ""))
     return 0
 
 
