@@ -1,15 +1,25 @@
 """Request and response bodies.
 
-Requests are typed strictly: integers are JSON integers (not `true`, not `1.0`), numbers are
-finite, text holds no lone UTF-16 surrogate (a `\ud800` escape that encodes no character), and
-a song's features are the named fields plus at most MAX_EXTERNAL numeric `feature_*` fields.
+Requests are typed strictly: integers are numbers without a fraction (`10`, `10.0`; not `true`,
+not `"10"`), numbers are finite, text holds no lone UTF-16 surrogate (a `\ud800` escape that
+encodes no character), and a song's features are the named fields plus at most MAX_EXTERNAL
+numeric `feature_*` fields.
 """
 
 import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from annotated_types import Ge, Le
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 MAX_COUNT = 500
 MAX_SONGS = 500
@@ -21,24 +31,46 @@ EXTERNAL = re.compile(r"feature_[A-Za-z0-9_]{1,56}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _no_surrogate(value: str) -> str:
+def _plain_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not hold NUL characters")
     if _SURROGATE.search(value):
         raise ValueError("text must not hold lone UTF-16 surrogates")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_surrogate)]
+# No NUL character (PostgreSQL text cannot hold one), no lone surrogate.
+Text = Annotated[
+    str, Field(json_schema_extra={"pattern": "^[^\\x00]*$"}), AfterValidator(_plain_text)
+]
 Uri = Annotated[Text, Field(min_length=1, max_length=200)]
 Name = Annotated[Text, Field(max_length=MAX_TEXT)]
-Count = Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)]
-DurationMs = Annotated[int, Strict(), Field(ge=0, le=86_400_000)]
+
+
+def _json_integer(value):
+    """An integer as JSON Schema has it: a number without a fraction (`10` or `10.0`); never a
+    boolean or a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_integer)]
+DurationMs = Annotated[int, Strict(), Ge(0), Le(86_400_000), BeforeValidator(_json_integer)]
 
 
 class SongFeatures(BaseModel):
     """What is known of a song outside the catalogue; any field may be left out. Numeric
     features published with the model (`feature_*` names) are accepted too, no other field."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "additionalProperties": False,
+            "patternProperties": {f"^{EXTERNAL.pattern}$": {"type": "number"}},
+            "maxProperties": 4 + MAX_EXTERNAL,
+        },
+    )
 
     name: Name | None = None
     artist: Name | None = None
