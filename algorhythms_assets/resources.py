@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_pyspark import PySparkResource
 
-from algorhythms_ml.mpd.slices import SLICE_GLOB, slice_file_name, slice_key
+from algorhythms_ml.mpd.slices import slice_file_name, slice_files, slice_folder
 from algorhythms_ml.spark import spark_conf_from_env
 from algorhythms_ml.warehouse import Warehouse
 from algorhythms_store.database import data_dir, resolve_url
@@ -35,14 +35,13 @@ class MpdSourceResource(dg.ConfigurableResource):
     path: str
 
     def slice_files(self) -> dict[str, Path]:
-        """Partition key -> file, for every slice file in the folder."""
-        folder = Path(self.path)
-        if not folder.is_dir():
-            return {}
-        return {slice_key(p.name): p for p in sorted(folder.glob(SLICE_GLOB))}
+        """Partition key -> file, for every slice file in the folder (`.json` or `.json.gz`,
+        in the folder or in its `data/`, the official archive's layout)."""
+        return slice_files(Path(self.path))
 
     def file_for(self, key: str) -> Path:
-        return Path(self.path) / slice_file_name(key)
+        """The file of a slice (a path that does not exist when the file is gone)."""
+        return self.slice_files().get(key) or slice_folder(Path(self.path)) / slice_file_name(key)
 
 
 class DatabaseResource(dg.ConfigurableResource):

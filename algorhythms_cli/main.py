@@ -42,8 +42,15 @@ def _materialize(args: argparse.Namespace) -> int:
         print("DAGSTER_HOME is not set: runs are not recorded for the UI")
     source = defs.resources["mpd_source"]
     files = source.slice_files()
+    if not Path(source.path).is_dir():
+        print(f"the MPD folder {source.path} does not exist (pass --mpd-dir)", file=sys.stderr)
+        return 2
     if not files:
-        print(f"no MPD slice files (mpd.slice.*.json) in {source.path}", file=sys.stderr)
+        print(
+            f"no MPD slice files (mpd.slice.*.json or .json.gz) in {source.path} or its data/ "
+            "folder",
+            file=sys.stderr,
+        )
         return 2
     new = register_new_slices(instance, files)
     keys = instance.get_dynamic_partitions(mpd_slices.name)
@@ -53,7 +60,10 @@ def _materialize(args: argparse.Namespace) -> int:
     loggers = {"loggers": {LOGGER: {}}}
     if args.verbose:
         loggers["loggers"]["console"] = {"config": {"log_level": "DEBUG"}}
-    ingest = with_terminal_logger(defs.resolve_job_def("ingest_mpd")).execute_in_process(
+    failed_checks: list[str] = []
+    ingest = with_terminal_logger(
+        defs.resolve_job_def("ingest_mpd"), failed_checks=failed_checks
+    ).execute_in_process(
         instance=instance,
         run_config=loggers,
         tags={
@@ -71,9 +81,13 @@ def _materialize(args: argparse.Namespace) -> int:
         import yaml
 
         build_config.update(yaml.safe_load(Path(args.config).read_text()) or {})
-    build = with_terminal_logger(defs.resolve_job_def("build_from_slices")).execute_in_process(
-        instance=instance, run_config=build_config, raise_on_error=False
-    )
+    build = with_terminal_logger(
+        defs.resolve_job_def("build_from_slices"), failed_checks=failed_checks
+    ).execute_in_process(instance=instance, run_config=build_config, raise_on_error=False)
+    if failed_checks:
+        print(f"{len(failed_checks)} asset check(s) failed:", file=sys.stderr)
+        for line in failed_checks:
+            print(f"  {line}", file=sys.stderr)
     if not build.success:
         print("building downstream assets failed; see the run in the UI", file=sys.stderr)
         return 1
@@ -114,17 +128,15 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     import signal
 
-    import uvicorn
+    from serving.server import run
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through Python instead
     # runs the exit handlers, so an embedded database this process started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "serving.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+    run(
+        args.host,
+        args.port,
+        args.workers,
         log_level="info" if args.verbose else "warning",
         access_log=args.verbose,
     )
@@ -138,19 +150,25 @@ def _publish(args: argparse.Namespace) -> int:
     import psycopg
 
     from algorhythms_store.database import resolve_url
-    from algorhythms_store.publish import ensure_schema, rollback
+    from algorhythms_store.publish import ensure_schema, rollback, sweep_abandoned
 
     url = resolve_url()
+    ensure_schema(url)
+    swept = sweep_abandoned(url)
+    if swept:
+        print(f"marked {swept} version(s) left loading by a publisher that ended as failed")
     if args.rollback:
         print(f"version {rollback(url)} is live again")
-    ensure_schema(url)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT version, status, published_at, rows, dimension, run_id FROM model_versions "
-            "ORDER BY version DESC LIMIT 20"
+            "SELECT version, status, coalesce(published_at, started_at), rows, dimension, "
+            "run_id, error FROM model_versions ORDER BY version DESC LIMIT 20"
         ).fetchall()
-    for version, status, published, n, dim, run_id in rows:
-        print(f"  v{version:<4} {status:<9} {published or '':<33} {n or 0:>10,} x {dim}  {run_id}")
+    print(f"  {'version':<8} {'status':<9} {'published (or started)':<25} {'tracks':>10}  run")
+    for version, status, at, n, dim, run_id, error in rows:
+        when = at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if at else "-"
+        line = f"  v{version:<7} {status:<9} {when:<25} {n or 0:>10,} x {dim}  {run_id or '-'}"
+        print(line + (f"  ({error[:80]})" if error else ""))
     return 0
 
 
@@ -187,12 +205,30 @@ def _challenge(args: argparse.Namespace) -> int:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     import asyncio
 
-    from algorhythms_cli.challenge import run_challenge
+    from algorhythms_cli.challenge import run_challenge, team_info
     from algorhythms_store.database import resolve_url
 
-    summary = asyncio.run(
-        run_challenge(resolve_url(), Path(args.challenge_set), Path(args.out), count=args.count)
-    )
+    try:
+        team = team_info(args.team, args.track, args.email)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if not Path(args.challenge_set).is_file():
+        print(f"no challenge set at {args.challenge_set}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(
+            run_challenge(
+                resolve_url(),
+                Path(args.challenge_set),
+                Path(args.out),
+                count=args.count,
+                team=team,
+            )
+        )
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(
         f"wrote {args.out}: {summary['playlists']} playlists in {summary['seconds']:.1f} s "
         f"({summary['ms_per_playlist']:.1f} ms each)"
@@ -241,9 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     challenge = sub.add_parser(
         "challenge", help="answer a challenge set; write the official submission CSV"
     )
-    challenge.add_argument("--challenge-set", required=True)
-    challenge.add_argument("--out", required=True)
+    challenge.add_argument(
+        "--challenge-set", required=True, help="challenge_set.json (or .json.gz)"
+    )
+    challenge.add_argument("--out", required=True, help="submission CSV (gzipped if it ends .gz)")
     challenge.add_argument("--count", type=int, default=500)
+    challenge.add_argument("--team", default="AlgoRhythms", help="team name for team_info")
+    challenge.add_argument(
+        "--track", default="main", choices=("main", "creative"), help="challenge track"
+    )
+    challenge.add_argument(
+        "--email", default="algorhythms@example.org", help="contact address for team_info"
+    )
     challenge.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR)")
     challenge.set_defaults(func=_challenge)
 

@@ -36,6 +36,7 @@ class StepLines(logging.Handler):
         # Rows by step and asset: a run over many partitions records each partition with the
         # whole run's metadata, so the last one per asset counts, not their sum.
         self._rows: dict[str, dict[str, int]] = {}
+        self.failed_checks: list[str] = []  # every failed asset check, as printed
 
     def _print(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self._out, flush=True)
@@ -74,25 +75,40 @@ class StepLines(logging.Handler):
                 error = error.cause
             self._print(f"{step}: FAILED: {last_line(error.message)}")
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
-            self._print(f"{step}: check {data.check_name} failed")
+            severity = getattr(getattr(data, "severity", None), "value", "ERROR")
+            text = f"check {data.check_name} on {data.asset_key.to_user_string()} failed"
+            text += f" ({severity.lower()})"
+            description = last_line(getattr(data, "description", None) or "")
+            if description:
+                text += f": {description}"
+            self.failed_checks.append(text)
+            self._print(f"{step}: {text}")
 
 
 def _plain(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, object]:
     return {name: value.value for name, value in metadata.items()}
 
 
-def with_terminal_logger(job: dg.JobDefinition, out: TextIO = sys.stdout) -> dg.JobDefinition:
-    """`job` with the terminal logger available under the run-config key LOGGER."""
-    return job.with_logger_defs({**job.loggers, LOGGER: terminal_logger(out)})
+def with_terminal_logger(
+    job: dg.JobDefinition, out: TextIO = sys.stdout, failed_checks: list[str] | None = None
+) -> dg.JobDefinition:
+    """`job` with the terminal logger available under the run-config key LOGGER; the asset
+    checks that fail are appended to `failed_checks`."""
+    return job.with_logger_defs({**job.loggers, LOGGER: terminal_logger(out, failed_checks)})
 
 
-def terminal_logger(out: TextIO = sys.stdout) -> dg.LoggerDefinition:
+def terminal_logger(
+    out: TextIO = sys.stdout, failed_checks: list[str] | None = None
+) -> dg.LoggerDefinition:
     """A Dagster logger that writes StepLines to `out` as the run goes."""
 
     @dg.logger(description="asset starts and ends, failures and progress, for a terminal")
     def progress_lines(_: dg.InitLoggerContext) -> logging.Logger:
         log = logging.Logger(LOGGER, logging.DEBUG)
-        log.addHandler(StepLines(out))
+        handler = StepLines(out)
+        if failed_checks is not None:
+            handler.failed_checks = failed_checks
+        log.addHandler(handler)
         return log
 
     return progress_lines

@@ -146,6 +146,14 @@ def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
         return {name: npz[name] for name in ARRAYS}
 
 
+def _informative(value) -> bool:
+    """Whether a feature value says anything: text with a character other than whitespace, or
+    a number (a boolean is neither)."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass
 class ColdStartModel:
     """A published cold-start model, ready to embed songs described by their features."""
@@ -160,7 +168,7 @@ class ColdStartModel:
     def usable(self, features: dict) -> bool:
         """Whether `features` (request field names, plus external feature names) say anything."""
         known = set(FEATURE_COLUMNS) | set(self.external)
-        return any(features.get(k) not in (None, "") for k in known)
+        return any(_informative(features.get(k)) for k in known)
 
     def embed(self, songs: list[dict]) -> np.ndarray:
         """(n, dim) vectors for songs given as request features

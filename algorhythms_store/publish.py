@@ -39,6 +39,7 @@ from algorhythms_store.schema import (
 )
 
 PUBLISH_LOCK = 0x616C676F  # pg advisory lock key: one publisher at a time
+ABANDONED = "abandoned: its publisher ended before the version went live"
 PUBLISHED = tuple(t.name for t in PUBLISHED_TABLES)  # lock order
 
 T = TypeVar("T")
@@ -206,14 +207,43 @@ def _create_version(
     """Record a new version as loading (one left loading by a publisher that died is
     abandoned); its number."""
     conn.execute(
-        f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = 'abandoned' "
-        "WHERE status = 'loading'"
+        f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = %s WHERE status = 'loading'",
+        [ABANDONED],
     )
     return conn.execute(
         f"INSERT INTO {MODEL_VERSIONS} (run_id, status, dimension, metrics) "
         "VALUES (%s, 'loading', %s, %s) RETURNING version",
         [run_id, dimension, json.dumps(metrics or {})],
     ).fetchone()[0]
+
+
+def sweep_abandoned(url: str) -> int:
+    """What a publisher that died leaves: its version still `loading` (marked failed) and its
+    staging tables (dropped). Nothing is touched while a publisher runs (it holds the lock);
+    how many versions were swept."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not _exists(conn, MODEL_VERSIONS):
+            return 0
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", [PUBLISH_LOCK]).fetchone()[0]:
+            return 0
+        try:
+            swept = conn.execute(
+                f"UPDATE {MODEL_VERSIONS} SET status = 'failed', error = %s "
+                "WHERE status = 'loading'",
+                [ABANDONED],
+            ).rowcount
+            _drop_staging(conn)
+            return swept
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [PUBLISH_LOCK])
+
+
+def _watch_client(conn: psycopg.Connection) -> None:
+    """Have the publishing backend check every second that its client is still there: a
+    publisher killed during an index build would otherwise leave its backend building, holding
+    the publish lock and the staging tables, until the build ends."""
+    if conn.info.server_version >= 140000:
+        conn.execute("SET client_connection_check_interval = '1s'")
 
 
 def _drop_staging(conn: psycopg.Connection) -> None:
@@ -385,6 +415,7 @@ def publish(
     ensure_schema(url)
     seconds: dict[str, float] = {}
     with connect(url, autocommit=True) as conn, _publisher_lock(conn):
+        _watch_client(conn)
         version = _create_version(conn, run_id, model.dimension, metrics)
         try:
             with _timed(seconds, "copy"):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
+from psycopg_pool import PoolTimeout, TooManyRequests
 
 from serving.api.routes import health, playlists, recommendations, tracks
 from serving.errors import NotPublished, VersionChanged
+from serving.limits import RequestLimits
 from serving.models import ModelCache
 from serving.pool import database_url, make_pool
 from serving.settings import Settings
@@ -20,6 +23,35 @@ from serving.settings import Settings
 log = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "the database is unavailable"
+BUSY = "the service is at capacity: every database connection is in use"
+MAX_ERRORS = 20  # validation errors listed in a 422
+RECENT_S = 10.0  # a full pool this soon after a database failure is not "busy"
+
+
+def _short(value, limit: int = 200) -> str:
+    """Text safe to answer with: cut to `limit` characters, lone surrogates escaped."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def validation_errors(errors: list[dict]) -> list[dict]:
+    """The location, message and type of each error, without the input it was given (which
+    may be large, or not encodable: NaN, lone surrogates)."""
+    out = [
+        {
+            "loc": [e if isinstance(e, int) else _short(e, 64) for e in error.get("loc", ())],
+            "msg": _short(error.get("msg", "")),
+            "type": _short(error.get("type", ""), 64),
+        }
+        for error in errors[:MAX_ERRORS]
+    ]
+    if len(errors) > MAX_ERRORS:
+        out.append({"loc": [], "msg": f"and {len(errors) - MAX_ERRORS} more", "type": "more"})
+    return out
+
+
 NOT_PUBLISHED = "no model version is published yet"
 VERSION_CHANGING = "a new model version is going live"
 INVALID_TEXT = "the request holds text the database cannot store (e.g. NUL characters)"
@@ -55,11 +87,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": str(settings.retry_after_s)},
         )
 
+    def busy() -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": BUSY}, headers={"Retry-After": "1"})
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many_waiting(request: Request, error: Exception) -> JSONResponse:
+        return busy()
+
+    failures = {"errors": 0, "at": -float("inf")}  # the pool's failed connects, and when
+
+    def recently_failed(pool) -> bool:
+        """Whether the database failed a connect or a statement in the last RECENT_S."""
+        errors = pool.get_stats().get("connections_errors", 0)
+        if errors > failures["errors"]:
+            failures.update(errors=errors, at=time.monotonic())
+        return time.monotonic() - failures["at"] < RECENT_S
+
     @app.exception_handler(PoolTimeout)
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_down(request: Request, error: Exception) -> JSONResponse:
+    async def no_connection(request: Request, error: Exception) -> JSONResponse:
+        """Busy when every connection is in use and the database has not failed lately;
+        otherwise it is unavailable (stopped, restarting, refusing connections)."""
+        pool = request.app.state.pool
+        stats = pool.get_stats()
+        in_use = stats.get("pool_size", 0) > 0 and stats.get("pool_available", 0) == 0
+        if in_use and not recently_failed(pool):
+            return busy()
         log.warning("database unavailable: %s", error)
         return unavailable(DATABASE_UNAVAILABLE)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(request: Request, error: Exception) -> JSONResponse:
+        failures["at"] = time.monotonic()
+        log.warning("database unavailable: %s", error)
+        return unavailable(DATABASE_UNAVAILABLE)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": validation_errors(error.errors())})
 
     @app.exception_handler(NotPublished)
     @app.exception_handler(psycopg.errors.UndefinedTable)
@@ -76,4 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, recommendations, playlists, tracks):
         app.include_router(module.router)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        request_timeout_s=settings.request_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
     return app

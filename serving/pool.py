@@ -55,7 +55,11 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
+        max_waiting=settings.pool_max_waiting,
+        kwargs={"connect_timeout": settings.connect_timeout_s},
         configure=configure,
+        # a connection the database dropped (a restart) is replaced before a request gets it
+        check=AsyncConnectionPool.check_connection,
         open=False,
         name="algorhythms",
     )

@@ -1,28 +1,98 @@
-"""Request and response bodies."""
+"""Request and response bodies.
 
+Requests are typed strictly: integers are numbers without a fraction (`10`, `10.0`; not `true`,
+not `"10"`), numbers are finite, text holds no lone UTF-16 surrogate (a `\ud800` escape that
+encodes no character), and a song's features are the named fields plus at most MAX_EXTERNAL
+numeric `feature_*` fields.
+"""
+
+import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Le
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 MAX_COUNT = 500
 MAX_SONGS = 500
 MAX_EXCLUDE = 2000
 MAX_DISLIKES = 200
+MAX_TEXT = 500
+MAX_EXTERNAL = 32
+EXTERNAL = re.compile(r"feature_[A-Za-z0-9_]{1,56}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-Uri = Annotated[str, Field(min_length=1, max_length=200)]
-Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+
+def _plain_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not hold NUL characters")
+    if _SURROGATE.search(value):
+        raise ValueError("text must not hold lone UTF-16 surrogates")
+    return value
+
+
+# No NUL character (PostgreSQL text cannot hold one), no lone surrogate.
+Text = Annotated[
+    str, Field(json_schema_extra={"pattern": "^[^\\x00]*$"}), AfterValidator(_plain_text)
+]
+Uri = Annotated[Text, Field(min_length=1, max_length=200)]
+Name = Annotated[Text, Field(max_length=MAX_TEXT)]
+
+
+def _json_integer(value):
+    """An integer as JSON Schema has it: a number without a fraction (`10` or `10.0`); never a
+    boolean or a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_integer)]
+DurationMs = Annotated[int, Strict(), Ge(0), Le(86_400_000), BeforeValidator(_json_integer)]
 
 
 class SongFeatures(BaseModel):
-    """What is known of a song outside the catalogue; any field may be left out. Names of
-    numeric features published with the model (`feature_*`) are accepted too."""
+    """What is known of a song outside the catalogue; any field may be left out. Numeric
+    features published with the model (`feature_*` names) are accepted too, no other field."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "additionalProperties": False,
+            "patternProperties": {f"^{EXTERNAL.pattern}$": {"type": "number"}},
+            "maxProperties": 4 + MAX_EXTERNAL,
+        },
+    )
 
-    name: str | None = Field(default=None, max_length=500)
-    artist: str | None = Field(default=None, max_length=500)
-    album: str | None = Field(default=None, max_length=500)
-    duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    name: Name | None = None
+    artist: Name | None = None
+    album: Name | None = None
+    duration_ms: DurationMs | None = None
+
+    @model_validator(mode="after")
+    def _external_features(self):
+        extra = self.model_extra or {}
+        if len(extra) > MAX_EXTERNAL:
+            raise ValueError(f"at most {MAX_EXTERNAL} feature_* fields")
+        for key, value in extra.items():
+            if not EXTERNAL.fullmatch(key):
+                raise ValueError(
+                    f"unknown field {key[:60]!r}: the fields are name, artist, album, "
+                    "duration_ms and numeric feature_* fields"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{key} must be a number")
+            if not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number")
+        return self
 
 
 class Song(BaseModel):
@@ -43,16 +113,16 @@ class PlaylistTrack(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     track_uri: Uri
-    track_name: str | None = Field(default=None, max_length=500)
-    artist_name: str | None = Field(default=None, max_length=500)
-    album_name: str | None = Field(default=None, max_length=500)
-    duration_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    track_name: Name | None = None
+    artist_name: Name | None = None
+    album_name: Name | None = None
+    duration_ms: DurationMs | None = None
 
 
 class ContinuationRequest(BaseModel):
     """A playlist to continue: its title, its tracks (uris or MPD track objects), or both."""
 
-    name: str | None = Field(default=None, max_length=500)
+    name: Name | None = None
     tracks: list[Uri | PlaylistTrack] = Field(default_factory=list, max_length=MAX_SONGS)
     count: Count = 500
 

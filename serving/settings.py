@@ -21,8 +21,26 @@ class Settings(BaseSettings):
     # More connections than about twice the database's cores only add contention (on two cores,
     # 16 connections doubled p99 latency against 4 under the same load).
     pool_max_size: int = Field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)), ge=1)
-    pool_timeout_s: float = Field(default=5.0, gt=0)
+    # How long a request waits for a pooled connection, and how many may wait at once: beyond
+    # either, it is answered 503 "busy" at once instead of queueing for seconds.
+    pool_timeout_s: float = Field(default=2.0, gt=0)
+    pool_max_waiting: int = Field(default=32, ge=0)
+    # Connecting to the database (a stopped or frozen one) gives up after this long.
+    connect_timeout_s: int = Field(default=3, ge=1)
     statement_timeout_ms: int = Field(default=5000, ge=0)
+    # Every request is answered within this long: past it, 503 (see serving.limits).
+    request_timeout_s: float = Field(default=5.0, gt=0)
+    # Request bodies: at most this many bytes (413 beyond it; the largest valid request, every
+    # list and text at its limit in 4-byte UTF-8 characters, is about 6.7 MB), sent within
+    # body_timeout_s (408 beyond it).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # Connections (serving.server): a connection that has not sent a request's headers this
+    # long after opening or after its previous answer is closed; idle keep-alive connections
+    # after keep_alive_s; connections and requests beyond max_connections get 503.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_s: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=512, ge=1)
     ef_search: int = Field(default=64, ge=1, le=1000)
     max_scan_tuples: int = Field(default=20000, ge=1)
     dislike_weight: float = Field(default=0.5, ge=0)

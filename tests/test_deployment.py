@@ -32,6 +32,15 @@ def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def host_and_port(port) -> tuple[str, int]:
+    """(host address, container port) of a published port as `config` prints it: a mapping,
+    or 'host:published:target/proto'."""
+    if isinstance(port, dict):
+        return port.get("host_ip") or "0.0.0.0", int(port["target"])
+    parts = str(port).split("/")[0].split(":")
+    return (parts[0] if len(parts) == 3 else "0.0.0.0"), int(parts[-1])
+
+
 def test_compose_file_is_valid_and_wires_the_services_through_the_environment():
     run = compose_config({"POSTGRES_PASSWORD": "secret"})
     assert run.returncode == 0, run.stderr
@@ -55,6 +64,15 @@ def test_compose_file_is_valid_and_wires_the_services_through_the_environment():
     # The daemon launches run containers: it needs the Docker socket, and they need the named
     # network and volume that docker/dagster.yaml names.
     assert any("docker.sock" in str(v) for v in services["dagster-daemon"]["volumes"])
+    assert [str(g) for g in services["dagster-daemon"]["group_add"]] == ["0"]
+    # Only the API listens on every interface; the unauthenticated UIs on the loopback, and
+    # only the daemon (which launches runs) gets the Docker socket.
+    assert not any("docker.sock" in str(v) for v in services["dagster-webserver"]["volumes"])
+    for name, port in (("dagster-webserver", 3000), ("spark-master", 8080)):
+        (published,) = services[name]["ports"]
+        assert host_and_port(published) == ("127.0.0.1", port), published
+    (api_port,) = services["api"]["ports"]
+    assert host_and_port(api_port) == ("0.0.0.0", 8000)
     config = yaml.safe_load(run.stdout)
     assert config["networks"]["default"]["name"] == "algorhythms"
     assert config["volumes"]["data"]["name"] == "algorhythms-data"

@@ -56,7 +56,8 @@ def raw_mpd_slices(
     started = time.perf_counter()
     result = ingest_slices(
         spark,
-        [path.resolve().as_uri() for key, path in files.items() if key not in missing],
+        # not percent-encoded: Spark takes the text after file:// as the path itself
+        [f"file://{path.resolve()}" for key, path in files.items() if key not in missing],
         wh,
         log=context.log,
     )
@@ -72,7 +73,12 @@ def raw_mpd_slices(
     checks = []
     if result.written:
         with_tracks = [k for k, stats in result.written.items() if stats.tracks]
-        checks = raw_slice_checks(spark, wh, list(result.written), with_tracks)
+        try:
+            checks = raw_slice_checks(spark, wh, list(result.written), with_tracks)
+        except BaseException:
+            # the partitions are in the warehouse already: record them before failing
+            _record_written_slices(context, result, seconds)
+            raise
     return dg.MaterializeResult(
         metadata=metadata.slices([result.written[k] for k in keys], seconds),
         check_results=checks,

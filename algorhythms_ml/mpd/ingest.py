@@ -17,19 +17,28 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from algorhythms_ml.mpd.slices import SUFFIX, slice_key
-from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Staging, Warehouse
+from algorhythms_ml.mpd.slices import slice_key
+from algorhythms_ml.warehouse import PARTITION_COLUMN, FileSystem, Staging, Warehouse, read_table
 from algorhythms_store.progress import Progress
 
 PLAYLISTS = "playlists"
 PLAYLIST_TRACKS = "playlist_tracks"
 QUARANTINE = "quarantine"
 TABLES = (PLAYLISTS, PLAYLIST_TRACKS, QUARANTINE)
+
+EMPTY = "file is empty: no JSON document"
+TRAILING = "data after the JSON document's closing brace"
+BAD_NAME = (
+    "the file name holds a character a partition key cannot (one of "
+    "\" # % ' * / : = ? \\ { } [ ] ^ , or a control character): rename the file"
+)
+UNSAFE_KEY = re.compile(r"[\x00-\x1f\x7f\"#%'*/:=?\\{}\[\]^,]")
 
 TRACK_URI_PATTERN = r"^spotify:track:[0-9A-Za-z]+$"
 INT_PATTERN = r"^-?[0-9]+$"
@@ -131,7 +140,13 @@ class IngestResult:
 
 
 def _int_or_null(col: F.Column, dtype: str = "int") -> F.Column:
-    return F.when(F.trim(col).rlike(INT_PATTERN), F.trim(col).cast(dtype))
+    """An integer field: null when it is not an integer or out of the type's range."""
+    return F.when(F.trim(col).rlike(INT_PATTERN), F.trim(col).try_cast(dtype))
+
+
+def _text(col: F.Column) -> F.Column:
+    """A text field without NUL characters (PostgreSQL text cannot hold them): stripped."""
+    return F.regexp_replace(col, "\u0000", "")
 
 
 def _parse(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -169,8 +184,15 @@ def _parse(spark: SparkSession, files: list[str]) -> DataFrame:
             ~F.trim("p.pid").rlike(INT_PATTERN),
             F.concat(F.lit("pid is not an integer: "), F.substring("p.pid", 1, 40)),
         )
+        .when(
+            F.trim("p.pid").try_cast("long").isNull(),
+            F.concat(F.lit("pid is out of range: "), F.substring("p.pid", 1, 40)),
+        )
         .when(F.col("p.tracks").isNull(), F.lit("missing tracks"))
-        .when(F.col("t").isNull(), F.lit("tracks is not a list of track objects"))
+        .when(
+            F.col("t").isNull() | ~F.ltrim("p.tracks").startswith("["),
+            F.lit("tracks is not a list of track objects"),
+        )
         .when(
             bad_track > 0,
             F.when(
@@ -195,10 +217,18 @@ def _parse(spark: SparkSession, files: list[str]) -> DataFrame:
     return rows
 
 
+def _key_map(key_of: dict[str, str]) -> F.Column:
+    """The partition key of each file, as Spark names the file (`input_file_name`)."""
+    pairs = [F.lit(x) for item in sorted(key_of.items()) for x in item]
+    return F.create_map(*pairs) if pairs else F.create_map().cast("map<string,string>")
+
+
+def _with_key(frame: DataFrame, key_of: dict[str, str]) -> DataFrame:
+    return frame.withColumn(PARTITION_COLUMN, _key_map(key_of)[F.col("file")])
+
+
 def _partition_col() -> F.Column:
-    # The Spark form of slices.slice_key: the file name without its suffix.
-    name = F.regexp_extract("file", r"([^/]+)$", 1)
-    return F.regexp_replace(name, re.escape(SUFFIX) + "$", "").alias(PARTITION_COLUMN)
+    return F.col(PARTITION_COLUMN)
 
 
 def _playlists(valid: DataFrame) -> DataFrame:
@@ -211,8 +241,8 @@ def _playlists(valid: DataFrame) -> DataFrame:
     collaborative = F.lower(F.trim("p.collaborative"))
     return valid.select(
         "pid",
-        F.col("p.name").alias("name"),
-        F.col("p.description").alias("description"),
+        _text(F.col("p.name")).alias("name"),
+        _text(F.col("p.description")).alias("description"),
         F.when(collaborative == "true", True)
         .when(collaborative == "false", False)
         .alias("collaborative"),
@@ -222,11 +252,11 @@ def _playlists(valid: DataFrame) -> DataFrame:
 
 
 def _playlist_tracks(valid: DataFrame) -> DataFrame:
-    exploded = valid.select("pid", "file", F.posexplode("t").alias("index", "x"))
+    exploded = valid.select("pid", PARTITION_COLUMN, F.posexplode("t").alias("index", "x"))
     return exploded.select(
         "pid",
         F.coalesce(_int_or_null(F.col("x.pos")), F.col("index")).alias("pos"),
-        *[F.col(f"x.{n}").alias(n) for n in TRACK_FIELDS if n not in ("pos", "duration_ms")],
+        *[_text(F.col(f"x.{n}")).alias(n) for n in TRACK_FIELDS if n not in ("pos", "duration_ms")],
         _int_or_null(F.col("x.duration_ms")).alias("duration_ms"),
         _partition_col(),
     )
@@ -243,11 +273,61 @@ def _quarantine(bad: DataFrame) -> DataFrame:
     )
 
 
+def _duplicates_across_slices(
+    spark: SparkSession, warehouse: Warehouse, good: DataFrame, keys: list[str]
+) -> DataFrame:
+    """The rule for a pid in more than one slice: the slice already in the warehouse keeps it;
+    among the files of this run, the first by partition key keeps it. Every other record with
+    that pid is quarantined ("duplicate pid (in slice <key>)"), so two playlists never merge."""
+    valid = F.col("reason").isNull()
+    earlier = Window.partitionBy("pid").orderBy(PARTITION_COLUMN, "record_index")
+    owner = F.first(F.when(valid, F.col(PARTITION_COLUMN)), ignorenulls=True).over(earlier)
+    good = good.withColumn("_owner", F.when(valid, owner))
+    existing = (
+        read_table(spark, warehouse.table(PLAYLISTS), PLAYLISTS_SCHEMA)
+        .where(~F.col(PARTITION_COLUMN).isin(keys))
+        .groupBy("pid")
+        .agg(F.min(PARTITION_COLUMN).alias("_held_by"))
+    )
+    good = good.join(existing, "pid", "left")
+    reason = (
+        F.when(~valid, F.col("reason"))
+        .when(
+            F.col("_held_by").isNotNull(),
+            F.concat(F.lit("duplicate pid (in slice "), F.col("_held_by"), F.lit(")")),
+        )
+        .when(
+            F.col("_owner") != F.col(PARTITION_COLUMN),
+            F.concat(F.lit("duplicate pid (in slice "), F.col("_owner"), F.lit(")")),
+        )
+    )
+    return good.withColumn("reason", reason).drop("_owner", "_held_by")
+
+
+def _raw_text_of_duplicates(
+    spark: SparkSession, staging: Staging, good: DataFrame, files: dict[str, str]
+) -> DataFrame:
+    """Raw text for the records found duplicates of another slice's: only quarantined records
+    kept theirs through parsing, so the files that have such records are read again."""
+    late = good.where(F.col("reason").startswith("duplicate pid (in slice") & F.col("raw").isNull())
+    keys = [r[0] for r in late.select(PARTITION_COLUMN).distinct().collect()]
+    if not keys:
+        return good
+    raw = _parse(spark, [files[k] for k in keys]).select(
+        "file", "record_index", F.col("raw").alias("_raw")
+    )
+    joined = good.join(raw, ["file", "record_index"], "left")
+    joined = joined.withColumn(
+        "raw", F.when(F.col("reason").isNotNull(), F.coalesce("raw", "_raw"))
+    ).drop("_raw")
+    return staging.stage("good_with_raw", joined)
+
+
 def _json_error(spark: SparkSession, file: str) -> str:
     """Where a file stops being valid JSON, in the words of Python's parser."""
     text = spark.read.text(file, wholetext=True).first()
     if text is None or not text[0].strip():
-        return "file is empty"
+        return EMPTY
     try:
         doc = json.loads(text[0])
     except json.JSONDecodeError as exc:
@@ -255,6 +335,21 @@ def _json_error(spark: SparkSession, file: str) -> str:
     if not isinstance(doc, dict) or not isinstance(doc.get("playlists"), list):
         return 'not an MPD slice: no "playlists" list at the top level'
     return "unreadable by Spark's JSON reader"
+
+
+def _trailing_data(spark: SparkSession, files: list[str]) -> set[str]:
+    """The files (as Spark names them) with something after their JSON document's closing
+    brace: Spark's reader would ignore it. Only each file's end is kept from the read."""
+    ends = (
+        spark.read.text(files, wholetext=True)
+        .select(
+            F.input_file_name().alias("file"),
+            F.substring(F.rtrim("value"), -1, 1).alias("last"),
+        )
+        .where(F.col("last") != "}")
+        .collect()
+    )
+    return {r["file"] for r in ends}
 
 
 def _without_raw_text_of_valid_records(parsed: DataFrame) -> DataFrame:
@@ -265,65 +360,52 @@ def _without_raw_text_of_valid_records(parsed: DataFrame) -> DataFrame:
 
 
 def _file_summary(parsed: DataFrame) -> list[Row]:
-    """Per file: whether it is corrupt, and its valid playlists and tracks."""
-    valid = F.col("reason").isNull()
-    return (
-        parsed.groupBy("file")
-        .agg(
-            F.max(F.when(F.col("reason") == "corrupt file", 1).otherwise(0)).alias("corrupt"),
-            F.sum(F.when(valid, 1).otherwise(0)).alias("playlists"),
-            F.sum(F.when(valid, F.size("t")).otherwise(0)).alias("tracks"),
-        )
-        .collect()
-    )
+    """Per file (as Spark names it): whether it is corrupt."""
+    corrupt = F.when(F.col("reason") == "corrupt file", 1).otherwise(0)
+    return parsed.groupBy("file").agg(F.max(corrupt).alias("corrupt")).collect()
 
 
 def _file_failures(
-    spark: SparkSession, summary: list[Row], log: logging.Logger
+    spark: SparkSession,
+    files: dict[str, str],
+    summary: list[Row],
+    key_of: dict[str, str],
+    trailing: set[str],
 ) -> dict[str, FileError]:
-    """The files that are not valid JSON, by key, with where they stop being valid."""
+    """The files that cannot be ingested, by key, with why: not valid JSON (and where it
+    stops being valid), empty, or with data after the document."""
     failed: dict[str, FileError] = {}
     for row in summary:
+        key = key_of[row["file"]]
         if row["corrupt"]:
-            key = slice_key(row["file"])
-            failed[key] = FileError(key, row["file"], _json_error(spark, row["file"]))
-            log.error("%s: %s", row["file"], failed[key].message)
+            failed[key] = FileError(key, files[key], _json_error(spark, files[key]))
+        elif row["file"] in trailing:
+            failed[key] = FileError(key, files[key], TRAILING)
+    for key, file in files.items():
+        if key not in key_of.values():
+            failed[key] = FileError(key, file, EMPTY)
     return failed
 
 
 def _slice_stats(
-    files: dict[str, str],
-    summary: list[Row],
-    parsed: DataFrame,
-    valid: DataFrame,
-    failed: dict[str, FileError],
+    files: dict[str, str], good: DataFrame, failed: dict[str, FileError]
 ) -> dict[str, SliceStats]:
     """Playlists, tracks, quarantine reasons and playlist lengths of every slice written."""
-    by_key = {slice_key(r["file"]): r for r in summary}
-    stats: dict[str, SliceStats] = {}
-    for key, file in files.items():
-        if key in failed:
-            continue
-        row = by_key.get(key)
-        stats[key] = SliceStats(
-            key=key,
-            file=file,
-            playlists=int(row["playlists"]) if row else 0,
-            tracks=int(row["tracks"]) if row else 0,
-        )
-    reasons = (
-        parsed.where(F.col("reason").isNotNull() & (F.col("reason") != "corrupt file"))
-        .groupBy("file", "reason")
-        .count()
-        .collect()
-    )
-    for row in reasons:
-        s = stats[slice_key(row["file"])]
-        generic = row["reason"].split(":")[0]
+    stats = {
+        key: SliceStats(key=key, file=file) for key, file in files.items() if key not in failed
+    }
+    reasons = good.where(F.col("reason").isNotNull()).groupBy(PARTITION_COLUMN, "reason").count()
+    for row in reasons.collect():
+        s = stats[row[PARTITION_COLUMN]]
+        generic = row["reason"].split(":")[0].split(" (")[0]
         s.reasons[generic] = s.reasons.get(generic, 0) + int(row["count"])
         s.quarantined += int(row["count"])
-    for row in valid.select("file", F.size("t").alias("n")).collect():
-        stats[slice_key(row["file"])].lengths.append(int(row["n"]))
+    lengths = good.where(F.col("reason").isNull()).select(PARTITION_COLUMN, F.size("t").alias("n"))
+    for row in lengths.collect():
+        s = stats[row[PARTITION_COLUMN]]
+        s.lengths.append(int(row["n"]))
+        s.playlists += 1
+        s.tracks += int(row["n"])
     return stats
 
 
@@ -361,20 +443,37 @@ def ingest_slices(
     by_key = {slice_key(f): f for f in files}
     if len(by_key) != len(files):
         raise ValueError("two slice files share a partition key (the same file name)")
+    failed = {
+        key: FileError(key, file, BAD_NAME)
+        for key, file in by_key.items()
+        if UNSAFE_KEY.search(key)
+    }
+    readable = {k: f for k, f in by_key.items() if k not in failed}
     with Staging(spark, warehouse) as staging:
-        parsed = staging.stage("parsed", _without_raw_text_of_valid_records(_parse(spark, files)))
-        summary = _file_summary(parsed)
-        failed = _file_failures(spark, summary, log)
-        good = parsed.where(~F.col("file").isin([e.file for e in failed.values()]))
-        valid = good.where(F.col("reason").isNull())
-        outputs = {
-            PLAYLISTS: _playlists(valid),
-            PLAYLIST_TRACKS: _playlist_tracks(valid),
-            QUARANTINE: _quarantine(good.where(F.col("reason").isNotNull())),
-        }
-        for name, frame in outputs.items():
-            frame.write.partitionBy(PARTITION_COLUMN).parquet(staging.path(name))
-        stats = _slice_stats(by_key, summary, parsed, valid, failed)
+        if readable:
+            parsed = staging.stage(
+                "parsed", _without_raw_text_of_valid_records(_parse(spark, list(readable.values())))
+            )
+            summary = _file_summary(parsed)
+            # Spark names a file by its URI, percent-encoded: back to the key of the file given
+            key_of = {r["file"]: slice_key(unquote(r["file"])) for r in summary}
+            trailing = _trailing_data(spark, list(readable.values()))
+            failed.update(_file_failures(spark, readable, summary, key_of, trailing))
+            good = _with_key(parsed, key_of).where(~F.col(PARTITION_COLUMN).isin(list(failed)))
+            written = [k for k in readable if k not in failed]
+            good = staging.stage("good", _duplicates_across_slices(spark, warehouse, good, written))
+            good = _raw_text_of_duplicates(spark, staging, good, readable)
+            valid = good.where(F.col("reason").isNull())
+            outputs = {
+                PLAYLISTS: _playlists(valid),
+                PLAYLIST_TRACKS: _playlist_tracks(valid),
+                QUARANTINE: _quarantine(good.where(F.col("reason").isNotNull())),
+            }
+            for name, frame in outputs.items():
+                frame.write.partitionBy(PARTITION_COLUMN).parquet(staging.path(name))
+        for error in failed.values():
+            log.error("%s: %s", error.file, error.message)
+        stats = _slice_stats(readable, good, failed) if readable else {}
         _replace_partitions(FileSystem(spark), warehouse, staging, stats, log)
     return IngestResult(stats, failed)
 

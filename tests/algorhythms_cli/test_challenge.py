@@ -38,3 +38,36 @@ def test_challenge_submission_has_500_distinct_new_tracks_per_playlist(database,
         assert len(tracks) == 500 and len(set(tracks)) == 500
         assert not {t["track_uri"] for t in playlist["tracks"]} & set(tracks)
     assert rows[1][1:51] == [uri(i) for i in range(50)]  # "rock" playlists hold cluster 0
+
+
+def test_gzipped_challenge_set_and_submission_with_the_2018_team_info_line(database, tmp_path):
+    import gzip
+
+    import pytest
+
+    from algorhythms_cli.challenge import read_challenge_set, team_info
+
+    publish_catalogue(database, catalogue("v1"), coldstart=coldstart(), title_tracks=titles())
+    challenge = {"playlists": [{"pid": 5, "name": "rock", "tracks": [{"track_uri": uri(3)}]}]}
+    path = tmp_path / "challenge_set.json.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump(challenge, f)
+    out = tmp_path / "submission.csv.gz"
+    team = team_info("The Band", "creative", "band@example.org")
+    asyncio.run(run_challenge(database, path, out, count=20, team=team))
+    with gzip.open(out, "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    # the 2018 verify_submission.py: team_info, team name, main|creative, email
+    assert rows[0] == ["team_info", "The Band", "creative", "band@example.org"]
+    assert rows[1][0] == "5" and len(rows[1]) == 21 and uri(3) not in rows[1]
+    assert team_info() == ["team_info", "AlgoRhythms", "main", "algorhythms@example.org"]
+    for bad in (("x", "sideways", "a@b"), ("x,y", "main", "a@b"), ("x", "main", "nobody")):
+        with pytest.raises(ValueError):
+            team_info(*bad)
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match="not a challenge set"):
+        read_challenge_set(broken)
+    (tmp_path / "other.json").write_text('{"items": []}')
+    with pytest.raises(ValueError, match='no "playlists"'):
+        read_challenge_set(tmp_path / "other.json")

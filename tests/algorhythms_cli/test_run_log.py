@@ -41,3 +41,37 @@ def test_the_terminal_shows_each_step_its_rows_progress_and_failure_as_it_happen
     assert lines[2].startswith("counting: 3/3 (100%) in ")
     assert re.fullmatch(r"counted: done in [\d.]+ s, 1,234 rows", lines[3])
     assert lines[4:] == ["broken: started", "broken: FAILED: second line of the reason"]
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="checked")])
+def checked() -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="has_rows", passed=False, description="0 rows in slice mpd.slice.0-9"
+            )
+        ]
+    )
+
+
+@dg.asset_check(asset=checked)
+def symmetric() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.WARN, description="3 edges lack a twin"
+    )
+
+
+def test_failed_asset_checks_are_shown_with_why_and_collected():
+    out, failed = io.StringIO(), []
+    with dg.DagsterInstance.ephemeral() as instance:
+        job = dg.Definitions(
+            assets=[checked], asset_checks=[symmetric], jobs=[dg.define_asset_job("checks")]
+        ).resolve_job_def("checks")
+        with_terminal_logger(job, out, failed).execute_in_process(
+            run_config={"loggers": {LOGGER: {}}}, instance=instance, raise_on_error=False
+        )
+    assert failed == [
+        "check has_rows on checked failed (error): 0 rows in slice mpd.slice.0-9",
+        "check symmetric on checked failed (warn): 3 edges lack a twin",
+    ]
+    assert "checked: check has_rows on checked failed (error): 0 rows" in out.getvalue()

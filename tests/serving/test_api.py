@@ -174,7 +174,7 @@ def test_malformed_json_and_nul_text_are_422_not_500(api):
     assert response.status_code == 422
     response = recommend(api, songs=[{"id": "a\u0000b"}])
     assert response.status_code == 422
-    assert "NUL" in response.json()["detail"]
+    assert "NUL" in response.json()["detail"][0]["msg"]
 
 
 def test_continue_a_playlist_from_its_tracks(api):
