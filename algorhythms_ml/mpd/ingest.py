@@ -337,19 +337,30 @@ def _json_error(spark: SparkSession, file: str) -> str:
     return "unreadable by Spark's JSON reader"
 
 
+def trailing_data(text: str | None) -> bool:
+    """Whether a JSON text has something after its first document (which Spark's reader
+    would ignore); False for text that is not JSON at all (reported as such elsewhere)."""
+    if text is None:
+        return False
+    body = text.lstrip()
+    try:
+        _, end = json.JSONDecoder().raw_decode(body)
+    except ValueError:
+        return False
+    return bool(body[end:].strip())
+
+
 def _trailing_data(spark: SparkSession, files: list[str]) -> set[str]:
-    """The files (as Spark names them) with something after their JSON document's closing
-    brace: Spark's reader would ignore it. Only each file's end is kept from the read."""
-    ends = (
+    """The files (as Spark names them) with data after their JSON document: each file's text
+    is decoded once more, in the executors, to find where its document ends."""
+    has_trailing = F.udf(trailing_data, T.BooleanType())
+    rows = (
         spark.read.text(files, wholetext=True)
-        .select(
-            F.input_file_name().alias("file"),
-            F.substring(F.rtrim("value"), -1, 1).alias("last"),
-        )
-        .where(F.col("last") != "}")
+        .select(F.input_file_name().alias("file"), has_trailing("value").alias("trailing"))
+        .where("trailing")
         .collect()
     )
-    return {r["file"] for r in ends}
+    return {r["file"] for r in rows}
 
 
 def _without_raw_text_of_valid_records(parsed: DataFrame) -> DataFrame:

@@ -145,3 +145,46 @@ def test_sensor_registers_new_slices_and_reruns_changed_ones(mpd_dir):
         third = mpd_slice_sensor(context)
         assert [r.partition_key for r in third.run_requests] == ["mpd.slice.1000-1999"]
         assert not third.dynamic_partitions_requests
+
+
+def test_bad_files_fail_alone_and_the_warehouse_agrees_with_dagster(spark, generated_mpd, tmp_path):
+    """An empty slice, one with data after its document and one with an odd name next to good
+    ones: the bad ones fail the run with their reasons, and the partitions in the warehouse are
+    exactly those Dagster records as materialised."""
+    import json
+
+    import pandas as pd
+
+    folder = tmp_path / "mpd"
+    folder.mkdir()
+    shutil.copy(generated_mpd / "mpd.slice.0-999.json", folder / "mpd.slice.0-999.json")
+    copy = json.loads((generated_mpd / "mpd.slice.1000-1999.json").read_text())
+    (folder / "mpd.slice.1000-1999 (copy).json").write_text(json.dumps(copy))
+    (folder / "mpd.slice.2000-2999.json").write_bytes(b"")
+    (folder / "mpd.slice.3000-3999.json").write_text(json.dumps(copy) + "\n]}")
+    resources = {
+        "pyspark": PySparkResource(spark_config={"spark.master": "local[2]"}),
+        "warehouse": WarehouseResource(root=str(tmp_path / "warehouse")),
+        "mpd_source": MpdSourceResource(path=str(folder)),
+    }
+    with dg.instance_for_test() as instance:
+        keys = sorted(MpdSourceResource(path=str(folder)).slice_files())
+        assert len(keys) == 4
+        instance.add_dynamic_partitions(mpd_slices.name, keys)
+        result = dg.materialize(
+            [raw_mpd_slices],
+            instance=instance,
+            resources=resources,
+            tags={
+                "dagster/asset_partition_range_start": keys[0],
+                "dagster/asset_partition_range_end": keys[-1],
+            },
+            raise_on_error=False,
+        )
+        assert not result.success
+        message = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+        assert "file is empty" in message.error.message
+        assert "data after the JSON document" in message.error.message
+        recorded = instance.get_materialized_partitions(raw_mpd_slices.key)
+    written = set(pd.read_parquet(tmp_path / "warehouse" / "playlists", columns=["slice"])["slice"])
+    assert recorded == written == {"mpd.slice.0-999", "mpd.slice.1000-1999 (copy)"}
