@@ -353,7 +353,7 @@ def trailing_data(text: str | None) -> bool:
 def _trailing_data(spark: SparkSession, files: list[str]) -> set[str]:
     """The files (as Spark names them) with data after their JSON document: each file's text
     is decoded once more, in the executors, to find where its document ends."""
-    has_trailing = F.udf(trailing_data, T.BooleanType())
+    has_trailing = F.udf(lambda text: trailing_data(text), T.BooleanType())
     rows = (
         spark.read.text(files, wholetext=True)
         .select(F.input_file_name().alias("file"), has_trailing("value").alias("trailing"))
