@@ -60,7 +60,7 @@ class RequestLimits:
         self.body_timeout_s = body_timeout_s
         self.request_timeout_s = request_timeout_s
         self.retry_after_s = retry_after_s
-        self._abandoned: set[asyncio.Task] = set()  # cancelled, still ending
+        self._answers: set[asyncio.Task] = set()  # 503s being sent by expired requests
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -106,33 +106,39 @@ class RequestLimits:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        # A task of its own, not awaited once cancelled: a statement on a hung database may
-        # take the driver seconds to give up on, and the client is answered now.
-        task = asyncio.ensure_future(self.app(scope, bounded_receive, tracked_send))
-        done, _ = await asyncio.wait({task}, timeout=self.request_timeout_s)
-        if task in done:
-            task.result()
-            return
-        abandoned = True
-        task.cancel()
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
-        log.warning(
-            "%s %s not answered within %g s: cancelled",
-            scope.get("method"),
-            scope.get("path"),
-            self.request_timeout_s,
-        )
-        if not started:
-            await answer(
-                send,
-                503,
-                f"no answer within {self.request_timeout_s:g} s: the database is slow or "
-                "not answering",
-                {"retry-after": str(self.retry_after_s)},
-            )
+        request = asyncio.current_task()
 
-    def _forget(self, task: asyncio.Task) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("a cancelled request ended with %r", task.exception())
+        def expire() -> None:
+            """Answer 503 now, from a task of its own, and cancel the request: a statement on a
+            hung database may take the driver seconds to give up on."""
+            nonlocal abandoned
+            abandoned = True
+            log.warning(
+                "%s %s not answered within %g s: cancelled",
+                scope.get("method"),
+                scope.get("path"),
+                self.request_timeout_s,
+            )
+            if not started:
+                late = asyncio.ensure_future(
+                    answer(
+                        send,
+                        503,
+                        f"no answer within {self.request_timeout_s:g} s: the database is slow "
+                        "or not answering",
+                        {"retry-after": str(self.retry_after_s)},
+                    )
+                )
+                self._answers.add(late)
+                late.add_done_callback(self._answers.discard)
+            if request is not None:
+                request.cancel()
+
+        timer = loop.call_later(self.request_timeout_s, expire)
+        try:
+            await self.app(scope, bounded_receive, tracked_send)
+        except asyncio.CancelledError:
+            if not abandoned:
+                raise
+        finally:
+            timer.cancel()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -17,7 +16,7 @@ from serving.api.routes import health, playlists, recommendations, tracks
 from serving.errors import NotPublished, VersionChanged
 from serving.limits import RequestLimits
 from serving.models import ModelCache
-from serving.pool import database_url, make_pool
+from serving.pool import DatabaseHealth, database_url, make_pool
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 DATABASE_UNAVAILABLE = "the database is unavailable"
 BUSY = "the service is at capacity: every database connection is in use"
 MAX_ERRORS = 20  # validation errors listed in a 422
-RECENT_S = 10.0  # a full pool this soon after a database failure is not "busy"
 
 
 def _short(value, limit: int = 200) -> str:
@@ -59,11 +57,12 @@ INVALID_TEXT = "the request holds text the database cannot store (e.g. NUL chara
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    database_health = DatabaseHealth()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         url = await asyncio.to_thread(database_url, settings)
-        pool = make_pool(url, settings)
+        pool = make_pool(url, settings, database_health)
         await pool.open(wait=False)
         app.state.pool = pool
         try:
@@ -94,15 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def too_many_waiting(request: Request, error: Exception) -> JSONResponse:
         return busy()
 
-    failures = {"errors": 0, "at": -float("inf")}  # the pool's failed connects, and when
-
-    def recently_failed(pool) -> bool:
-        """Whether the database failed a connect or a statement in the last RECENT_S."""
-        errors = pool.get_stats().get("connections_errors", 0)
-        if errors > failures["errors"]:
-            failures.update(errors=errors, at=time.monotonic())
-        return time.monotonic() - failures["at"] < RECENT_S
-
     @app.exception_handler(PoolTimeout)
     async def no_connection(request: Request, error: Exception) -> JSONResponse:
         """Busy when every connection is in use and the database has not failed lately;
@@ -110,14 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = request.app.state.pool
         stats = pool.get_stats()
         in_use = stats.get("pool_size", 0) > 0 and stats.get("pool_available", 0) == 0
-        if in_use and not recently_failed(pool):
+        if in_use and not database_health.recently_failed(pool):
             return busy()
         log.warning("database unavailable: %s", error)
         return unavailable(DATABASE_UNAVAILABLE)
 
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(request: Request, error: Exception) -> JSONResponse:
-        failures["at"] = time.monotonic()
+        database_health.failed()
         log.warning("database unavailable: %s", error)
         return unavailable(DATABASE_UNAVAILABLE)
 

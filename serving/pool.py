@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -46,7 +48,39 @@ async def configure_connection(conn: AsyncConnection, settings: Settings) -> Non
     )
 
 
-def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
+class DatabaseHealth:
+    """When the database last failed (a connect, a statement): a full pool this soon after is
+    not "busy", and pooled connections are checked before use until it has been well for
+    RECENT_S (after a restart every pooled connection is dead; checking each one always would
+    cost every request a round trip)."""
+
+    RECENT_S = 10.0
+
+    def __init__(self) -> None:
+        self.failed_at = -float("inf")
+        self._pool_errors = 0
+
+    def failed(self) -> None:
+        self.failed_at = time.monotonic()
+
+    def recently_failed(self, pool: AsyncConnectionPool | None = None) -> bool:
+        if pool is not None:
+            errors = pool.get_stats().get("connections_errors", 0)
+            if errors > self._pool_errors:
+                self._pool_errors = errors
+                self.failed()
+        return time.monotonic() - self.failed_at < self.RECENT_S
+
+    async def check(self, conn: AsyncConnection) -> None:
+        if self.recently_failed():
+            await AsyncConnectionPool.check_connection(conn)
+
+
+def make_pool(
+    url: str, settings: Settings, health: DatabaseHealth | None = None
+) -> AsyncConnectionPool:
+    health = health or DatabaseHealth()
+
     async def configure(conn: AsyncConnection) -> None:
         await configure_connection(conn, settings)
 
@@ -58,8 +92,9 @@ def make_pool(url: str, settings: Settings) -> AsyncConnectionPool:
         max_waiting=settings.pool_max_waiting,
         kwargs={"connect_timeout": settings.connect_timeout_s},
         configure=configure,
-        # a connection the database dropped (a restart) is replaced before a request gets it
-        check=AsyncConnectionPool.check_connection,
+        # after a failure, a connection the database dropped (a restart) is replaced before a
+        # request gets it
+        check=health.check,
         open=False,
         name="algorhythms",
     )
