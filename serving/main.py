@@ -55,29 +55,10 @@ VERSION_CHANGING = "a new model version is going live"
 INVALID_TEXT = "the request holds text the database cannot store (e.g. NUL characters)"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    database_health = DatabaseHealth()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        url = await asyncio.to_thread(database_url, settings)
-        pool = make_pool(url, settings, database_health)
-        await pool.open(wait=False)
-        app.state.pool = pool
-        try:
-            yield
-        finally:
-            await pool.close()
-
-    app = FastAPI(
-        title="AlgoRhythms",
-        summary="Playlist continuation and song recommendations from the published vectors.",
-        version="1",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    app.state.models = ModelCache()
+def _add_error_handlers(app: FastAPI, settings: Settings, database_health: DatabaseHealth) -> None:
+    """How a request that cannot be answered is answered: 503 with Retry-After when the database
+    cannot answer (busy, unavailable, nothing published, a version going live), 422 when the
+    request cannot be taken (never echoing it)."""
 
     def unavailable(detail: str) -> JSONResponse:
         return JSONResponse(
@@ -128,6 +109,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid_text(request: Request, error: Exception) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": INVALID_TEXT})
 
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database_health = DatabaseHealth()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        url = await asyncio.to_thread(database_url, settings)
+        pool = make_pool(url, settings, database_health)
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="AlgoRhythms",
+        summary="Playlist continuation and song recommendations from the published vectors.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.models = ModelCache()
+
+    _add_error_handlers(app, settings, database_health)
     for module in (health, recommendations, playlists, tracks):
         app.include_router(module.router)
     app.add_middleware(

@@ -227,10 +227,6 @@ def _with_key(frame: DataFrame, key_of: dict[str, str]) -> DataFrame:
     return frame.withColumn(PARTITION_COLUMN, _key_map(key_of)[F.col("file")])
 
 
-def _partition_col() -> F.Column:
-    return F.col(PARTITION_COLUMN)
-
-
 def _playlists(valid: DataFrame) -> DataFrame:
     ints = [
         _int_or_null(
@@ -247,7 +243,7 @@ def _playlists(valid: DataFrame) -> DataFrame:
         .when(collaborative == "false", False)
         .alias("collaborative"),
         *ints,
-        _partition_col(),
+        PARTITION_COLUMN,
     )
 
 
@@ -258,7 +254,7 @@ def _playlist_tracks(valid: DataFrame) -> DataFrame:
         F.coalesce(_int_or_null(F.col("x.pos")), F.col("index")).alias("pos"),
         *[_text(F.col(f"x.{n}")).alias(n) for n in TRACK_FIELDS if n not in ("pos", "duration_ms")],
         _int_or_null(F.col("x.duration_ms")).alias("duration_ms"),
-        _partition_col(),
+        PARTITION_COLUMN,
     )
 
 
@@ -269,7 +265,7 @@ def _quarantine(bad: DataFrame) -> DataFrame:
         F.col("p.pid").alias("pid"),
         "reason",
         "raw",
-        _partition_col(),
+        PARTITION_COLUMN,
     )
 
 

@@ -25,6 +25,20 @@ def mpd_dir(generated_mpd: Path, tmp_path: Path) -> Path:
     return folder
 
 
+def materialize_slices(instance, resources: dict, keys: list[str]):
+    """raw_mpd_slices over the partitions `keys` in one run, as `algorhythms materialize`."""
+    return dg.materialize(
+        [raw_mpd_slices],
+        instance=instance,
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        },
+        raise_on_error=False,
+    )
+
+
 def checks_of(*assets) -> list:
     """The project's asset checks that target these assets."""
     keys = {key for a in assets for key in a.keys}
@@ -61,16 +75,7 @@ def test_corrupt_slice_fails_its_partition_and_the_rest_materialise(resources, m
     with dg.instance_for_test() as instance:
         keys = sorted(MpdSourceResource(path=str(mpd_dir)).slice_files())
         instance.add_dynamic_partitions(mpd_slices.name, keys)
-        result = dg.materialize(
-            [raw_mpd_slices],
-            instance=instance,
-            resources=resources,
-            tags={
-                "dagster/asset_partition_range_start": keys[0],
-                "dagster/asset_partition_range_end": keys[-1],
-            },
-            raise_on_error=False,
-        )
+        result = materialize_slices(instance, resources, keys)
         assert not result.success
         failure = next(e for e in result.all_events if e.is_step_failure)
         assert "mpd.slice.9000-9999.json: invalid JSON at line 1" in (
@@ -171,16 +176,7 @@ def test_bad_files_fail_alone_and_the_warehouse_agrees_with_dagster(spark, gener
         keys = sorted(MpdSourceResource(path=str(folder)).slice_files())
         assert len(keys) == 4
         instance.add_dynamic_partitions(mpd_slices.name, keys)
-        result = dg.materialize(
-            [raw_mpd_slices],
-            instance=instance,
-            resources=resources,
-            tags={
-                "dagster/asset_partition_range_start": keys[0],
-                "dagster/asset_partition_range_end": keys[-1],
-            },
-            raise_on_error=False,
-        )
+        result = materialize_slices(instance, resources, keys)
         assert not result.success
         message = next(e for e in result.all_events if e.is_step_failure).step_failure_data
         assert "file is empty" in message.error.message
