@@ -153,13 +153,13 @@ async def track_vectors(
     if not ids:
         return {}
     rows = await _rows(conn, sql.TRACK_VECTORS_OF, {"ids": int_array(ids)}, version)
-    return {r[1]: (r[2:6], np.asarray(r[6], np.float32)) for r in rows if r[1] is not None}
+    return {r[1]: (r[2:6], _vector(r[6])) for r in rows if r[1] is not None}
 
 
 async def playlist_vector(conn: AsyncConnection, pid: int) -> tuple[int, np.ndarray | None]:
     """(version, the vector of playlist `pid`, None when there is no such playlist)."""
     row = (await _rows(conn, sql.PLAYLIST_VECTOR, {"pid": pid}))[0]
-    return row[0], None if row[1] is None else np.asarray(row[1], np.float32)
+    return row[0], None if row[1] is None else _vector(row[1])
 
 
 async def similar_playlists(
@@ -193,6 +193,11 @@ async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
         _array(row[4], np.float32),
         _array(row[1], bool),
     ]
+
+
+def _vector(value) -> np.ndarray:
+    """A pgvector value as a float32 array."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
 
 
 def _array(value: np.ndarray | None, dtype) -> np.ndarray:
