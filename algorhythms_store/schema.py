@@ -21,6 +21,11 @@ A version is published as a set of tables swapped in together:
 - `track_stats`: per track its artist id, popularity, its artist's popularity and the sum of
   its artist's tracks' popularity; indexed by artist and popularity (an artist's top tracks).
 - `artist_neighbors`: artist -> its most frequent co-occurring artists, cosine weights.
+- `playlist_vectors`: one row per ingested playlist: pid, name, length (distinct tracks), its
+  first few tracks and `embedding vector(dim)`, the normalised mean of its tracks' unit vectors,
+  with an HNSW index (`vector_cosine_ops`): similar playlists.
+- `track_map`: (track_id, x, y), the 2D layout of the most popular tracks' vectors (the web
+  page's embedding map).
 - `track_model` also holds the playlist ranker (a LightGBM text model,
   algorhythms_store.ranking).
 
@@ -48,6 +53,8 @@ TRACK_NEIGHBORS = "track_neighbors"
 PLAYLIST_MEMBERS = "playlist_members"
 TRACK_STATS = "track_stats"
 ARTIST_NEIGHBORS = "artist_neighbors"
+PLAYLIST_VECTORS = "playlist_vectors"
+TRACK_MAP = "track_map"
 MODEL_VERSIONS = "model_versions"
 STAGING = "_staging"
 PREVIOUS = "_previous"
@@ -223,6 +230,29 @@ PUBLISHED_TABLES = (
         indexes=(Index("artist", "(artist_id, popularity DESC, track_id)"),),
     ),
     _neighbors(ARTIST_NEIGHBORS),
+    Table(
+        PLAYLIST_VECTORS,
+        (
+            Column("pid", INTEGER),
+            Column("name", TEXT, nullable=True),
+            Column("length", INTEGER),
+            Column("track_ids", INTEGER_ARRAY),
+            Column("embedding", VECTOR),
+        ),
+        primary_key=("pid",),
+        indexes=(
+            Index(
+                "embedding",
+                "USING hnsw (embedding vector_cosine_ops) "
+                "WITH (m = {m}, ef_construction = {ef_construction})",
+            ),
+        ),
+    ),
+    Table(
+        TRACK_MAP,
+        (Column("track_id", INTEGER), Column("x", REAL), Column("y", REAL)),
+        primary_key=("track_id",),
+    ),
 )
 
 
