@@ -65,6 +65,11 @@ function trackText(track) {
   );
 }
 
+// A list item for a track: its text, then `parts` (reasons, buttons).
+function trackItem(track, ...parts) {
+  return el("li", { class: "track", "data-uri": track.uri }, trackText(track), ...parts);
+}
+
 function button(text, ariaLabel, onclick, extra = {}) {
   return el("button", { type: "button", "aria-label": ariaLabel, onclick, ...extra }, text);
 }
@@ -122,7 +127,7 @@ function renderPlaylist() {
   const hadFocus = list.contains(document.activeElement);
   list.replaceChildren(
     ...state.playlist.map((track, i) =>
-      el("li", { class: "track" }, trackText(track),
+      trackItem(track,
         el("div", { class: "buttons" },
           button("Remove", `Remove ${label(track)} from the playlist`, () => removeFromPlaylist(i)))),
     ),
@@ -138,7 +143,7 @@ function renderDislikes() {
   $("dislikes-box").hidden = state.dislikes.length === 0;
   $("dislikes").replaceChildren(
     ...state.dislikes.map((track, i) =>
-      el("li", { class: "track" }, trackText(track),
+      trackItem(track,
         el("div", { class: "buttons" },
           button("Undo", `Stop disliking ${label(track)}`, () => {
             state.dislikes.splice(i, 1);
@@ -164,7 +169,7 @@ async function search(event) {
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((track) =>
-        el("li", { class: "track" }, trackText(track),
+        trackItem(track,
           el("div", { class: "buttons" }, addButton(track),
             button("Similar", `Songs similar to ${label(track)}`, () => openSimilar(track))))),
     );
@@ -236,7 +241,7 @@ function renderResults(focus) {
   const hadFocus = list.contains(document.activeElement);
   list.replaceChildren(
     ...state.results.map((item, i) =>
-      el("li", { class: "track result", "data-uri": item.uri }, trackText(item), reasonsList(item),
+      trackItem(item, reasonsList(item),
         el("div", { class: "buttons" },
           button("Like", `Like ${label(item)}: add it to the playlist`, () => like(i), { class: "like" }),
           button("Dislike", `Dislike ${label(item)}: replace it`, () => dislike(i), { class: "dislike" }),
@@ -284,7 +289,7 @@ async function openSimilar(track) {
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((item) =>
-        el("li", { class: "track" }, trackText(item), reasonsList(item),
+        trackItem(item, reasonsList(item),
           el("div", { class: "buttons" }, addButton(item),
             button("Similar", `Songs similar to ${label(item)}`, () => openSimilar(item))))),
     );
@@ -318,7 +323,7 @@ async function openSimilarPlaylists() {
             el("span", { class: "meta" }, `${plural(p.size, "song")} · similarity ${p.score.toFixed(2)}`)),
           el("ul", { class: "tracks compact" },
             ...p.tracks.map((t) =>
-              el("li", { class: "track" }, trackText(t), el("div", { class: "buttons" }, addButton(t))))))),
+              trackItem(t, el("div", { class: "buttons" }, addButton(t))))))),
     );
     setStatus(status, data.items.length ? `${plural(data.items.length, "playlist")}.` : "No similar playlist.");
   } catch (error) {
@@ -398,7 +403,7 @@ async function pickOnMap(point) {
     const data = await api.similarTracks(point.uri, MAP_NEIGHBOURS_ASKED);
     const near = data.items.filter((t) => songMap.has(t.uri)).slice(0, MAP_NEIGHBOURS);
     songMap.highlight(point.uri, near.map((t) => t.uri));
-    $("map-neighbours").replaceChildren(...near.map((t) => el("li", { class: "track" }, trackText(t))));
+    $("map-neighbours").replaceChildren(...near.map((t) => trackItem(t)));
     setStatus(status, `${label(point)}: ${plural(near.length, "nearest song")} on the map marked.`);
   } catch (error) {
     setStatus(status, `${label(point)}: ${errorText(error)}`, "error");
@@ -413,6 +418,12 @@ function formatNumber(value) {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toPrecision(3);
 }
 
+function formatTime(iso) {
+  const time = iso ? new Date(iso) : null;
+  if (!time) return "unknown";
+  return Number.isNaN(time.getTime()) ? iso : time.toLocaleString();
+}
+
 async function loadModel() {
   const status = $("model-status");
   const facts = $("model-facts");
@@ -420,10 +431,9 @@ async function loadModel() {
   try {
     const data = await api.model();
     state.modelVersion = data.version;
-    const published = new Date(data.published_at);
-    const when = Number.isNaN(published.getTime()) ? data.published_at : published.toLocaleString();
     facts.replaceChildren(
-      ...[["Version", data.version], ["Published", when], ["Songs", formatNumber(data.tracks)],
+      ...[["Version", data.version], ["Published", formatTime(data.published_at)],
+        ["Songs", data.tracks === null ? "unknown" : formatNumber(data.tracks)],
         ["Vector size", data.dimension]]
         .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]),
     );
