@@ -317,13 +317,14 @@ async function openSimilarPlaylists() {
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((p) =>
-        el("li", { class: "playlist" },
-          el("div", { class: "playlist-head" },
-            el("span", { class: "name" }, p.name || `Playlist ${p.pid}`),
-            el("span", { class: "meta" }, `${plural(p.size, "song")} · similarity ${p.score.toFixed(2)}`)),
-          el("ul", { class: "tracks compact" },
-            ...p.tracks.map((t) =>
-              trackItem(t, el("div", { class: "buttons" }, addButton(t))))))),
+        el("li", { class: "playlist", "data-pid": p.pid },
+          el("details", {},
+            el("summary", {},
+              el("span", { class: "name" }, p.name || `Playlist ${p.pid}`),
+              el("span", { class: "meta" }, ` ${plural(p.size, "song")} · similarity ${p.score.toFixed(2)}`)),
+            el("ul", { class: "tracks compact", "aria-label": "Some of its songs" },
+              ...p.tracks.map((t) =>
+                trackItem(t, el("div", { class: "buttons" }, addButton(t)))))))),
     );
     setStatus(status, data.items.length ? `${plural(data.items.length, "playlist")}.` : "No similar playlist.");
   } catch (error) {
@@ -394,7 +395,9 @@ function findOnMap(event) {
 
 async function pickOnMap(point) {
   const status = $("map-status");
+  const fromList = $("map-neighbours").contains(document.activeElement);
   songMap.highlight(point.uri);
+  if (fromList) $("map-canvas").focus();
   $("map-selected").textContent = label(point);
   $("map-neighbours").replaceChildren();
   $("map-selection").hidden = false;
@@ -403,7 +406,11 @@ async function pickOnMap(point) {
     const data = await api.similarTracks(point.uri, MAP_NEIGHBOURS_ASKED);
     const near = data.items.filter((t) => songMap.has(t.uri)).slice(0, MAP_NEIGHBOURS);
     songMap.highlight(point.uri, near.map((t) => t.uri));
-    $("map-neighbours").replaceChildren(...near.map((t) => trackItem(t)));
+    $("map-neighbours").replaceChildren(
+      ...near.map((t) =>
+        trackItem(t, el("div", { class: "buttons" }, addButton(t),
+          button("Show", `Show ${label(t)} and its nearest songs on the map`, () => pickOnMap(t))))),
+    );
     setStatus(status, `${label(point)}: ${plural(near.length, "nearest song")} on the map marked.`);
   } catch (error) {
     setStatus(status, `${label(point)}: ${errorText(error)}`, "error");
