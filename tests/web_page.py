@@ -87,11 +87,16 @@ def result_uris(page) -> list[str]:
     return page.locator("#results > li").evaluate_all("items => items.map(i => i.dataset.uri)")
 
 
+def search_words(song: dict) -> str:
+    """Words that find the song among the first hits: its name and artist."""
+    return " ".join(filter(None, (song["name"], song.get("artist"))))
+
+
 def search_and_add(page, song: dict) -> None:
-    """Search the song by its name and add the hit with its uri to the playlist."""
+    """Search the song by its name and artist and add the hit with its uri to the playlist."""
     from playwright.sync_api import expect
 
-    page.get_by_label("Song or artist").fill(song["name"])
+    page.get_by_label("Song or artist").fill(search_words(song))
     page.get_by_role("button", name="Search", exact=True).click()
     hit = page.locator(f'#search-results > li[data-uri="{song["uri"]}"]')
     hit.get_by_role("button", name=re.compile("^Add ")).click()
@@ -125,6 +130,29 @@ def dislike_first(page, before: list[str]) -> list[str]:
     return result_uris(page)
 
 
+def continue_with_variety(page, diversity: float, max_per_artist: int, explore: float, seed: int):
+    """Set the variety controls and continue the playlist twice: (the request's body, the
+    suggestions' uris and artists); the same seed gives the same suggestions."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Diversity").fill(str(diversity))
+    page.get_by_label("Most songs per artist").fill(str(max_per_artist))
+    page.get_by_label("Explore").fill(str(explore))
+    page.get_by_label("Random seed").fill(str(seed))
+    answers = []
+    for _ in range(2):
+        with page.expect_request("**/v1/playlists/continue") as request:
+            page.get_by_role("button", name="Continue the playlist").click()
+        expect(page.locator("#results-panel")).not_to_have_attribute("aria-busy", "true")
+        expect(page.locator("#results-status")).to_contain_text("from model version")
+        artists = page.locator("#results > li .meta").evaluate_all(
+            "metas => metas.map(m => m.textContent.split(' · ')[0])"
+        )
+        answers.append((result_uris(page), artists))
+    assert answers[0] == answers[1], "the same seed gave another answer"
+    return request.value.post_data_json, *answers[0]
+
+
 def find_on_map(page, song: dict) -> int:
     """Find the song on the map: it is highlighted with its nearest songs; how many of those."""
     from playwright.sync_api import expect
@@ -143,8 +171,9 @@ def find_on_map(page, song: dict) -> int:
 def exercise_page(base_url: str, artefacts: Path) -> dict:
     """A person's session on the page at `base_url` on a laptop screen: the model's figures,
     a search for a song on the map, adding it, continuing the playlist, disliking a suggestion
-    (replaced), liking one (joins the playlist), similar songs and playlists, an API error shown
-    as a message, and the song on the map with its neighbours. Saves `page.png` in `artefacts`;
+    (replaced), liking one (joins the playlist), similar songs and playlists, the variety
+    controls (sent with the request, a seed repeats the answer), an API error shown as a
+    message, and the song on the map with its neighbours. Saves `page.png` in `artefacts`;
     returns what it saw."""
     from playwright.sync_api import expect
 
@@ -172,6 +201,18 @@ def exercise_page(base_url: str, artefacts: Path) -> dict:
         page.get_by_role("button", name="Similar playlists").click()
         expect(page.locator("#similar-playlists > li").first).to_be_visible()
 
+        body, uris, artists = continue_with_variety(
+            page, diversity=0.5, max_per_artist=2, explore=0.3, seed=7
+        )
+        assert {k: body[k] for k in ("diversity", "max_per_artist", "explore", "seed")} == {
+            "diversity": 0.5,
+            "max_per_artist": 2,
+            "explore": 0.3,
+            "seed": 7,
+        }
+        assert body["dislikes"] == [first[0]] and first[0] not in uris
+        assert uris and max(artists.count(a) for a in artists) <= 2
+
         page.get_by_label("Song or artist").fill("!!!")
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.locator("#search-status.error")).to_have_text(
@@ -186,6 +227,7 @@ def exercise_page(base_url: str, artefacts: Path) -> dict:
             "first": first,
             "after_dislike": second,
             "liked": liked,
+            "varied": uris,
             "map_neighbours": neighbours,
         }
 
@@ -228,7 +270,7 @@ def exercise_keyboard(base_url: str, artefacts: Path) -> list[str]:
     song = a_mapped_song(base_url)
     with chromium() as browser, open_page(browser, base_url, artefacts, "keyboard", LAPTOP) as page:
         tab_to(page, "e.id === 'search-input'")
-        page.keyboard.type(song["name"])
+        page.keyboard.type(search_words(song))
         page.keyboard.press("Enter")
         expect(page.locator(f'#search-results > li[data-uri="{song["uri"]}"]')).to_be_visible()
         tab_to(page, "e.closest('#search-results') && e.textContent === 'Add'")
