@@ -170,17 +170,22 @@ def find_on_map(page, song: dict) -> int:
 
 def exercise_page(base_url: str, artefacts: Path) -> dict:
     """A person's session on the page at `base_url` on a laptop screen: the model's figures,
-    a search for a song on the map, adding it, continuing the playlist, disliking a suggestion
-    (replaced), liking one (joins the playlist), similar songs and playlists, the variety
-    controls (sent with the request, a seed repeats the answer), an API error shown as a
-    message, and the song on the map with its neighbours. Saves `page.png` in `artefacts`;
-    returns what it saw."""
+    an empty playlist's continuation refused with the API's message, a search for a song on the
+    map, adding it, continuing the playlist, disliking a suggestion (replaced), liking one (it
+    joins the playlist), similar songs and playlists, the variety controls (sent with the
+    request; a seed repeats the answer), a search error shown as a message, and the song on the
+    map with its neighbours. Saves `page.png` in `artefacts`; returns what it saw."""
     from playwright.sync_api import expect
 
     song = a_mapped_song(base_url)
     with chromium() as browser, open_page(browser, base_url, artefacts, "page", LAPTOP) as page:
         expect(page.locator("#model-facts")).to_contain_text("Version")
         expect(page.locator("#model-metrics tbody tr").first).to_be_visible()
+
+        page.get_by_role("button", name="Continue the playlist").click()
+        expect(page.locator("#results-status.error")).to_have_text(
+            "a playlist needs a name or at least one track"
+        )
 
         search_and_add(page, song)
         page.get_by_label("Title").fill("songs to try")

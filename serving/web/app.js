@@ -20,7 +20,7 @@ const state = {
   playlist: [], // {uri, name, artist, album}
   dislikes: [], // the same, sent as `dislikes` with every continuation
   results: [],
-  modelVersion: null,
+  modelVersion: undefined, // the version whose figures are shown; null: none could be loaded
   continuing: null, // the AbortController of the continuation in flight
 };
 
@@ -451,16 +451,17 @@ async function loadModel() {
     table.hidden = metrics.length === 0;
     setStatus(status, metrics.length ? "" : "No evaluation figures were published with this version.");
   } catch (error) {
+    state.modelVersion = null;
     facts.replaceChildren();
     table.hidden = true;
     setStatus(status, `The model's figures are not available: ${errorText(error)}`, "error");
   }
 }
 
-// A response from another version than the one shown: a new one went live; show its figures
-// and map.
+// A response from another version than the one shown (a new one went live, or none was live
+// when the page loaded): show its figures and map.
 function noteVersion(version) {
-  if (state.modelVersion !== null && version !== state.modelVersion) {
+  if (state.modelVersion !== undefined && version !== state.modelVersion) {
     state.modelVersion = version;
     loadModel();
     loadMap();

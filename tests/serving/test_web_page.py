@@ -140,3 +140,31 @@ def test_page_says_when_the_version_has_no_map_and_keeps_working(
             web_page.continue_playlist(page)
     finally:
         server.stop()
+
+
+def test_page_shows_the_services_answer_when_nothing_is_published(
+    postgres_server, tmp_path_factory, artefacts
+):
+    from playwright.sync_api import expect
+
+    url = create_database(postgres_server, "web_page_unpublished")
+    log = tmp_path_factory.mktemp("web_page_unpublished") / "api.log"
+    server = ApiServer({"DATABASE_URL": url}, log)
+    try:
+        server.wait_until_up()
+        with (
+            web_page.chromium() as browser,
+            web_page.open_page(
+                browser, server.url, artefacts, "unpublished", web_page.LAPTOP
+            ) as page,
+        ):
+            unpublished = "no model version is published yet"
+            expect(page.locator("#model-status.error")).to_contain_text(unpublished)
+            expect(page.locator("#map-status.error")).to_have_text(unpublished)
+            page.get_by_label("Song or artist").fill("song")
+            page.get_by_role("button", name="Search", exact=True).click()
+            expect(page.locator("#search-status.error")).to_have_text(unpublished)
+            page.get_by_role("button", name="Continue the playlist").click()
+            expect(page.locator("#results-status.error")).to_have_text(unpublished)
+    finally:
+        server.stop()
