@@ -1,15 +1,19 @@
 """Diverse and randomised answers: a ranked list re-ordered by maximal marginal relevance.
 
-`rerank` takes the best candidates of any answer path (best first, with their scores, unit
-vectors and artists) and picks `count` of them one at a time. Each pick maximises
+`rerank` takes the best candidates of any answer path (best first, with their vectors and
+artists) and picks `count` of them one at a time. Each pick maximises
 
     (1 - diversity) * relevance - diversity * (highest cosine to a track already picked)
 
-where relevance is the score scaled to [0, 1] over the pool. With `explore` > 0 the pick is
-drawn at random, uniformly, among the candidates whose value is within `explore` of the best
-one (in the units of relevance, 0-1), as the GraphSAGE recommender picked at random among
-candidates above a score threshold; `seed` makes such an answer repeatable. `max_per_artist`
-skips a candidate whose artist already has that many tracks in the answer.
+where a candidate's relevance is the gain NDCG gives its rank, 1 / log2(rank + 1): the top of
+the list is the hardest to displace, as it counts most, and the paths' scores (a ranker's
+logits, summed weights, cosines) need no common scale. Scaling the scores themselves to [0, 1]
+instead made the answer swing from unchanged to unrecognisable between diversity 0.05 and
+0.1 on mpd_dev (`benchmarks/diversity.py`). With `explore` > 0 the pick is drawn at random,
+uniformly, among the candidates whose value is within `explore` of the best one, as the
+GraphSAGE recommender picked at random among candidates above a score threshold; `seed` makes
+such an answer repeatable. `max_per_artist` skips a candidate whose artist already has that
+many tracks in the answer.
 
 `Diversity()` (every setting off) is today's ranking: `rerank` is not called at all then.
 The service, the evaluation benchmark and the tests share this one implementation.
@@ -54,13 +58,9 @@ class Diversity:
 RANKED = Diversity()  # every setting off: the answer as ranked
 
 
-def _relevance(scores: np.ndarray) -> np.ndarray:
-    """Scores scaled to [0, 1] over the pool (all 1 when they are equal)."""
-    scores = np.asarray(scores, np.float64)
-    low, high = scores.min(), scores.max()
-    if high - low < 1e-12:
-        return np.ones(len(scores))
-    return (scores - low) / (high - low)
+def relevance(n: int) -> np.ndarray:
+    """The relevance of the candidates ranked 1..n: NDCG's gain of each rank."""
+    return 1.0 / np.log2(np.arange(n) + 2.0)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -70,16 +70,15 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def rerank(
-    scores: np.ndarray,
+    n: int,
     vectors: np.ndarray | None,
     artists: list | None,
     count: int,
     settings: Diversity,
 ) -> np.ndarray:
-    """Indices into the pool (candidates best first: `scores`, `vectors` (n, dim) or None
-    without vectors, `artists` or None) of the `count` picks, in answer order."""
-    n = len(scores)
-    relevance = _relevance(scores) if n else np.zeros(0)
+    """Indices into the pool of `n` candidates (best first, with their `vectors` (n, dim) and
+    `artists`, either None when not known) of the `count` picks, in answer order."""
+    gain = relevance(n)
     unit = _unit(vectors) if vectors is not None and settings.diversity > 0 else None
     rng = np.random.default_rng(settings.seed)
     closest = np.full(n, -1.0) if unit is not None else np.zeros(n)
@@ -87,7 +86,7 @@ def rerank(
     per_artist: dict = {}
     picks: list[int] = []
     while len(picks) < count and open_.any():
-        value = (1.0 - settings.diversity) * relevance
+        value = (1.0 - settings.diversity) * gain
         if unit is not None and picks:
             value = value - settings.diversity * closest
         value = np.where(open_, value, -np.inf)

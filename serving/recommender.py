@@ -211,7 +211,7 @@ async def _diversified(
     fields.update({t: rows[t][0] for t, _ in pool})
     vectors = np.stack([rows[t][1] for t, _ in pool])
     artists = [rows[t][0][2] for t, _ in pool]
-    picks = rerank(np.array([s for _, s in pool]), vectors, artists, count, settings)
+    picks = rerank(len(pool), vectors, artists, count, settings)
     return [pool[i] for i in picks.tolist()]
 
 
