@@ -268,8 +268,9 @@ def tab_to(page, matches: str, limit: int = 60) -> None:
 
 
 def exercise_keyboard(base_url: str, artefacts: Path) -> list[str]:
-    """Search, add, continue and dislike with the keyboard alone; the suggestions' uris after
-    the dislike, which keeps the focus on the suggestions."""
+    """Search, add, continue and dislike with the keyboard alone, then pick a song on the map
+    with the arrow keys and Enter; the suggestions' uris after the dislike, which keeps the
+    focus on the suggestions."""
     from playwright.sync_api import expect
 
     song = a_mapped_song(base_url)
@@ -290,4 +291,13 @@ def exercise_keyboard(base_url: str, artefacts: Path) -> list[str]:
         expect(page.locator(f'#results > li[data-uri="{first[0]}"]')).to_have_count(0)
         expect(page.locator("#results > li")).to_have_count(SUGGESTIONS)
         assert page.evaluate("document.activeElement.classList.contains('dislike')")
-        return result_uris(page)
+        after = result_uris(page)
+
+        tab_to(page, "e.id === 'map-canvas'", limit=200)
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#map-tip")).to_be_visible()
+        expect(page.locator("#map-tip")).not_to_be_empty()
+        page.keyboard.press("Enter")
+        expect(page.locator("#map-canvas")).to_have_attribute("data-highlighted", re.compile("."))
+        expect(page.locator("#map-neighbours > li").first).to_be_visible()
+        return after
