@@ -10,7 +10,7 @@ turns a `Reason` into a sentence once the names of its seeds are known.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,8 +26,7 @@ SONG_SPACE = "embedding"
 MAX_REASONS = 4
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     source: str  # one of ranking.SOURCES, or SONG_SPACE
     seed: int | None = None  # the seed track it is explained by
     playlists: int | None = None  # of the `of` playlists most like the query
@@ -35,18 +34,8 @@ class Reason:
     title: str | None = None
 
 
+POPULAR = Reason("popularity")
 Names = dict[int, tuple[str, str | None, str | None, str | None]]  # id -> uri, name, artist, album
-
-
-def _strongest_source(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, tracks) -> dict:
-    """For each of `tracks` reached by a row: the src of its heaviest row (ties: smaller src)."""
-    keep = np.isin(dst, tracks)
-    src, dst, weight = src[keep], dst[keep], weight[keep]
-    order = np.lexsort((src, -weight, dst))
-    dst, src = dst[order], src[order]
-    first = np.ones(len(dst), bool)
-    first[1:] = dst[1:] != dst[:-1]
-    return dict(zip(dst[first].tolist(), src[first].tolist(), strict=True))
 
 
 def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +44,45 @@ def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.
         return np.zeros(len(ids), np.intp), np.zeros(len(ids), bool)
     at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return at, sorted_ids[at] == ids
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The value of each of `ids` among the sorted `keys`, -1 where absent."""
+    at, found = _positions(keys, ids)
+    return np.where(found, values[at] if len(values) else -1, -1)
+
+
+def _strongest_source(ev: Evidence, ids: np.ndarray) -> np.ndarray:
+    """For each of `ids`: the seed of its heaviest `track_neighbors` row (ties: the smaller
+    seed), -1 where no seed's row reaches it."""
+    keep = np.isin(ev.neighbor_dst, ids)
+    src, dst, weight = ev.neighbor_src[keep], ev.neighbor_dst[keep], ev.neighbor_weight[keep]
+    order = np.lexsort((src, -weight, dst))
+    dst, src = dst[order], src[order]
+    first = np.ones(len(dst), bool)
+    first[1:] = dst[1:] != dst[:-1]
+    return _lookup(dst[first], src[first], ids)
+
+
+def _seed_of_artist(ev: Evidence, artist: np.ndarray) -> np.ndarray:
+    """For each artist id (-1: unknown): the last seed by that artist, -1 where none is."""
+    if not len(ev.seeds):
+        return np.full(len(artist), -1)
+    # the last seed of each artist: first in reversed order, by a stable sort
+    reverse = np.arange(len(ev.seeds))[::-1]
+    order = reverse[np.argsort(ev.seed_artists[reverse], kind="stable")]
+    keys, seeds = ev.seed_artists[order], ev.seeds[order]
+    first = np.ones(len(keys), bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return _lookup(keys[first], seeds[first], artist)
+
+
+def _shared(values: np.ndarray, make) -> list[Reason | None]:
+    """`make(value)` for each value (None for -1), one object per distinct value: an answer's
+    reasons repeat, and each is described once."""
+    values = values.tolist()
+    made = {v: make(v) for v in set(values) if v >= 0}
+    return [made.get(v) for v in values]
 
 
 def ranked_reasons(
@@ -70,33 +98,28 @@ def ranked_reasons(
     what `candidate_scores(ev)` gave, `artists` (sorted track ids, their artist ids) the ranking
     statistics; a track outside the candidates is a popular top-up."""
     ids = np.asarray(tracks, np.int64)
-    at, known = _positions(candidates, ids)
-    artist_at, has_artist = _positions(artists[0], ids)
-    co_seed = _strongest_source(ev.neighbor_src, ev.neighbor_dst, ev.neighbor_weight, ids)
+    co_seed = _strongest_source(ev, ids)
+    co = _shared(co_seed, lambda s: Reason("co-occurrence", seed=s))
     best = top_playlists(ev, TOP_PLAYLISTS_SHARE)
     n_best = int((ev.playlist_overlap[best] > 0).sum())
     share = scores.lookup("uknn_share", ids)
-    has_title = scores.lookup("title", ids) > 0
-    has_similar = scores.lookup("title_knn", ids) > 0
-    artist_seed = dict(zip(ev.seed_artists.tolist(), ev.seeds.tolist(), strict=True))
-    popular_bit = 1 << SOURCES.index("popularity")
+    held = np.where(share > 0, np.maximum(np.rint(share * n_best), 1), -1).astype(np.int64)
+    knn = _shared(held, lambda h: Reason("playlist-knn", playlists=h, of=n_best))
+    artist_seed = _seed_of_artist(ev, _lookup(artists[0], artists[1], ids))
+    by_artist = _shared(artist_seed, lambda s: Reason("artist", seed=s))
+    titled = Reason("title", title=title) if title else None
+    has_title = (scores.lookup("title", ids) > 0).tolist()
+    similar = Reason("similar titles", title=similar_title) if similar_title else None
+    has_similar = (scores.lookup("title_knn", ids) > 0).tolist()
+    at, known = _positions(candidates, ids)
+    found = scores.found[at] if len(scores.found) else np.zeros(len(ids), np.uint8)
+    popular_only = (known & (found == 1 << SOURCES.index("popularity"))).tolist()
     out: dict[int, list[Reason]] = {}
-    for i, track in enumerate(ids.tolist()):
-        reasons = []
-        if track in co_seed:
-            reasons.append(Reason("co-occurrence", seed=co_seed[track]))
-        if share[i] > 0 and n_best:
-            held = max(1, round(float(share[i]) * n_best))
-            reasons.append(Reason("playlist-knn", playlists=held, of=n_best))
-        artist = int(artists[1][artist_at[i]]) if has_artist[i] else None
-        if artist in artist_seed:
-            reasons.append(Reason("artist", seed=artist_seed[artist]))
-        if has_title[i] and title:
-            reasons.append(Reason("title", title=title))
-        if has_similar[i] and similar_title:
-            reasons.append(Reason("similar titles", title=similar_title))
-        if not reasons or (known[i] and scores.found[at[i]] == popular_bit):
-            reasons.append(Reason("popularity"))
+    rows = zip(ids.tolist(), co, knn, by_artist, has_title, has_similar, popular_only, strict=True)
+    for track, c, k, a, t, m, p in rows:
+        reasons = [r for r in (c, k, a, titled if t else None, similar if m else None) if r]
+        if p or not reasons:
+            reasons.append(POPULAR)
         out[track] = reasons[:MAX_REASONS]
     return out
 

@@ -27,6 +27,7 @@ from algorhythms_store.ranking import (
     title_scores,
     top_up,
 )
+from algorhythms_store.reasons import POPULAR as POPULAR_REASON
 from algorhythms_store.reasons import SONG_SPACE, Reason, describe, ranked_reasons, seeds_of
 from serving import published
 from serving.errors import NoUsableSongs, VersionChanged
@@ -59,7 +60,7 @@ class Result:
 
 Scored = list[tuple[int, float]]  # track id, score; best first
 Explain = Callable[[list[int]], dict[int, list[Reason]]]  # the reasons of some answered tracks
-POPULAR = [Reason("popularity")]
+POPULAR = [POPULAR_REASON]
 
 
 @dataclass
@@ -194,6 +195,14 @@ async def _continuation(
     return Answer("title", scored, {}, skipped, lambda ts: {t: title for t in ts})
 
 
+def _with_popular(scored: Scored, popular: np.ndarray, exclude: set[int], settings: Diversity):
+    """With a cap per artist, the pool followed by every popular track (scored below it), so
+    that a pool of few artists still fills the answer."""
+    if settings.max_per_artist is None:
+        return scored
+    return _topped_up(scored, popular, exclude, len(scored) + len(popular))
+
+
 async def _diversified(
     conn: AsyncConnection,
     version: int,
@@ -227,8 +236,17 @@ async def _items(
     reasons = explain([t for t, _ in chosen])
     needed = [t for t, _ in chosen] + seeds_of(reasons)
     fields.update(await published.tracks(conn, version, [t for t in needed if t not in fields]))
+    # an answer repeats its reasons, as shared objects: each is described once
+    described: dict[int, dict] = {}
+
+    def text(reason: Reason) -> dict:
+        key = id(reason)
+        if key not in described:
+            described[key] = describe(reason, fields)
+        return described[key]
+
     return [
-        Item(*fields[t], score, [describe(r, fields) for r in reasons.get(t) or POPULAR])
+        Item(*fields[t], score, [text(r) for r in reasons.get(t) or POPULAR])
         for t, score in chosen
         if t in fields
     ]
@@ -257,6 +275,7 @@ async def continue_playlist(
         filled = min(len(chosen), count) > min(len(scored), count)
         source = "title+popularity" if scored and filled else "title" if scored else "popularity"
     if settings.active:
+        chosen = _with_popular(chosen, version_models.popular, excluded, settings)
         chosen = await _diversified(conn, query.version, chosen, answer.fields, count, settings)
     items = await _items(conn, query.version, chosen[:count], answer.fields, answer.explain)
     return Result(query.version, source, items, answer.skipped)
@@ -282,6 +301,7 @@ async def recommend_songs(
     chosen = [(r.id, r.score) for r in rows]
     fields = {r.id: r.fields for r in rows}
     if settings.active:
+        chosen = _with_popular(chosen, version_models.popular, set(query.excluded_ids), settings)
         chosen = await _diversified(conn, query.version, chosen, fields, count, settings)
     single = query.seed_ids[0] if len(query.seed_ids) == 1 else None
     items = await _items(conn, query.version, chosen[:count], fields, _song_reasons(rows, single))
