@@ -21,6 +21,11 @@ A version is published as a set of tables swapped in together:
 - `track_stats`: per track its artist id, popularity, its artist's popularity and the sum of
   its artist's tracks' popularity; indexed by artist and popularity (an artist's top tracks).
 - `artist_neighbors`: artist -> its most frequent co-occurring artists, cosine weights.
+- `playlist_vectors`: one row per ingested playlist: pid, name, length (its distinct catalogue
+  tracks), track_ids (its first 5 distinct tracks in playlist order) and `embedding
+  vector(dim)`, the normalised mean of its tracks' unit vectors, with an HNSW index
+  (`vector_cosine_ops`): similar playlists.
+- `track_map`: the 2D layout (x, y) of the most popular tracks' vectors, for the embedding map.
 - `track_model` also holds the playlist ranker (a LightGBM text model,
   algorhythms_store.ranking).
 
@@ -48,6 +53,8 @@ TRACK_NEIGHBORS = "track_neighbors"
 PLAYLIST_MEMBERS = "playlist_members"
 TRACK_STATS = "track_stats"
 ARTIST_NEIGHBORS = "artist_neighbors"
+PLAYLIST_VECTORS = "playlist_vectors"
+TRACK_MAP = "track_map"
 MODEL_VERSIONS = "model_versions"
 STAGING = "_staging"
 PREVIOUS = "_previous"
@@ -139,6 +146,11 @@ class Table:
         return statements
 
 
+HNSW_COSINE = (
+    "USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})"
+)
+
+
 def _neighbors(name: str) -> Table:
     columns = (Column("src", INTEGER), Column("dst", INTEGER), Column("weight", REAL))
     return Table(name, columns, primary_key=("src", "dst"))
@@ -175,11 +187,7 @@ PUBLISHED_TABLES = (
             Index("uri", "(uri)", unique=True),
             Index("popularity", "(num_playlists DESC, id)"),
             Index("search", f"USING gin (({SEARCH_DOCUMENT}))"),
-            Index(
-                "embedding",
-                "USING hnsw (embedding vector_cosine_ops) "
-                "WITH (m = {m}, ef_construction = {ef_construction})",
-            ),
+            Index("embedding", HNSW_COSINE),
         ),
     ),
     Table(
@@ -223,6 +231,23 @@ PUBLISHED_TABLES = (
         indexes=(Index("artist", "(artist_id, popularity DESC, track_id)"),),
     ),
     _neighbors(ARTIST_NEIGHBORS),
+    Table(
+        PLAYLIST_VECTORS,
+        (
+            Column("pid", INTEGER),
+            Column("name", TEXT, nullable=True),
+            Column("length", INTEGER),
+            Column("track_ids", INTEGER_ARRAY),
+            Column("embedding", VECTOR),
+        ),
+        primary_key=("pid",),
+        indexes=(Index("embedding", HNSW_COSINE),),
+    ),
+    Table(
+        TRACK_MAP,
+        (Column("track_id", INTEGER), Column("x", REAL), Column("y", REAL)),
+        primary_key=("track_id",),
+    ),
 )
 
 
