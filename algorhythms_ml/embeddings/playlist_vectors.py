@@ -88,12 +88,12 @@ def mean_vectors(
 ) -> np.ndarray:
     """(len(pids), dim) float32: for each playlist of the sorted `pids`, the normalised sum of
     the unit vectors (`unit`, indexed by track id) of the (pid, track_id) pairs in `batches`;
-    pairs of other playlists are left out."""
+    pairs of other playlists, and of tracks without a vector, are left out."""
     sums = torch.zeros((len(pids), unit.shape[1]), dtype=torch.float32)
     for pid, track_id in batches:
         if len(pids):
             row = np.minimum(np.searchsorted(pids, pid), len(pids) - 1)
-            known = pids[row] == pid
+            known = (pids[row] == pid) & (track_id < len(unit))
             rows, tracks = torch.from_numpy(row[known]), torch.from_numpy(unit[track_id[known]])
             sums.index_add_(0, rows, tracks)
         if progress is not None:
@@ -126,8 +126,7 @@ def build_playlist_vectors(
     playlist that holds a catalogue track."""
     log = log or logging.getLogger(__name__)
     started = time.perf_counter()
-    _, vectors = read_vectors(warehouse)
-    unit = unit_rows(vectors)
+    unit = unit_rows(read_vectors(warehouse)[1])
     playlists = read_playlists(spark, warehouse)
     with Staging(spark, warehouse) as staging:
         rows = staged_playlist_rows(spark, warehouse, staging)
