@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
 
-from serving.api.routes import health, playlists, recommendations, tracks
+from serving.api.routes import health, model, page, playlists, recommendations, tracks
 from serving.errors import NotPublished, VersionChanged
 from serving.limits import RequestLimits
 from serving.models import ModelCache
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.models = ModelCache()
 
     _add_error_handlers(app, settings, database_health)
-    for module in (health, recommendations, playlists, tracks):
+    for module in (health, recommendations, playlists, tracks, model, page):
         app.include_router(module.router)
     app.add_middleware(
         RequestLimits,

@@ -7,6 +7,8 @@ answered again, whole), and NotPublished when nothing is published.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import psycopg
 from psycopg import AsyncConnection
@@ -17,6 +19,17 @@ from serving.errors import NotPublished, VersionChanged
 from serving.query import CatalogueTrack, Query, SongSeed
 
 TrackFields = tuple[str, str | None, str | None, str | None]  # uri, name, artist, album
+
+
+class SongRow(NamedTuple):
+    """A track of the song path: its id, fields and score, the seed of its heaviest item-kNN
+    row (None when item-kNN did not find it), and whether the vector search found it."""
+
+    id: int
+    fields: TrackFields
+    score: float
+    best_seed: int | None
+    near: bool
 
 
 async def _rows(
@@ -117,8 +130,8 @@ async def songs(
     pool: int,
     embedding_weight: float,
     dislike_weight: float,
-) -> list[tuple[int, TrackFields, float]]:
-    """The best `count` tracks for the query's songs (sql.SONGS), as (id, fields, score)."""
+) -> list[SongRow]:
+    """The best `count` tracks for the query's songs (sql.SONGS)."""
     params = {
         "seeds": int_array(query.seed_ids),
         "cold": cold,
@@ -130,7 +143,44 @@ async def songs(
         "dislike_weight": dislike_weight,
     }
     rows = await _rows(conn, sql.SONGS, params, query.version)
-    return [(r[1], r[2:6], float(r[6])) for r in rows if r[1] is not None]
+    return [SongRow(r[1], r[2:6], float(r[6]), r[7], r[8]) for r in rows if r[1] is not None]
+
+
+async def track_vectors(
+    conn: AsyncConnection, version: int, ids: list[int]
+) -> dict[int, tuple[TrackFields, np.ndarray]]:
+    """Track id -> (its fields, its vector), for the catalogue tracks among `ids`."""
+    if not ids:
+        return {}
+    rows = await _rows(conn, sql.TRACK_VECTORS_OF, {"ids": int_array(ids)}, version)
+    return {r[1]: (r[2:6], _vector(r[6])) for r in rows if r[1] is not None}
+
+
+async def playlist_vector(conn: AsyncConnection, pid: int) -> tuple[int, np.ndarray | None]:
+    """(version, the vector of playlist `pid`, None when there is no such playlist)."""
+    row = (await _rows(conn, sql.PLAYLIST_VECTOR, {"pid": pid}))[0]
+    return row[0], None if row[1] is None else _vector(row[1])
+
+
+async def similar_playlists(
+    conn: AsyncConnection, version: int, vector: np.ndarray, k: int, pid: int | None = None
+) -> list[tuple[int, str | None, int, list[int], float]]:
+    """The `k` playlists nearest to `vector` but `pid`: (pid, name, length, a few track ids,
+    cosine)."""
+    params = {"q": vector, "k": k, "pid": pid}
+    rows = await _rows(conn, sql.SIMILAR_PLAYLISTS, params, version)
+    return [(r[1], r[2], r[3], list(r[4]), 1.0 - r[5]) for r in rows if r[1] is not None]
+
+
+async def model_info(conn: AsyncConnection) -> tuple:
+    """(version, dimension, published_at, metrics, tracks) of the live version."""
+    return (await _rows(conn, sql.MODEL_INFO))[0]
+
+
+async def map_points(conn: AsyncConnection) -> tuple[int, list[tuple]]:
+    """(version, (uri, name, artist, x, y) of each point of the embedding map)."""
+    rows = await _rows(conn, sql.MAP)
+    return rows[0][0], [r[1:6] for r in rows if r[1] is not None]
 
 
 async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
@@ -143,6 +193,11 @@ async def title_rows(conn: AsyncConnection, query: Query) -> list[np.ndarray]:
         _array(row[4], np.float32),
         _array(row[1], bool),
     ]
+
+
+def _vector(value) -> np.ndarray:
+    """A pgvector value as a float32 array."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
 
 
 def _array(value: np.ndarray | None, dtype) -> np.ndarray:

@@ -19,11 +19,19 @@ from typing import TypeVar
 import numpy as np
 from psycopg import AsyncConnection
 
-from algorhythms_store.ranking import candidate_scores, feature_matrix, rank, title_scores, top_up
+from algorhythms_store.diversity import RANKED, Diversity, rerank
+from algorhythms_store.ranking import (
+    candidate_scores,
+    feature_matrix,
+    rank,
+    title_scores,
+    top_up,
+)
+from algorhythms_store.reasons import SONG_SPACE, Reason, describe, ranked_reasons, seeds_of
 from serving import published
 from serving.errors import NoUsableSongs, VersionChanged
 from serving.models import ModelCache, VersionModels
-from serving.published import TrackFields
+from serving.published import SongRow, TrackFields
 from serving.query import Query, SongSeed
 
 MAX_FETCH = 1000
@@ -38,6 +46,7 @@ class Item:
     artist: str | None
     album: str | None
     score: float
+    reasons: list[dict] = field(default_factory=list)  # reasons.describe of each
 
 
 @dataclass
@@ -49,6 +58,20 @@ class Result:
 
 
 Scored = list[tuple[int, float]]  # track id, score; best first
+Explain = Callable[[list[int]], dict[int, list[Reason]]]  # the reasons of some answered tracks
+POPULAR = [Reason("popularity")]
+
+
+@dataclass
+class Answer:
+    """What one continuation path answered: tracks best first, the fields it already read, the
+    songs it could not use, and how to explain its tracks."""
+
+    source: str
+    scored: Scored
+    fields: dict[int, TrackFields]
+    skipped: list[str]
+    explain: Explain
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -80,9 +103,9 @@ async def _songs(
     count: int,
     embedding_weight: float,
     dislike_weight: float,
-) -> tuple[list[tuple[int, TrackFields, float]], list[str]]:
-    """(the tracks that go best with the query's songs as (id, fields, score), the songs left
-    unused); NoUsableSongs when none is usable."""
+) -> tuple[list[SongRow], list[str]]:
+    """(the tracks that go best with the query's songs, the songs left unused); NoUsableSongs
+    when none is usable."""
     cold, skipped = _cold_start(query, models)
     if not query.seed_ids and cold is None:
         raise NoUsableSongs(skipped)
@@ -92,15 +115,38 @@ async def _songs(
     return rows, skipped
 
 
-async def _ranked(conn: AsyncConnection, query: Query, models: VersionModels, count: int) -> Scored:
-    """The learned ranker's best `count` candidates for the playlist, with their scores."""
+def _song_reasons(rows: list[SongRow], single_seed: int | None) -> Explain:
+    """Reasons of the song path: the seed of the heaviest item-kNN row, and the vector search
+    (naming the seed when there is one)."""
+    found = {}
+    for row in rows:
+        reasons = [Reason("co-occurrence", seed=row.best_seed)] if row.best_seed is not None else []
+        if row.near:
+            reasons.append(Reason(SONG_SPACE, seed=single_seed))
+        found[row.id] = reasons
+
+    return lambda tracks: {t: found.get(t) or POPULAR for t in tracks}
+
+
+async def _ranked(
+    conn: AsyncConnection, query: Query, models: VersionModels, count: int
+) -> tuple[Scored, Explain]:
+    """The learned ranker's best `count` candidates for the playlist with their scores, and
+    their reasons from the same evidence."""
     similar = models.titles.similar_rows(query.name)
     ev = await published.evidence(conn, query, models.popular, similar)
     candidates, scores = candidate_scores(ev)
-    candidates, stats = await published.track_stats(conn, query.version, candidates)
-    X = feature_matrix(ev, candidates, scores, stats)
-    order, values = rank(ev, candidates, X, models.ranker)
-    return list(zip(order[:count].tolist(), values[:count].tolist(), strict=True))
+    kept, stats = await published.track_stats(conn, query.version, candidates)
+    X = feature_matrix(ev, kept, scores, stats)
+    order, values = rank(ev, kept, X, models.ranker)
+
+    def explain(tracks: list[int]) -> dict[int, list[Reason]]:
+        keys, _ = models.titles.similar(query.name) if len(similar[0]) else ([], None)
+        similar_title = keys[0][1:] if keys else None
+        artists = (kept, stats.artist)  # kept is sorted, as the candidates are
+        return ranked_reasons(ev, candidates, scores, artists, tracks, query.name, similar_title)
+
+    return list(zip(order[:count].tolist(), values[:count].tolist(), strict=True)), explain
 
 
 async def _titled(conn: AsyncConnection, query: Query, count: int) -> Scored:
@@ -126,21 +172,66 @@ def _topped_up(scored: Scored, popular: np.ndarray, exclude: set[int], count: in
 
 async def _continuation(
     conn: AsyncConnection, query: Query, models: VersionModels, count: int, embedding_weight: float
-) -> tuple[str, Scored, dict[int, TrackFields], list[str]]:
-    """(source, tracks best first, the fields known of them, skipped songs) of the first path
-    that applies: ranker, songs, title."""
+) -> Answer:
+    """The answer of the first path that applies: ranker, songs, title."""
     if models.ranker is not None and (query.seed_ids or query.title_keys):
-        return "ranker", await _ranked(conn, query, models, count), {}, query.skipped
+        scored, explain = await _ranked(conn, query, models, count)
+        return Answer("ranker", scored, {}, query.skipped, explain)
     skipped: list[str] = []
     if query.seeds:
         try:
             rows, skipped = await _songs(
                 conn, query, models, count, embedding_weight, DISLIKE_WEIGHT
             )
-            return "songs", [(t, s) for t, _, s in rows], {t: f for t, f, _ in rows}, skipped
+            single = query.seed_ids[0] if len(query.seed_ids) == 1 else None
+            scored = [(r.id, r.score) for r in rows]
+            fields = {r.id: r.fields for r in rows}
+            return Answer("songs", scored, fields, skipped, _song_reasons(rows, single))
         except NoUsableSongs as error:
             skipped = error.skipped
-    return "title", await _titled(conn, query, count), {}, skipped
+    scored = await _titled(conn, query, count)
+    title = [Reason("title", title=query.name)]
+    return Answer("title", scored, {}, skipped, lambda ts: {t: title for t in ts})
+
+
+async def _diversified(
+    conn: AsyncConnection,
+    version: int,
+    scored: Scored,
+    fields: dict[int, TrackFields],
+    count: int,
+    settings: Diversity,
+) -> Scored:
+    """`count` of the `scored` pool re-ranked for diversity (algorhythms_store.diversity) by
+    their vectors and artists; `fields` gains the pool's fields."""
+    rows = await published.track_vectors(conn, version, [t for t, _ in scored])
+    pool = [(t, s) for t, s in scored if t in rows]
+    if not pool:
+        return []
+    fields.update({t: rows[t][0] for t, _ in pool})
+    vectors = np.stack([rows[t][1] for t, _ in pool])
+    artists = [rows[t][0][2] for t, _ in pool]
+    picks = rerank(len(pool), vectors, artists, count, settings)
+    return [pool[i] for i in picks.tolist()]
+
+
+async def _items(
+    conn: AsyncConnection,
+    version: int,
+    chosen: Scored,
+    fields: dict[int, TrackFields],
+    explain: Explain,
+) -> list[Item]:
+    """The answer's items with their fields and reasons, the names the reasons need read with
+    the fields still missing in one statement."""
+    reasons = explain([t for t, _ in chosen])
+    needed = [t for t, _ in chosen] + seeds_of(reasons)
+    fields.update(await published.tracks(conn, version, [t for t in needed if t not in fields]))
+    return [
+        Item(*fields[t], score, [describe(r, fields) for r in reasons.get(t) or POPULAR])
+        for t, score in chosen
+        if t in fields
+    ]
 
 
 async def continue_playlist(
@@ -150,21 +241,25 @@ async def continue_playlist(
     seeds: list[SongSeed],
     count: int,
     embedding_weight: float = EMBEDDING_WEIGHT,
+    dislikes: list[str] = (),
+    settings: Diversity = RANKED,
 ) -> Result:
-    """The next `count` tracks of a playlist, never one of its tracks."""
-    query = await published.resolve(conn, seeds, name)
+    """The next `count` tracks of a playlist, never one of its tracks nor a disliked one."""
+    query = await published.resolve(conn, seeds, name, dislikes=dislikes)
     version_models = await models.get(conn, query.version)
-    source, scored, fields, skipped = await _continuation(
-        conn, query, version_models, count, embedding_weight
-    )
-    chosen = _topped_up(scored, version_models.popular, set(query.seed_ids), count)
+    pool = settings.pool(count) + len(query.ids(query.dislikes))
+    answer = await _continuation(conn, query, version_models, pool, embedding_weight)
+    excluded = set(query.excluded_ids)
+    chosen = _topped_up(answer.scored, version_models.popular, excluded, settings.pool(count))
+    source = answer.source
     if source == "title":
-        filled = len(chosen) > min(len(scored), count)
+        scored = [t for t, _ in answer.scored if t not in excluded]
+        filled = min(len(chosen), count) > min(len(scored), count)
         source = "title+popularity" if scored and filled else "title" if scored else "popularity"
-    missing = [t for t, _ in chosen if t not in fields]
-    fields.update(await published.tracks(conn, query.version, missing))
-    items = [Item(*fields[t], score) for t, score in chosen if t in fields]
-    return Result(query.version, source, items, skipped)
+    if settings.active:
+        chosen = await _diversified(conn, query.version, chosen, answer.fields, count, settings)
+    items = await _items(conn, query.version, chosen[:count], answer.fields, answer.explain)
+    return Result(query.version, source, items, answer.skipped)
 
 
 async def recommend_songs(
@@ -176,14 +271,21 @@ async def recommend_songs(
     dislikes: list[str] = (),
     dislike_weight: float = DISLIKE_WEIGHT,
     embedding_weight: float = EMBEDDING_WEIGHT,
+    settings: Diversity = RANKED,
 ) -> Result:
     """The `count` tracks that go best with `seeds`, none of them excluded or disliked."""
     query = await published.resolve(conn, seeds, exclude=exclude, dislikes=dislikes)
     version_models = await models.get(conn, query.version)
     rows, skipped = await _songs(
-        conn, query, version_models, count, embedding_weight, dislike_weight
+        conn, query, version_models, settings.pool(count), embedding_weight, dislike_weight
     )
-    return Result(query.version, "songs", [Item(*f, s) for _, f, s in rows], skipped)
+    chosen = [(r.id, r.score) for r in rows]
+    fields = {r.id: r.fields for r in rows}
+    if settings.active:
+        chosen = await _diversified(conn, query.version, chosen, fields, count, settings)
+    single = query.seed_ids[0] if len(query.seed_ids) == 1 else None
+    items = await _items(conn, query.version, chosen[:count], fields, _song_reasons(rows, single))
+    return Result(query.version, "songs", items, skipped)
 
 
 async def similar_tracks(conn: AsyncConnection, uri: str, count: int) -> Result | None:
@@ -192,8 +294,93 @@ async def similar_tracks(conn: AsyncConnection, uri: str, count: int) -> Result 
     if found is None:
         return None
     version, rows = found
-    items = sorted((Item(*f, s) for _, f, s in rows), key=lambda item: -item.score)
+    near = [describe(Reason(SONG_SPACE), {})]
+    items = sorted((Item(*f, s, near) for _, f, s in rows), key=lambda item: -item.score)
     return Result(version, "songs", items)
+
+
+@dataclass
+class SimilarPlaylist:
+    pid: int
+    name: str | None
+    size: int
+    score: float
+    tracks: list[dict]  # uri, name, artist, album
+
+
+TITLE_TRACKS_FOR_VECTOR = 50  # a title-only playlist's vector: its similar titles' best tracks
+
+
+async def _query_vector(
+    conn: AsyncConnection, models: ModelCache, query: Query
+) -> np.ndarray | None:
+    """A playlist's vector as the published playlist vectors are made: the normalised mean of
+    its catalogue tracks' unit vectors; for a title alone, of the tracks its similar titles
+    hold most, weighted by how much they hold them. None when neither gives a track."""
+    ids, weights = query.seed_ids, None
+    if not ids and query.title_keys:
+        version_models = await models.get(conn, query.version)
+        tracks, held, _ = version_models.titles.similar_rows(query.name)
+        ids_array, sums = np.unique(tracks, return_inverse=True)
+        sums = np.bincount(sums, weights=held, minlength=len(ids_array))
+        best = np.lexsort((ids_array, -sums))[:TITLE_TRACKS_FOR_VECTOR]
+        ids = ids_array[best].tolist()
+        weights = dict(zip(ids, sums[best].tolist(), strict=True))
+    rows = await published.track_vectors(conn, query.version, ids)
+    if not rows:
+        return None
+    vectors = _unit(np.stack([v for _, v in rows.values()]))
+    if weights is not None:
+        vectors = vectors * np.array([weights[t] for t in rows], np.float32)[:, None]
+    return _unit(vectors.sum(axis=0))
+
+
+async def _playlists(
+    conn: AsyncConnection, version: int, found: list[tuple]
+) -> list[SimilarPlaylist]:
+    """The found playlists with the fields of their tracks, read in one statement."""
+    ids = list(dict.fromkeys(t for row in found for t in row[3]))
+    fields = await published.tracks(conn, version, ids)
+    names = ("uri", "name", "artist", "album")
+    return [
+        SimilarPlaylist(
+            pid,
+            name,
+            length,
+            score,
+            [dict(zip(names, fields[t], strict=True)) for t in tracks if t in fields],
+        )
+        for pid, name, length, tracks, score in found
+    ]
+
+
+async def similar_playlists(
+    conn: AsyncConnection,
+    models: ModelCache,
+    name: str | None,
+    seeds: list[SongSeed],
+    count: int,
+) -> tuple[int, list[SimilarPlaylist]]:
+    """(version, the `count` published playlists nearest to the playlist by their vectors);
+    NoUsableSongs when neither its tracks nor its title reach the catalogue."""
+    query = await published.resolve(conn, seeds, name)
+    vector = await _query_vector(conn, models, query)
+    if vector is None:
+        raise NoUsableSongs(query.skipped)
+    found = await published.similar_playlists(conn, query.version, vector, count)
+    return query.version, await _playlists(conn, query.version, found)
+
+
+async def playlists_like(
+    conn: AsyncConnection, pid: int, count: int
+) -> tuple[int, list[SimilarPlaylist]] | None:
+    """(version, the `count` playlists nearest to the published playlist `pid`); None when
+    there is no such playlist."""
+    version, vector = await published.playlist_vector(conn, pid)
+    if vector is None:
+        return None
+    found = await published.similar_playlists(conn, version, vector, count, pid)
+    return version, await _playlists(conn, version, found)
 
 
 T = TypeVar("T")

@@ -21,12 +21,15 @@ from pydantic import (
     model_validator,
 )
 
+from algorhythms_store.diversity import Diversity
+
 MAX_COUNT = 500
 MAX_SONGS = 500
 MAX_EXCLUDE = 2000
 MAX_DISLIKES = 200
 MAX_TEXT = 500
 MAX_EXTERNAL = 32
+MAX_PLAYLISTS = 100
 EXTERNAL = re.compile(r"feature_[A-Za-z0-9_]{1,56}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -56,6 +59,10 @@ def _json_integer(value):
 
 
 Count = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_integer)]
+PlaylistCount = Annotated[int, Strict(), Ge(1), Le(MAX_PLAYLISTS), BeforeValidator(_json_integer)]
+Share = Annotated[float, Strict(), Ge(0.0), Le(1.0)]
+PerArtist = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_integer)]
+RandomSeed = Annotated[int, Strict(), Ge(0), Le(2**63 - 1), BeforeValidator(_json_integer)]
 DurationMs = Annotated[int, Strict(), Ge(0), Le(86_400_000), BeforeValidator(_json_integer)]
 
 
@@ -100,7 +107,26 @@ class Song(BaseModel):
     features: SongFeatures | None = None
 
 
-class RecommendationRequest(BaseModel):
+class DiversityFields(BaseModel):
+    """How varied an answer is (algorhythms_store.diversity); all off: today's ranking."""
+
+    diversity: Share = Field(
+        0.0,
+        description="0: by relevance alone; up to 1: each track as unlike the ones before it "
+        "(maximal marginal relevance over the track vectors)",
+    )
+    max_per_artist: PerArtist | None = Field(None, description="at most this many per artist")
+    explore: Share = Field(
+        0.0,
+        description="pick at random among the candidates within this much (0-1) of the best",
+    )
+    seed: RandomSeed | None = Field(None, description="makes an answer with explore > 0 repeatable")
+
+    def diversity_settings(self) -> Diversity:
+        return Diversity(self.diversity, self.max_per_artist, self.explore, self.seed)
+
+
+class RecommendationRequest(DiversityFields):
     songs: list[Song] = Field(min_length=1, max_length=MAX_SONGS)
     count: Count = 10
     exclude: list[Uri] = Field(default_factory=list, max_length=MAX_EXCLUDE)
@@ -119,12 +145,37 @@ class PlaylistTrack(BaseModel):
     duration_ms: DurationMs | None = None
 
 
-class ContinuationRequest(BaseModel):
+class ContinuationRequest(DiversityFields):
     """A playlist to continue: its title, its tracks (uris or MPD track objects), or both."""
 
     name: Name | None = None
     tracks: list[Uri | PlaylistTrack] = Field(default_factory=list, max_length=MAX_SONGS)
     count: Count = 500
+    dislikes: list[Uri] = Field(
+        default_factory=list, max_length=MAX_DISLIKES, description="tracks never to answer"
+    )
+
+
+class SimilarPlaylistsRequest(BaseModel):
+    """A playlist given as for a continuation: the playlists most like it are answered."""
+
+    name: Name | None = None
+    tracks: list[Uri | PlaylistTrack] = Field(default_factory=list, max_length=MAX_SONGS)
+    count: PlaylistCount = 10
+
+
+class Reason(BaseModel):
+    source: Literal[
+        "co-occurrence",
+        "playlist-knn",
+        "title",
+        "similar titles",
+        "artist",
+        "popularity",
+        "embedding",
+    ]
+    text: str = Field(description="why, in a sentence")
+    seed: str | None = Field(None, description="the playlist's song it is explained by")
 
 
 class Recommendation(BaseModel):
@@ -133,6 +184,9 @@ class Recommendation(BaseModel):
     artist: str | None
     album: str | None
     score: float
+    reasons: list[Reason] = Field(
+        default_factory=list, description="the evidence that found it, strongest first"
+    )
 
 
 class RecommendationResponse(BaseModel):
@@ -142,6 +196,49 @@ class RecommendationResponse(BaseModel):
     skipped: list[str] = Field(
         default_factory=list, description="songs neither in the catalogue nor described"
     )
+
+
+class TrackSummary(BaseModel):
+    uri: str
+    name: str | None
+    artist: str | None
+    album: str | None
+
+
+class SimilarPlaylist(BaseModel):
+    pid: int
+    name: str | None
+    size: int = Field(description="tracks in the playlist")
+    score: float = Field(description="cosine between the playlist vectors")
+    tracks: list[TrackSummary] = Field(description="a few of its tracks")
+
+
+class SimilarPlaylistsResponse(BaseModel):
+    version: int
+    items: list[SimilarPlaylist]
+
+
+class ModelInfo(BaseModel):
+    version: int
+    published_at: str | None
+    dimension: int
+    tracks: int | None = Field(description="tracks with a published vector")
+    metrics: dict[str, float] = Field(
+        description="the figures recorded with the version (evaluation, training)"
+    )
+
+
+class MapPoint(BaseModel):
+    uri: str
+    name: str | None
+    artist: str | None
+    x: float
+    y: float
+
+
+class MapResponse(BaseModel):
+    version: int
+    points: list[MapPoint]
 
 
 class Track(BaseModel):

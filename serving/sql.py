@@ -7,9 +7,12 @@ request that runs two statements can tell whether a swap came between them.
 
 from algorhythms_store.schema import (
     ARTIST_NEIGHBORS,
+    MODEL_VERSIONS,
     PLAYLIST_MEMBERS,
+    PLAYLIST_VECTORS,
     SEARCH_DOCUMENT,
     TITLE_TRACKS,
+    TRACK_MAP,
     TRACK_MODEL,
     TRACK_NEIGHBORS,
     TRACK_STATS,
@@ -78,13 +81,61 @@ FROM published p LEFT JOIN LATERAL (
 ) n ON true"""
 )
 
+# The fields and vectors of the tracks %(ids)s: what a diverse answer is re-ranked by.
+TRACK_VECTORS_OF = (
+    PUBLISHED
+    + f"""SELECT p.version, {TRACK_FIELDS}, t.embedding
+FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
+)
+
+# The %(k)s playlists nearest to the vector %(q)s by cosine distance (HNSW), but %(pid)s:
+# (version, pid, name, length, a few track ids, distance); null pids when there are none.
+SIMILAR_PLAYLISTS = (
+    PUBLISHED
+    + f"""SELECT p.version, s.pid, s.name, s.length, s.track_ids, s.distance
+FROM published p LEFT JOIN LATERAL (
+    SELECT v.pid, v.name, v.length, v.track_ids, v.embedding <=> %(q)s::vector AS distance
+    FROM {PLAYLIST_VECTORS} v WHERE v.pid IS DISTINCT FROM %(pid)s::int
+    ORDER BY v.embedding <=> %(q)s::vector LIMIT %(k)s
+) s ON true"""
+)
+
+# The vector of the playlist %(pid)s (null when there is no such playlist).
+PLAYLIST_VECTOR = (
+    PUBLISHED
+    + f"""SELECT p.version, v.embedding
+FROM published p LEFT JOIN {PLAYLIST_VECTORS} v ON v.pid = %(pid)s::int"""
+)
+
+# The live version's record: when it was published and the figures recorded with it, and how
+# many tracks it holds (the planner's count, exact after the publish's ANALYZE).
+MODEL_INFO = (
+    PUBLISHED
+    + f"""SELECT p.version, p.dimension, v.published_at, v.metrics,
+    (SELECT reltuples::bigint FROM pg_class WHERE oid = '{TRACK_VECTORS}'::regclass)
+FROM published p LEFT JOIN {MODEL_VERSIONS} v ON v.version = p.version"""
+)
+
+# The embedding map's points: (version, uri, name, artist, x, y); null uris when there are none.
+MAP = (
+    PUBLISHED
+    + f"""SELECT p.version, m.uri, m.name, m.artist, m.x, m.y
+FROM published p LEFT JOIN LATERAL (
+    SELECT t.uri, t.name, t.artist, m.x, m.y
+    FROM {TRACK_MAP} m JOIN {TRACK_VECTORS} t ON t.id = m.track_id
+    ORDER BY t.num_playlists DESC, t.id
+) m ON true"""
+)
+
 # Songs: candidates from two sources, item-kNN (the summed neighbour weights of the catalogue
 # seeds %(seeds)s, scaled so the best candidate has 1) and the nearest tracks to the query
 # vector (HNSW). The query is the normalised sum of the seeds' unit vectors and %(cold)s (the sum
 # of the cold-start model's unit vectors for described unknown songs; null without). Score =
 # knn + %(embedding_weight)s * cosine(query, candidate) - %(dislike_weight)s * max(0, the
 # candidate's highest cosine to a disliked track %(dislikes)s). The %(exclude)s ids are left
-# out; the best %(k)s come back, one row with null track fields when there are none.
+# out; the best %(k)s come back with the seed of their heaviest neighbour row (null when item-kNN
+# did not find them) and whether the vector search did, one row with null track fields when
+# there are none.
 SONGS = (
     PUBLISHED
     + f""", seeds AS (SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(seeds)s::int[])),
@@ -99,7 +150,9 @@ disliked AS MATERIALIZED (
     SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(dislikes)s::int[])
 ),
 knn AS (
-    SELECT n.dst AS id, sum(n.weight) AS s FROM {TRACK_NEIGHBORS} n
+    SELECT n.dst AS id, sum(n.weight) AS s,
+        (array_agg(n.src ORDER BY n.weight DESC, n.src))[1] AS best
+    FROM {TRACK_NEIGHBORS} n
     WHERE n.src = ANY(%(seeds)s::int[]) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
 ),
 ann AS (
@@ -112,12 +165,13 @@ candidates AS (
         + %(embedding_weight)s * (1 - (t.embedding <=> (SELECT q FROM query)))
         - %(dislike_weight)s * greatest(0, coalesce(
             (SELECT max(1 - (t.embedding <=> d.embedding)) FROM disliked d), 0
-        )) AS score
+        )) AS score,
+        k.best, t.id IN (SELECT id FROM ann) AS near
     FROM (SELECT id FROM knn UNION SELECT id FROM ann) c
     JOIN {TRACK_VECTORS} t ON t.id = c.id LEFT JOIN knn k ON k.id = c.id
     WHERE t.id <> ALL(%(exclude)s::int[])
 )
-SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.score
+SELECT p.version, n.id, n.uri, n.name, n.artist, n.album, n.score, n.best, n.near
 FROM published p LEFT JOIN LATERAL (
     SELECT * FROM candidates ORDER BY score DESC, id LIMIT %(k)s
 ) n ON true"""

@@ -63,10 +63,11 @@ def publish_catalogue(
     coldstart: tuple[dict[str, np.ndarray], dict] | None = None,
     ranker: str | None = None,
     run_id: str | None = None,
+    metrics: dict | None = None,
     **rows,
 ) -> PublishResult:
-    """Publish `tracks`, the cold-start model `coldstart` (arrays, spec), the ranker and
-    `rows` (published table name -> its rows) as a new version."""
+    """Publish `tracks`, the cold-start model `coldstart` (arrays, spec), the ranker, the
+    version's `metrics` and `rows` (published table name -> its rows) as a new version."""
     arrays, spec = coldstart or (None, None)
     if rows.get("title_tracks") and "whole_titles" not in rows:  # as the pipeline publishes it
         rows["whole_titles"] = list(whole_title_rows(*zip(*rows["title_tracks"], strict=True)))
@@ -76,7 +77,9 @@ def publish_catalogue(
         coldstart_arrays=None if arrays is None else pack_arrays(arrays),
         ranker=ranker,
     )
-    return publish(url, {TRACK_VECTORS: tracks.rows(), **rows}, model, run_id=run_id)
+    return publish(
+        url, {TRACK_VECTORS: tracks.rows(), **rows}, model, run_id=run_id, metrics=metrics
+    )
 
 
 def titles() -> list[tuple[str, int, float, int]]:

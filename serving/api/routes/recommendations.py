@@ -49,6 +49,7 @@ async def recommendations(
                 body.dislikes,
                 settings.dislike_weight,
                 settings.embedding_weight,
+                body.diversity_settings(),
             )
         )
     except NoUsableSongs as error:
