@@ -112,6 +112,8 @@ def _summary(args: argparse.Namespace) -> int:
         "track_metadata",
         "cooccurrence_edges",
         "gcn_embeddings",
+        "playlist_vectors",
+        "track_map",
     ):
         path = warehouse.local_path(name)
         if not path.exists():
