@@ -11,9 +11,11 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from algorhythms_assets.plots import grouped_bars, histogram, lines
+from algorhythms_assets.plots import grouped_bars, histogram, lines, scatter
 from algorhythms_ml.embeddings.coldstart import ColdStartResult
 from algorhythms_ml.embeddings.pipeline import GCNResult
+from algorhythms_ml.embeddings.playlist_vectors import PlaylistVectorStats
+from algorhythms_ml.embeddings.track_map import QUALITY_K, TrackMapResult
 from algorhythms_ml.graph.cooccurrence import EdgeStats
 from algorhythms_ml.mpd.ingest import SliceStats
 from algorhythms_ml.mpd.tracks import TrackMetadataStats
@@ -161,6 +163,42 @@ def coldstart(result: ColdStartResult, seconds: float, path: str) -> dict[str, o
         "final_loss": round(result.loss[-1], 4),
         "seconds": round(seconds, 2),
         "loss_curve": lines({"1 - cosine": result.loss}, "cold-start training", "epoch"),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def playlist_vectors(stats: PlaylistVectorStats, config: dict, path: str) -> dict[str, object]:
+    """Playlists with a vector, memberships summed and seconds of `playlist_vectors`."""
+    return {
+        "rows": stats.playlists,
+        "playlists_ingested": stats.ingested,
+        "playlists_without_catalogue_tracks": stats.ingested - stats.playlists,
+        "memberships": stats.memberships,
+        "mean_playlist_length": round(stats.mean_length, 2),
+        "dimension": stats.dimension,
+        "seconds": round(stats.seconds, 2),
+        "config": dg.MetadataValue.json(config),
+        "path": dg.MetadataValue.path(path),
+    }
+
+
+def track_map(result: TrackMapResult, config: dict, path: str) -> dict[str, object]:
+    """Tracks drawn, seconds, neighbour preservation (against plain PCA) and a picture of the
+    embedding map."""
+    drawn = result.track_map
+    return {
+        "rows": len(drawn.track_ids),
+        "seconds": round(result.seconds, 2),
+        f"neighbours_kept_at_{QUALITY_K}": round(drawn.preservation, 4),
+        f"neighbours_kept_at_{QUALITY_K}_pca": round(drawn.pca_preservation, 4),
+        "map": scatter(
+            drawn.layout[:, 0],
+            drawn.layout[:, 1],
+            np.log10(np.maximum(result.popularity, 1)),
+            f"the {len(drawn.track_ids):,} most popular tracks",
+            "log10(playlists containing the track)",
+        ),
+        "config": dg.MetadataValue.json(config),
         "path": dg.MetadataValue.path(path),
     }
 

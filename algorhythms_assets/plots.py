@@ -73,3 +73,22 @@ def grouped_bars(
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return _figure_md(fig)
+
+
+def scatter(
+    x: Sequence[float], y: Sequence[float], colour: Sequence[float], title: str, label: str
+) -> dg.MetadataValue:
+    """Points in the plane coloured by a value (e.g. a map of tracks by popularity)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    points = ax.scatter(x, y, c=colour, s=3, cmap="viridis", linewidths=0)
+    fig.colorbar(points, ax=ax, label=label, shrink=0.8)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal", adjustable="datalim")
+    return _figure_md(fig)

@@ -112,6 +112,8 @@ def _summary(args: argparse.Namespace) -> int:
         "track_metadata",
         "cooccurrence_edges",
         "gcn_embeddings",
+        "playlist_vectors",
+        "track_map",
     ):
         path = warehouse.local_path(name)
         if not path.exists():
@@ -170,6 +172,33 @@ def _publish(args: argparse.Namespace) -> int:
         line = f"  v{version:<7} {status:<9} {when:<25} {n or 0:>10,} x {dim}  {run_id or '-'}"
         print(line + (f"  ({error[:80]})" if error else ""))
     return 0
+
+
+def _export_embeddings(args: argparse.Namespace) -> int:
+    """Write the live version's track vectors and metadata as TSV for the Embedding Projector."""
+    if args.data_dir:
+        os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    from algorhythms_cli.projector import export_projector
+    from algorhythms_store.database import resolve_url
+
+    try:
+        done = export_projector(resolve_url(), Path(args.out), args.limit)
+    except LookupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"wrote {done.tracks:,} tracks of version {done.version} ({done.dimension} dimensions): "
+        f"{done.vectors} and {done.metadata}"
+    )
+    print("load both at https://projector.tensorflow.org (Load: vectors, then metadata)")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _examples(args: argparse.Namespace) -> int:
@@ -291,6 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     challenge.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR)")
     challenge.set_defaults(func=_challenge)
+
+    export = sub.add_parser(
+        "export-embeddings",
+        help="write the published track vectors as TSV for TensorFlow's Embedding Projector",
+    )
+    export.add_argument("--out", required=True, help="folder for vectors.tsv and metadata.tsv")
+    export.add_argument(
+        "--limit", type=_positive, help="the N most popular tracks only (default: every track)"
+    )
+    export.add_argument("--data-dir", help="data folder (default $ALGORHYTHMS_DATA_DIR or ./data)")
+    export.set_defaults(func=_export_embeddings)
 
     examples = sub.add_parser("examples", help="print API requests that work on the data")
     examples.add_argument("--api", default="http://127.0.0.1:8000")

@@ -3,8 +3,9 @@
 The ranking tables (`title_tracks`, `track_neighbors`, `playlist_members`, `track_stats`,
 `artist_neighbors`) are warehouse tables of the same name and columns; `whole_titles` groups
 the whole-title rows of `title_tracks`; `track_vectors` joins the GCN vectors with the track
-metadata; `track_model` holds the cold-start model and the
-ranker as the pipeline wrote them (algorhythms_ml.artefacts).
+metadata; `playlist_vectors` and `track_map` are the warehouse tables of the same name, the
+playlist vectors read in batches; `track_model` holds the cold-start model and the ranker as
+the pipeline wrote them (algorhythms_ml.artefacts).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import pandas as pd
 from algorhythms_ml.artefacts import read_coldstart, read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.warehouse import Warehouse, read_parquet
+from algorhythms_ml.warehouse import Warehouse, arrow_dataset, read_parquet
 from algorhythms_store.publish import PublishOptions, PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import (
     ARTIST_NEIGHBORS,
     PLAYLIST_MEMBERS,
+    PLAYLIST_VECTORS,
     TITLE_TRACKS,
+    TRACK_MAP,
     TRACK_NEIGHBORS,
     TRACK_STATS,
     TRACK_VECTORS,
@@ -33,7 +36,16 @@ from algorhythms_store.schema import (
 from algorhythms_store.title_index import WHOLE, whole_title_rows
 
 # Published as the warehouse holds them.
-WAREHOUSE_TABLES = (TITLE_TRACKS, TRACK_NEIGHBORS, PLAYLIST_MEMBERS, TRACK_STATS, ARTIST_NEIGHBORS)
+WAREHOUSE_TABLES = (
+    TITLE_TRACKS,
+    TRACK_NEIGHBORS,
+    PLAYLIST_MEMBERS,
+    TRACK_STATS,
+    ARTIST_NEIGHBORS,
+    TRACK_MAP,
+)
+# Playlist vectors read at once: a bounded share of a table of a million playlists.
+VECTOR_BATCH_ROWS = 65_536
 
 
 def _optional(values: pd.Series) -> list:
@@ -69,6 +81,17 @@ def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
     columns = [c.name for c in published_table(name).row_columns]
     table = read_parquet(warehouse.table(name), columns)
     return zip(*(table[c].tolist() for c in columns), strict=True)
+
+
+def playlist_vectors(warehouse: Warehouse) -> Iterable[tuple]:
+    """`playlist_vectors`: (pid, name, length, track_ids, vector) per playlist, read from the
+    warehouse a batch at a time."""
+    table = arrow_dataset(warehouse.table(PLAYLIST_VECTORS))
+    for batch in table.to_batches(batch_size=VECTOR_BATCH_ROWS):
+        column = batch["vector"]
+        vectors = column.flatten().to_numpy().reshape(-1, column.type.list_size)
+        columns = [batch[c].to_pylist() for c in ("pid", "name", "length", "track_ids")]
+        yield from zip(*columns, vectors, strict=True)
 
 
 def whole_titles(warehouse: Warehouse) -> Iterable[tuple]:
@@ -118,6 +141,7 @@ def publish_warehouse(
     rows = {TRACK_VECTORS: tracks.rows()}
     rows.update({name: table_rows(warehouse, name) for name in WAREHOUSE_TABLES})
     rows[WHOLE_TITLES] = whole_titles(warehouse)
+    rows[PLAYLIST_VECTORS] = playlist_vectors(warehouse)
     return publish(
         url,
         rows,

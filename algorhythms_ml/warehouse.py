@@ -187,6 +187,15 @@ def _arrow_fs(uri: str):
     return pafs.FileSystem.from_uri(uri.replace("s3a://", "s3://", 1))
 
 
+def arrow_dataset(uri: str, schema=None):
+    """The Parquet table (file or folder) at `uri` as a pyarrow dataset, read lazily: for
+    reading a large table in batches. `schema` gives the columns of a table with no files."""
+    import pyarrow.dataset as ds
+
+    fs, path = _arrow_fs(uri)
+    return ds.dataset(path, filesystem=fs, format="parquet", schema=schema)
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     """Write a file at `uri` (local or object store), replacing it."""
     fs, path = _arrow_fs(uri)

@@ -286,11 +286,16 @@ def _record_rows(conn: psycopg.Connection, version: int, rows: int) -> None:
 
 @contextmanager
 def _index_build_progress(
-    url: str, pid: int, rows: int, log: logging.Logger, every_seconds: float = 15.0
+    url: str,
+    pid: int,
+    rows: int,
+    label: str,
+    log: logging.Logger,
+    every_seconds: float = 15.0,
 ) -> Iterator[None]:
     """While the block runs, log how many of `rows` tuples the index build in backend `pid`
     has loaded, read from pg_stat_progress_create_index on a connection of its own."""
-    progress = Progress(rows, "hnsw index", log, every_seconds=every_seconds)
+    progress = Progress(rows, label, log, every_seconds=every_seconds)
     stop = threading.Event()
 
     def poll() -> None:
@@ -305,9 +310,9 @@ def _index_build_progress(
                     if done and done[0]:
                         progress.update(min(int(done[0]), rows - 1))
         except psycopg.Error as error:
-            log.warning("hnsw index progress is not available: %s", error)
+            log.warning("%s progress is not available: %s", label, error)
 
-    log_progress(log, "hnsw index: building over %s vectors", f"{rows:,}")
+    log_progress(log, "%s: building over %s vectors", label, f"{rows:,}")
     watcher = threading.Thread(target=poll, name="hnsw-index-progress", daemon=True)
     watcher.start()
     try:
@@ -323,12 +328,12 @@ def _build_indexes(
     url: str,
     version: int,
     hnsw: HnswConfig,
-    rows: int,
+    rows: Mapping[str, int],
     seconds: dict[str, float],
     log: logging.Logger,
 ) -> None:
-    """Keys and indexes on the loaded staging tables (`rows` vectors); the HNSW build's time
-    goes in `seconds["hnsw_index"]` and its progress in the log."""
+    """Keys and indexes on the loaded staging tables (`rows` per table); each HNSW build's
+    time goes in `seconds["hnsw_index_<table>"]` and its progress in the log."""
     conn.execute(
         sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(hnsw.maintenance_work_mem))
     )
@@ -342,9 +347,10 @@ def _build_indexes(
                 conn.execute(statement)
                 continue
             started = time.perf_counter()
-            with _index_build_progress(url, conn.info.backend_pid, rows, log):
+            label = f"hnsw index on {table.name}"
+            with _index_build_progress(url, conn.info.backend_pid, rows[table.name], label, log):
                 conn.execute(statement)
-            seconds["hnsw_index"] = time.perf_counter() - started
+            seconds[f"hnsw_index_{table.name}"] = time.perf_counter() - started
 
 
 def _analyze(conn: psycopg.Connection) -> None:
@@ -425,9 +431,7 @@ def publish(
             _record_rows(conn, version, counts[TRACK_VECTORS])
             log.info("copied %s", ", ".join(f"{n} rows into {t}" for t, n in counts.items()))
             with _timed(seconds, "indexes"):
-                _build_indexes(
-                    conn, url, version, options.hnsw, counts[TRACK_VECTORS], seconds, log
-                )
+                _build_indexes(conn, url, version, options.hnsw, counts, seconds, log)
             with _timed(seconds, "analyze"):
                 _analyze(conn)
             with _timed(seconds, "swap"):

@@ -21,11 +21,11 @@ A version is published as a set of tables swapped in together:
 - `track_stats`: per track its artist id, popularity, its artist's popularity and the sum of
   its artist's tracks' popularity; indexed by artist and popularity (an artist's top tracks).
 - `artist_neighbors`: artist -> its most frequent co-occurring artists, cosine weights.
-- `playlist_vectors`: one row per ingested playlist: pid, name, length (distinct tracks), its
-  first few tracks and `embedding vector(dim)`, the normalised mean of its tracks' unit vectors,
-  with an HNSW index (`vector_cosine_ops`): similar playlists.
-- `track_map`: (track_id, x, y), the 2D layout of the most popular tracks' vectors (the web
-  page's embedding map).
+- `playlist_vectors`: one row per ingested playlist: pid, name, length (its distinct catalogue
+  tracks), track_ids (its first 5 distinct tracks in playlist order) and `embedding
+  vector(dim)`, the normalised mean of its tracks' unit vectors, with an HNSW index
+  (`vector_cosine_ops`): similar playlists.
+- `track_map`: the 2D layout (x, y) of the most popular tracks' vectors, for the embedding map.
 - `track_model` also holds the playlist ranker (a LightGBM text model,
   algorhythms_store.ranking).
 
@@ -146,6 +146,11 @@ class Table:
         return statements
 
 
+HNSW_COSINE = (
+    "USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})"
+)
+
+
 def _neighbors(name: str) -> Table:
     columns = (Column("src", INTEGER), Column("dst", INTEGER), Column("weight", REAL))
     return Table(name, columns, primary_key=("src", "dst"))
@@ -182,11 +187,7 @@ PUBLISHED_TABLES = (
             Index("uri", "(uri)", unique=True),
             Index("popularity", "(num_playlists DESC, id)"),
             Index("search", f"USING gin (({SEARCH_DOCUMENT}))"),
-            Index(
-                "embedding",
-                "USING hnsw (embedding vector_cosine_ops) "
-                "WITH (m = {m}, ef_construction = {ef_construction})",
-            ),
+            Index("embedding", HNSW_COSINE),
         ),
     ),
     Table(
@@ -240,13 +241,7 @@ PUBLISHED_TABLES = (
             Column("embedding", VECTOR),
         ),
         primary_key=("pid",),
-        indexes=(
-            Index(
-                "embedding",
-                "USING hnsw (embedding vector_cosine_ops) "
-                "WITH (m = {m}, ef_construction = {ef_construction})",
-            ),
-        ),
+        indexes=(Index("embedding", HNSW_COSINE),),
     ),
     Table(
         TRACK_MAP,

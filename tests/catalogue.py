@@ -118,6 +118,32 @@ def playlists(n: int = 300, seed: int = 0) -> dict[int, list[int]]:
     return out
 
 
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def playlist_vector_rows(lists: dict[int, list[int]], tracks: Tracks) -> list[tuple]:
+    """`playlist_vectors` rows of `lists` (pid -> distinct track ids, in order): name
+    "Playlist <pid>", length, first 5 tracks and the normalised mean of the unit vectors."""
+    by_id = dict(zip(tracks.ids.tolist(), unit(tracks.vectors), strict=True))
+    return [
+        (pid, f"Playlist {pid}", len(ids), ids[:5], unit(np.mean([by_id[t] for t in ids], 0)))
+        for pid, ids in lists.items()
+        if ids
+    ]
+
+
+def track_map_rows(tracks: Tracks, n: int) -> list[tuple[int, float, float]]:
+    """`track_map` rows of the `n` most popular tracks: their unit vectors' first two principal
+    components."""
+    top = np.lexsort((tracks.ids, -tracks.num_playlists))[:n]
+    centred = unit(tracks.vectors[top].astype(np.float64))
+    centred -= centred.mean(0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ components[:2].T
+    return [(int(tracks.ids[i]), float(x), float(y)) for i, (x, y) in zip(top, xy, strict=True)]
+
+
 def ranking_tables(lists: dict[int, list[int]]) -> dict:
     """The ranking tables of algorhythms_store.ranking over `lists` (artists are clusters),
     computed with numpy: co-occurrence top 200 by count with cosine weights, as the pipeline."""

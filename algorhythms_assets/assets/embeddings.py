@@ -1,11 +1,14 @@
-"""The co-occurrence graph -> GCN song vectors -> the cold-start feature model."""
+"""The co-occurrence graph -> GCN song vectors -> the cold-start feature model, the playlist
+vectors and the embedding map."""
 
 import time
 
 import dagster as dg
+from dagster_pyspark import PySparkResource
 
 from algorhythms_assets import metadata
 from algorhythms_assets.assets.graph import cooccurrence_edges
+from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import launchpad_config
 from algorhythms_assets.resources import WarehouseResource
@@ -16,7 +19,13 @@ from algorhythms_ml.embeddings.pipeline import (
     train_feature_mlp,
     train_gcn_embeddings,
 )
+from algorhythms_ml.embeddings.playlist_vectors import (
+    PlaylistVectorConfig,
+    build_playlist_vectors,
+)
+from algorhythms_ml.embeddings.track_map import TrackMapConfig, build_track_map
 from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_store.schema import PLAYLIST_VECTORS, TRACK_MAP
 
 # Kubernetes run launchers read these tags: the training step asks for one GPU.
 GPU_TAGS = {
@@ -25,6 +34,8 @@ GPU_TAGS = {
 
 GcnEmbeddingsConfig = launchpad_config("GcnEmbeddingsConfig", GCNConfig)
 FeatureMlpConfig = launchpad_config("FeatureMlpConfig", ColdStartConfig)
+PlaylistVectorsConfig = launchpad_config("PlaylistVectorsConfig", PlaylistVectorConfig)
+EmbeddingMapConfig = launchpad_config("EmbeddingMapConfig", TrackMapConfig)
 
 
 @dg.asset(
@@ -62,4 +73,44 @@ def feature_mlp(
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata=metadata.coldstart(result, seconds, f"{wh.root}/{COLDSTART_DIR}")
+    )
+
+
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[gcn_embeddings, track_metadata],
+    group_name="embeddings",
+    kinds={"spark", "numpy", "parquet"},
+    pool="spark",
+)
+def playlist_vectors(
+    context: dg.AssetExecutionContext,
+    config: PlaylistVectorsConfig,
+    pyspark: PySparkResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """One vector per ingested playlist: the normalised mean of its tracks' unit GCN vectors."""
+    wh = warehouse.warehouse()
+    stats = build_playlist_vectors(
+        pyspark.spark_session, wh, config.to(PlaylistVectorConfig), log=context.log
+    )
+    return dg.MaterializeResult(
+        metadata=metadata.playlist_vectors(stats, config.model_dump(), wh.table(PLAYLIST_VECTORS))
+    )
+
+
+@dg.asset(
+    automation_condition=ON_UPSTREAM_UPDATE,
+    deps=[gcn_embeddings, track_metadata],
+    group_name="embeddings",
+    kinds={"numpy", "parquet"},
+)
+def embedding_map(
+    context: dg.AssetExecutionContext, config: EmbeddingMapConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """A 2D map of the most popular tracks' GCN vectors that keeps cosine neighbours near."""
+    wh = warehouse.warehouse()
+    result = build_track_map(wh, config.to(TrackMapConfig), log=context.log)
+    return dg.MaterializeResult(
+        metadata=metadata.track_map(result, config.model_dump(), wh.table(TRACK_MAP))
     )

@@ -47,7 +47,13 @@ def test_a_rebuilt_graph_refreshes_only_what_depends_on_it():
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
-        assert requested(result) == {"gcn_embeddings", "feature_mlp", "published_version"}
+        assert requested(result) == {
+            "gcn_embeddings",
+            "feature_mlp",
+            "playlist_vectors",
+            "embedding_map",
+            "published_version",
+        }
 
 
 def test_a_retrained_ranker_is_published_and_evaluated():

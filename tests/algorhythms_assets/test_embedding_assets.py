@@ -9,7 +9,12 @@ import psycopg
 from dagster_pyspark import PySparkResource
 from pgvector.psycopg import register_vector
 
-from algorhythms_assets.assets.embeddings import feature_mlp, gcn_embeddings
+from algorhythms_assets.assets.embeddings import (
+    embedding_map,
+    feature_mlp,
+    gcn_embeddings,
+    playlist_vectors,
+)
 from algorhythms_assets.assets.graph import cooccurrence_edges
 from algorhythms_assets.assets.mpd import raw_mpd_slices, track_metadata
 from algorhythms_assets.assets.published import published_version
@@ -54,11 +59,13 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
         cooccurrence_edges,  # with track_neighbors
         gcn_embeddings,
         feature_mlp,
+        playlist_vectors,
+        embedding_map,
         title_tracks,
         playlist_tables,
         playlist_ranker,
-        published_version,
         recommendation_eval,
+        published_version,
     ]
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(mpd_slices.name, ["mpd.slice.0-999"])
@@ -80,6 +87,7 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
                         "config": {"dim": 32, "epochs": 3, "steps_per_epoch": 5, "batch_size": 2048}
                     },
                     "feature_mlp": {"config": {"epochs": 2}},
+                    "embedding_map": {"config": {"tracks": 500, "epochs": 50}},
                     "playlist_ranker": {"config": {"folds": 2, "rounds": 30}},
                 }
             },
@@ -151,6 +159,18 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert "title_random100" in eval_meta["table"].value and "r_precision_by_category" in eval_meta
     assert "check_recommendation_eval_beats_item_knn" in checks
     assert published["rows_playlist_members"].value > 0 and published["rows_track_stats"].value > 0
+    # The version records the evaluation's figures with its own.
+    assert metrics["recommendation_eval.model.r_precision"] == eval_meta["model.r_precision"].value
+
+    # Every playlist holds catalogue tracks, so each has a vector; the map shows the 500 most
+    # popular tracks and keeps more of their neighbours than PCA does.
+    vectors_meta = result.asset_materializations_for_node("playlist_vectors")[0].metadata
+    assert vectors_meta["rows"].value == 1000 == published["rows_playlist_vectors"].value
+    map_meta = result.asset_materializations_for_node("embedding_map")[0].metadata
+    assert map_meta["rows"].value == 500 == published["rows_track_map"].value
+    assert map_meta["neighbours_kept_at_10"].value > map_meta["neighbours_kept_at_10_pca"].value
+    assert "map" in map_meta
+    assert checks["check_playlist_vectors_unit_length"] and checks["check_embedding_map_finite"]
 
     # Past max_playlists, training and evaluation work on a seeded sample.
     sampled = with_playlists(spark, warehouse, lambda data: len(data.tracks), max_playlists=300)

@@ -26,6 +26,8 @@ def test_the_definitions_hold_every_asset_and_check_of_their_packages():
         "cooccurrence_edges",
         "gcn_embeddings",
         "feature_mlp",
+        "playlist_vectors",
+        "embedding_map",
         "track_neighbors",
         "title_tracks",
         "playlist_tables",
@@ -39,7 +41,9 @@ def test_the_definitions_hold_every_asset_and_check_of_their_packages():
         "track_metadata",
         "cooccurrence_edges",
         "gcn_embeddings",
+        "playlist_vectors",
+        "embedding_map",
         "recommendation_eval",
         "published_version",
     }
-    assert len(checks) == 14
+    assert len(checks) == 16

@@ -38,6 +38,8 @@ def test_weekly_schedule_rebuilds_everything_downstream_of_ingestion():
         "title_tracks",
         "gcn_embeddings",
         "feature_mlp",
+        "playlist_vectors",
+        "embedding_map",
         "playlist_tables",
         "playlist_ranker",
         "published_version",
