@@ -58,7 +58,7 @@ def published_version(
         PublishOptions(hnsw=config.to(HnswConfig)),
         run_id=context.run_id,
         metrics=metadata.numeric_metadata(
-            context.instance, [gcn_embeddings, feature_mlp, recommendation_eval]
+            context.instance, [gcn_embeddings, feature_mlp, recommendation_eval, embedding_map]
         ),
         log=context.log,
     )
