@@ -11,6 +11,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests import web_page
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,14 @@ def test_make_demo_builds_every_asset_and_leaves_the_api_running(tmp_path: Path)
         items = json.loads(answer.stdout)["items"]
         assert len(items) == 5 and all(i["uri"].startswith("spotify:track:") for i in items)
         assert httpx.get(f"http://127.0.0.1:{port}/ready").json()["version"] == 1
+        # A person's session on the web page, in a real browser, on the demo's version: its
+        # evaluation figures, a search, a continuation explained, a dislike replaced, similar
+        # songs and playlists, the map.
+        artefacts = Path(os.environ.get("ALGORHYTHMS_TEST_ARTEFACTS", tmp_path)) / "demo-page"
+        seen = web_page.exercise_page(f"http://127.0.0.1:{port}", artefacts)
+        assert (artefacts / "page.png").exists() and seen
+        model = httpx.get(f"http://127.0.0.1:{port}/v1/model").json()
+        assert model["metrics"]["recommendation_eval.model.r_precision"] > 0
     finally:
         subprocess.run(["make", "stop"], cwd=ROOT, env=env, capture_output=True, timeout=60)
     # Stopping the API stops the embedded PostgreSQL it started.

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from tests import web_page
@@ -16,9 +15,11 @@ from tests.catalogue import (
     catalogue,
     coldstart,
     neighbors,
+    playlist_vector_rows,
     playlists,
     publish_catalogue,
     titles,
+    track_map_rows,
 )
 from tests.conftest import ApiServer, create_database
 
@@ -26,20 +27,6 @@ TRACKS = catalogue("v1")
 LISTS = playlists()
 MAPPED = 400
 METRICS = {"recommendation_eval.r_precision": 0.2134, "recommendation_eval.ndcg": 0.3012}
-
-
-def playlist_vector_rows() -> list[tuple]:
-    unit = TRACKS.vectors / np.linalg.norm(TRACKS.vectors, axis=1, keepdims=True)
-    rows = []
-    for pid, tracks in LISTS.items():
-        mean = unit[tracks].mean(axis=0)
-        rows.append((pid, f"list {pid}", len(tracks), tracks[:5], mean / np.linalg.norm(mean)))
-    return rows
-
-
-def track_map_rows() -> list[tuple]:
-    """The most popular tracks (the smallest ids) placed by their first two vector components."""
-    return [(i, float(TRACKS.vectors[i, 0]), float(TRACKS.vectors[i, 1])) for i in range(MAPPED)]
 
 
 def serve(postgres_server, tmp_path_factory, name: str, **rows) -> ApiServer:
@@ -69,8 +56,8 @@ def base_url(postgres_server, tmp_path_factory):
         postgres_server,
         tmp_path_factory,
         "web_page",
-        playlist_vectors=playlist_vector_rows(),
-        track_map=track_map_rows(),
+        playlist_vectors=playlist_vector_rows(LISTS, TRACKS),
+        track_map=track_map_rows(TRACKS, MAPPED),
     )
     try:
         yield server.url
