@@ -14,13 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from algorhythms_store.ranking import (
-    SOURCES,
-    TOP_PLAYLISTS_SHARE,
-    Evidence,
-    Scores,
-    top_playlists,
-)
+from algorhythms_store.ranking import SOURCES, Evidence, Scores, top_playlists
 
 SONG_SPACE = "embedding"
 MAX_REASONS = 4
@@ -77,6 +71,16 @@ def _seed_of_artist(ev: Evidence, artist: np.ndarray) -> np.ndarray:
     return _lookup(keys[first], seeds[first], artist)
 
 
+def _held_by_top_playlists(ev: Evidence, ids: np.ndarray) -> tuple[np.ndarray, object]:
+    """(for each of `ids`, how many of the playlists most like the query hold it (-1: none),
+    the reason for a count): the playlists the playlist-kNN source draws its candidates from."""
+    top = ev.playlist_id[top_playlists(ev)]
+    held = ev.member_track[np.isin(ev.member_pid, top)]
+    tracks, counts = np.unique(held, return_counts=True)
+    n = len(top)
+    return _lookup(tracks, counts, ids), lambda h: Reason("playlist-knn", playlists=h, of=n)
+
+
 def _shared(values: np.ndarray, make) -> list[Reason | None]:
     """`make(value)` for each value (None for -1), one object per distinct value: an answer's
     reasons repeat, and each is described once."""
@@ -100,11 +104,7 @@ def ranked_reasons(
     ids = np.asarray(tracks, np.int64)
     co_seed = _strongest_source(ev, ids)
     co = _shared(co_seed, lambda s: Reason("co-occurrence", seed=s))
-    best = top_playlists(ev, TOP_PLAYLISTS_SHARE)
-    n_best = int((ev.playlist_overlap[best] > 0).sum())
-    share = scores.lookup("uknn_share", ids)
-    held = np.where(share > 0, np.maximum(np.rint(share * n_best), 1), -1).astype(np.int64)
-    knn = _shared(held, lambda h: Reason("playlist-knn", playlists=h, of=n_best))
+    knn = _shared(*_held_by_top_playlists(ev, ids))
     artist_seed = _seed_of_artist(ev, _lookup(artists[0], artists[1], ids))
     by_artist = _shared(artist_seed, lambda s: Reason("artist", seed=s))
     titled = Reason("title", title=title) if title else None
@@ -145,7 +145,7 @@ def describe(reason: Reason, names: Names) -> dict:
         else:
             text = "by an artist of the playlist"
     elif reason.source == "title":
-        text = f"in playlists titled “{reason.title}”"
+        text = f"in playlists whose titles share words with “{reason.title}”"
     elif reason.source == "similar titles":
         text = f"in playlists with titles like “{reason.title}”"
     elif reason.source == SONG_SPACE:

@@ -141,18 +141,19 @@ class TitleIndex:
         hit, weights = self._similar(name, minus)
         return [WHOLE + self.titles[i] for i in hit], weights
 
-    def similar_rows(self, name: str | None) -> tuple[np.ndarray, np.ndarray, float]:
+    def similar_rows(self, name: str | None) -> tuple[np.ndarray, np.ndarray, float, str | None]:
         """The similar titles' `title_tracks` rows: (tracks, score times the title's weight,
-        the sum of the weights): what a service request needs, from the rows the index holds."""
+        the sum of the weights, the most similar title): what a service request needs, from the
+        rows the index holds."""
         if self.tracks is None or self.scores is None:
             raise ValueError("this title index holds no title_tracks rows")
         hit, weights = self._similar(name)
         if not len(hit):
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), 0.0, None
         tracks = np.concatenate([self.tracks[i] for i in hit])
         scores = np.concatenate([self.scores[i] for i in hit])
         each = np.repeat(weights.astype(np.float32), [len(self.tracks[i]) for i in hit])
-        return tracks, scores * each, float(weights.sum())
+        return tracks, scores * each, float(weights.sum()), self.titles[hit[0]]
 
     def _similar(self, name: str | None, minus: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(indices of the most similar titles, best first; their weights)."""

@@ -16,3 +16,10 @@ class NoUsableSongs(Exception):
     def __init__(self, skipped: list[str]):
         super().__init__(skipped)
         self.skipped = skipped
+
+
+def missing_table(error: Exception, table: str) -> bool:
+    """Whether `error` (an UndefinedTable) is about `table`: a version published before the
+    table existed, rather than nothing published at all."""
+    diag = getattr(error, "diag", None)
+    return f'"{table}"' in ((diag.message_primary if diag else None) or str(error))

@@ -114,12 +114,14 @@ async def search(conn: AsyncConnection, tsquery: str, k: int) -> tuple[int, list
 
 async def nearest_to_track(
     conn: AsyncConnection, uri: str, k: int
-) -> tuple[int, list[tuple[int, TrackFields, float]]] | None:
-    """(version, the `k` nearest tracks as (id, fields, cosine)); None for an unknown uri."""
+) -> tuple[int, tuple[int, TrackFields], list[tuple[int, TrackFields, float]]] | None:
+    """(version, the track's (id, fields), the `k` nearest tracks as (id, fields, cosine));
+    None for an unknown uri."""
     rows = await _rows(conn, sql.NEAREST_TO_TRACK, {"uri": uri, "k": k})
     if rows[0][1] is None:
         return None
-    return rows[0][0], [(r[2], r[3:7], 1.0 - r[7]) for r in rows if r[2] is not None]
+    track = (rows[0][1], (uri, *rows[0][8:11]))
+    return rows[0][0], track, [(r[2], r[3:7], 1.0 - r[7]) for r in rows if r[2] is not None]
 
 
 async def songs(
@@ -169,7 +171,9 @@ async def similar_playlists(
     cosine)."""
     params = {"q": vector, "k": k, "pid": pid}
     rows = await _rows(conn, sql.SIMILAR_PLAYLISTS, params, version)
-    return [(r[1], r[2], r[3], list(r[4]), 1.0 - r[5]) for r in rows if r[1] is not None]
+    found = [(r[1], r[2], r[3], list(r[4]), 1.0 - r[5]) for r in rows if r[1] is not None]
+    # an iterative index scan (relaxed order) may return near ties out of order
+    return sorted(found, key=lambda row: (-row[4], row[0]))
 
 
 async def model_info(conn: AsyncConnection) -> tuple:

@@ -134,7 +134,7 @@ async def _ranked(
 ) -> tuple[Scored, Explain]:
     """The learned ranker's best `count` candidates for the playlist with their scores, and
     their reasons from the same evidence."""
-    similar = models.titles.similar_rows(query.name)
+    *similar, similar_title = models.titles.similar_rows(query.name)
     ev = await published.evidence(conn, query, models.popular, similar)
     candidates, scores = candidate_scores(ev)
     kept, stats = await published.track_stats(conn, query.version, candidates)
@@ -142,8 +142,6 @@ async def _ranked(
     order, values = rank(ev, kept, X, models.ranker)
 
     def explain(tracks: list[int]) -> dict[int, list[Reason]]:
-        keys, _ = models.titles.similar(query.name) if len(similar[0]) else ([], None)
-        similar_title = keys[0][1:] if keys else None
         artists = (kept, stats.artist)  # kept is sorted, as the candidates are
         return ranked_reasons(ev, candidates, scores, artists, tracks, query.name, similar_title)
 
@@ -191,8 +189,8 @@ async def _continuation(
         except NoUsableSongs as error:
             skipped = error.skipped
     scored = await _titled(conn, query, count)
-    title = [Reason("title", title=query.name)]
-    return Answer("title", scored, {}, skipped, lambda ts: {t: title for t in ts})
+    title, titled = [Reason("title", title=query.name)], {t for t, _ in scored}
+    return Answer("title", scored, {}, skipped, lambda ts: {t: title for t in ts if t in titled})
 
 
 def _with_popular(scored: Scored, popular: np.ndarray, exclude: set[int], settings: Diversity):
@@ -313,14 +311,14 @@ async def similar_tracks(conn: AsyncConnection, uri: str, count: int) -> Result 
     found = await published.nearest_to_track(conn, uri, count)
     if found is None:
         return None
-    version, rows = found
-    near = [describe(Reason(SONG_SPACE), {})]
+    version, (track, fields), rows = found
+    near = [describe(Reason(SONG_SPACE, seed=track), {track: fields})]
     items = sorted((Item(*f, s, near) for _, f, s in rows), key=lambda item: -item.score)
     return Result(version, "songs", items)
 
 
 @dataclass
-class SimilarPlaylist:
+class PlaylistMatch:
     pid: int
     name: str | None
     size: int
@@ -340,7 +338,7 @@ async def _query_vector(
     ids, weights = query.seed_ids, None
     if not ids and query.title_keys:
         version_models = await models.get(conn, query.version)
-        tracks, held, _ = version_models.titles.similar_rows(query.name)
+        tracks, held, _, _ = version_models.titles.similar_rows(query.name)
         ids_array, sums = np.unique(tracks, return_inverse=True)
         sums = np.bincount(sums, weights=held, minlength=len(ids_array))
         best = np.lexsort((ids_array, -sums))[:TITLE_TRACKS_FOR_VECTOR]
@@ -357,13 +355,13 @@ async def _query_vector(
 
 async def _playlists(
     conn: AsyncConnection, version: int, found: list[tuple]
-) -> list[SimilarPlaylist]:
+) -> list[PlaylistMatch]:
     """The found playlists with the fields of their tracks, read in one statement."""
     ids = list(dict.fromkeys(t for row in found for t in row[3]))
     fields = await published.tracks(conn, version, ids)
     names = ("uri", "name", "artist", "album")
     return [
-        SimilarPlaylist(
+        PlaylistMatch(
             pid,
             name,
             length,
@@ -380,7 +378,7 @@ async def similar_playlists(
     name: str | None,
     seeds: list[SongSeed],
     count: int,
-) -> tuple[int, list[SimilarPlaylist]]:
+) -> tuple[int, list[PlaylistMatch]]:
     """(version, the `count` published playlists nearest to the playlist by their vectors);
     NoUsableSongs when neither its tracks nor its title reach the catalogue."""
     query = await published.resolve(conn, seeds, name)
@@ -393,7 +391,7 @@ async def similar_playlists(
 
 async def playlists_like(
     conn: AsyncConnection, pid: int, count: int
-) -> tuple[int, list[SimilarPlaylist]] | None:
+) -> tuple[int, list[PlaylistMatch]] | None:
     """(version, the `count` playlists nearest to the published playlist `pid`); None when
     there is no such playlist."""
     version, vector = await published.playlist_vector(conn, pid)

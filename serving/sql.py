@@ -68,12 +68,15 @@ FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.id = ANY(%(ids)s::int[])"""
 )
 
 # The %(k)s nearest tracks to the track %(uri)s by cosine distance (the HNSW index's operator):
-# (version, the track's id, then id, uri, name, artist, album, distance); null ids when the
-# track is unknown, null fields when there are none.
+# (version, the track's id, then id, uri, name, artist, album, distance, then the track's name,
+# artist and album); null ids when the track is unknown, null fields when there are none.
 NEAREST_TO_TRACK = (
     PUBLISHED
-    + f""", seed AS (SELECT id, embedding FROM {TRACK_VECTORS} WHERE uri = %(uri)s)
-SELECT p.version, (SELECT id FROM seed), n.id, n.uri, n.name, n.artist, n.album, n.distance
+    + f""", seed AS (
+    SELECT id, uri, name, artist, album, embedding FROM {TRACK_VECTORS} WHERE uri = %(uri)s
+)
+SELECT p.version, (SELECT id FROM seed), n.id, n.uri, n.name, n.artist, n.album, n.distance,
+    (SELECT name FROM seed), (SELECT artist FROM seed), (SELECT album FROM seed)
 FROM published p LEFT JOIN LATERAL (
     SELECT t.*, t.embedding <=> (SELECT embedding FROM seed) AS distance FROM {TRACK_VECTORS} t
     WHERE EXISTS (SELECT FROM seed) AND t.id <> (SELECT id FROM seed)
@@ -107,12 +110,11 @@ PLAYLIST_VECTOR = (
 FROM published p LEFT JOIN {PLAYLIST_VECTORS} v ON v.pid = %(pid)s::int"""
 )
 
-# The live version's record: when it was published and the figures recorded with it, and how
-# many tracks it holds (the planner's count, exact after the publish's ANALYZE).
+# The live version's record: when it was published, the figures recorded with it, and how
+# many tracks it holds (counted by the publish).
 MODEL_INFO = (
     PUBLISHED
-    + f"""SELECT p.version, p.dimension, v.published_at, v.metrics,
-    (SELECT reltuples::bigint FROM pg_class WHERE oid = '{TRACK_VECTORS}'::regclass)
+    + f"""SELECT p.version, p.dimension, v.published_at, v.metrics, v.rows
 FROM published p LEFT JOIN {MODEL_VERSIONS} v ON v.version = p.version"""
 )
 

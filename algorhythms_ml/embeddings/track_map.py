@@ -43,8 +43,9 @@ class TrackMapConfig:
     tracks: int = Field(
         5000,
         ge=2,
+        le=50_000,
         description="the most popular tracks drawn on the map (its cost grows with the square "
-        "of this number, not with the catalogue)",
+        "of this number, not with the catalogue; the page receives them all)",
     )
     neighbors: int = Field(
         10, ge=2, description="nearest neighbours by cosine each track is pulled towards"

@@ -50,17 +50,14 @@ export async function request(path, { method = "GET", body, signal } = {}) {
 
 const track = (uri) => encodeURIComponent(uri);
 
-export const searchTracks = (q, count = 20) =>
-  request(`/v1/tracks/search?${new URLSearchParams({ q, count })}`);
+export const searchTracks = (q, count = 20, signal = undefined) =>
+  request(`/v1/tracks/search?${new URLSearchParams({ q, count })}`, { signal });
 
-export const similarTracks = (uri, count = 10) =>
-  request(`/v1/tracks/${track(uri)}/similar?count=${count}`);
+export const similarTracks = (uri, count = 10, signal = undefined) =>
+  request(`/v1/tracks/${track(uri)}/similar?count=${count}`, { signal });
 
-export const continuePlaylist = (body) =>
-  request("/v1/playlists/continue", { method: "POST", body });
-
-export const similarPlaylists = (body) =>
-  request("/v1/playlists/similar", { method: "POST", body });
+export const similarPlaylists = (body, signal = undefined) =>
+  request("/v1/playlists/similar", { method: "POST", body, signal });
 
 export const model = () => request("/v1/model");
 

@@ -24,6 +24,17 @@ const state = {
   continuing: null, // the AbortController of the continuation in flight
 };
 
+// The request in flight of each kind ("search", "similar", ...): a newer one aborts it, so a
+// late answer never replaces a newer one.
+const inFlight = {};
+
+function latest(kind) {
+  inFlight[kind]?.abort();
+  const controller = new AbortController();
+  inFlight[kind] = controller;
+  return controller.signal;
+}
+
 // ---- small DOM helpers ----------------------------------------------------------------------
 
 // An element with properties, attributes (`aria-*`, `data-*`), listeners (`onclick`) and
@@ -165,7 +176,7 @@ async function search(event) {
   if (!q) return;
   setStatus(status, "Searching…");
   try {
-    const data = await api.searchTracks(q, SEARCH_HITS);
+    const data = await api.searchTracks(q, SEARCH_HITS, latest("search"));
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((track) =>
@@ -175,6 +186,7 @@ async function search(event) {
     );
     setStatus(status, data.items.length ? `${plural(data.items.length, "song")} found.` : `No song matches “${q}”.`);
   } catch (error) {
+    if (error.name === "AbortError") return;
     list.replaceChildren();
     setStatus(status, errorText(error), "error");
   }
@@ -262,7 +274,7 @@ function renderResults(focus) {
 function like(index) {
   const item = state.results[index];
   addToPlaylist(item);
-  continuePlaylist({ focus: [index, "Like"], said: `Added “${item.name}” to the playlist. ` });
+  continuePlaylist({ focus: [index, "Like"], said: `Added ${label(item)} to the playlist. ` });
 }
 
 function dislike(index) {
@@ -270,7 +282,7 @@ function dislike(index) {
   if (!state.dislikes.some((t) => t.uri === item.uri)) state.dislikes.push(trackOf(item));
   renderDislikes();
   save();
-  continuePlaylist({ focus: [index, "Dislike"], said: `Replaced “${item.name}”. ` });
+  continuePlaylist({ focus: [index, "Dislike"], said: `Replaced ${label(item)}. ` });
 }
 
 // ---- similar songs and playlists ------------------------------------------------------------
@@ -285,7 +297,7 @@ async function openSimilar(track) {
   setStatus(status, "Loading…");
   $("similar-heading").focus();
   try {
-    const data = await api.similarTracks(track.uri, SIMILAR_SONGS);
+    const data = await api.similarTracks(track.uri, SIMILAR_SONGS, latest("similar"));
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((item) =>
@@ -295,6 +307,7 @@ async function openSimilar(track) {
     );
     setStatus(status, `${plural(data.items.length, "song")}.`);
   } catch (error) {
+    if (error.name === "AbortError") return;
     setStatus(status, errorText(error), "error");
   }
 }
@@ -313,7 +326,7 @@ async function openSimilarPlaylists() {
       tracks: state.playlist.map((t) => t.uri),
       ...(name ? { name } : {}),
       count: SIMILAR_PLAYLISTS,
-    });
+    }, latest("playlists"));
     noteVersion(data.version);
     list.replaceChildren(
       ...data.items.map((p) =>
@@ -328,6 +341,7 @@ async function openSimilarPlaylists() {
     );
     setStatus(status, data.items.length ? `${plural(data.items.length, "playlist")}.` : "No similar playlist.");
   } catch (error) {
+    if (error.name === "AbortError") return;
     setStatus(status, errorText(error), "error");
   }
 }
@@ -403,7 +417,7 @@ async function pickOnMap(point) {
   $("map-selection").hidden = false;
   setStatus(status, `Showing ${label(point)}…`);
   try {
-    const data = await api.similarTracks(point.uri, MAP_NEIGHBOURS_ASKED);
+    const data = await api.similarTracks(point.uri, MAP_NEIGHBOURS_ASKED, latest("map"));
     const near = data.items.filter((t) => songMap.has(t.uri)).slice(0, MAP_NEIGHBOURS);
     songMap.highlight(point.uri, near.map((t) => t.uri));
     $("map-neighbours").replaceChildren(
@@ -413,6 +427,7 @@ async function pickOnMap(point) {
     );
     setStatus(status, `${label(point)}: ${plural(near.length, "nearest song")} on the map marked.`);
   } catch (error) {
+    if (error.name === "AbortError") return;
     setStatus(status, `${label(point)}: ${errorText(error)}`, "error");
   }
 }

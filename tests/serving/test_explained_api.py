@@ -30,6 +30,7 @@ TABLES = ranking_tables(LISTS)
 STORE = MemoryStore(TABLES)
 TRACKS = catalogue("v1")
 MAPPED = 300  # the most popular tracks (the smallest ids) are on the map
+STORE_TRACKS = {t for ts in LISTS.values() for t in ts}
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -43,9 +44,9 @@ def playlist_vectors() -> dict[int, np.ndarray]:
 
 
 def playlist_rows() -> list[tuple]:
+    vectors = playlist_vectors()
     return [
-        (p, f"list {p}", len(ts), ts[:5], playlist_vectors()[p].astype(np.float32))
-        for p, ts in LISTS.items()
+        (p, f"list {p}", len(ts), ts[:5], vectors[p].astype(np.float32)) for p, ts in LISTS.items()
     ]
 
 
@@ -96,7 +97,7 @@ def _id(track_uri: str) -> int:
     return int(track_uri.rsplit("t", 1)[1])
 
 
-def _top_playlists(seeds: list[int], n: int = 50) -> list[int]:
+def _top_playlists(seeds: list[int], n: int) -> list[int]:
     """The n playlists most like the seeds (shared seeds / sqrt(length); ties: smaller pid)."""
     scored = []
     for p, ts in LISTS.items():
@@ -113,7 +114,7 @@ def test_every_ranked_track_says_why_from_the_tables_that_found_it(api):
     answer = _continue(api, SEEDS)
     neighbors = TABLES["track_neighbors"]
     rows = neighbors[neighbors["src"].isin(SEEDS)]
-    best = _top_playlists(SEEDS)
+    best = _top_playlists(SEEDS, 100)  # the playlist-kNN source's playlists
     artist_seed = {s // PER_CLUSTER: s for s in SEEDS}  # the last seed of each artist
     for item in answer["items"]:
         track = _id(item["uri"])
@@ -134,6 +135,8 @@ def test_every_ranked_track_says_why_from_the_tables_that_found_it(api):
             assert reasons["playlist-knn"]["text"] == (
                 f"in {held} of the {len(best)} playlists most like this one"
             )
+        else:
+            assert "playlist-knn" not in reasons
         seed = artist_seed.get(track // PER_CLUSTER)
         if seed is not None:
             assert reasons["artist"]["seed"] == uri(seed)
@@ -151,9 +154,59 @@ def test_a_title_is_a_reason_for_the_tracks_its_playlists_hold(api):
     for item in answer["items"]:
         sources = {r["source"]: r["text"] for r in item["reasons"]}
         if _id(item["uri"]) in rock:
-            assert sources["title"] == "in playlists titled “rock”"
+            assert sources["title"] == "in playlists whose titles share words with “rock”"
         else:
             assert "title" not in sources
+
+
+def test_without_a_ranker_title_tracks_and_popular_top_ups_say_which_they_are(
+    postgres_server, tmp_path
+):
+    url = create_database(postgres_server, "serving_title_reasons")
+    rows = [r for r in TABLES["title_tracks"].itertuples(index=False)]
+    publish_catalogue(url, catalogue("v1"), coldstart=coldstart(), title_tracks=rows)
+    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answer = client.post("/v1/playlists/continue", json={"name": "rock", "count": 60})
+            nothing = client.post("/v1/playlists/continue", json={"name": "!!!", "count": 3})
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["source"] == "title+popularity"
+    rock = {t for k, t, *_ in rows if k == "rock"}
+    for item in answer.json()["items"]:
+        (reason,) = item["reasons"]
+        if _id(item["uri"]) in rock:
+            assert reason["source"] == "title" and "“rock”" in reason["text"]
+        else:
+            assert reason == {
+                "source": "popularity",
+                "text": "popular across all playlists",
+                "seed": None,
+            }
+    assert nothing.json()["source"] == "popularity"
+    assert all(i["reasons"][0]["source"] == "popularity" for i in nothing.json()["items"])
+
+
+def test_nothing_published_is_503_on_every_new_route(postgres_server, tmp_path):
+    url = create_database(postgres_server, "serving_nothing_published")
+    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answers = [
+                client.get("/v1/map"),
+                client.get("/v1/model"),
+                client.get("/v1/playlists/3/similar"),
+                client.post("/v1/playlists/similar", json={"tracks": [uri(3)]}),
+            ]
+    finally:
+        server.stop()
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["detail"] == "no model version is published yet"
 
 
 def test_song_recommendations_name_the_seed_they_follow(api):
@@ -187,8 +240,9 @@ def test_max_per_artist_keeps_the_best_tracks_of_each_artist_in_rank_order(api):
     assert capped[: len(first_of_each)] == first_of_each[:20]
     artists = [_id(t) // PER_CLUSTER for t in capped]
     assert len(artists) == len(set(artists))
-    # the ranked candidates come from a few artists; popular tracks of others fill the answer
-    assert len(capped) == 20 and len(first_of_each) < 20
+    # the ranked candidates come from fewer artists than the answer asks for: popular tracks
+    # of the others fill it, as far as the version knows artists (the ten of the playlists)
+    assert len(first_of_each) < len(set(artists)) == len({t // PER_CLUSTER for t in STORE_TRACKS})
 
 
 def _artists(items: list[dict]) -> int:
@@ -227,10 +281,11 @@ def test_explore_is_random_but_repeatable_by_seed(api):
     ],
 )
 def test_bad_diversity_settings_are_refused(api, extra):
-    body = {"tracks": [uri(3)], "count": 5, **extra}
-    for route in ("/v1/playlists/continue", "/v1/recommendations"):
-        if route == "/v1/recommendations":
-            body = {"songs": [{"id": uri(3)}], "count": 5, **extra}
+    bodies = {
+        "/v1/playlists/continue": {"tracks": [uri(3)], "count": 5, **extra},
+        "/v1/recommendations": {"songs": [{"id": uri(3)}], "count": 5, **extra},
+    }
+    for route, body in bodies.items():
         response = api.post(route, json=body)
         assert response.status_code == 422, (route, response.text)
 

@@ -3,8 +3,10 @@ import math
 import psycopg
 from fastapi import APIRouter, HTTPException
 
+from algorhythms_store.schema import TRACK_MAP
 from serving import published
 from serving.dependencies import Connection
+from serving.errors import missing_table
 from serving.schemas import MapPoint, MapResponse, ModelInfo
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -37,7 +39,9 @@ async def embedding_map(conn: Connection) -> MapResponse:
     version (nearby points are tracks with similar vectors)."""
     try:
         version, points = await published.map_points(conn)
-    except psycopg.errors.UndefinedTable:
+    except psycopg.errors.UndefinedTable as error:
+        if not missing_table(error, TRACK_MAP):
+            raise  # nothing published: the app's 503
         raise HTTPException(status_code=404, detail=NO_MAP) from None
     if not points:
         raise HTTPException(status_code=404, detail=NO_MAP)

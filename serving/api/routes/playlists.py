@@ -1,14 +1,15 @@
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
+from algorhythms_store.schema import PLAYLIST_VECTORS
 from serving.api.routes.recommendations import response
 from serving.dependencies import Connection, Models, SettingsDep
-from serving.errors import NoUsableSongs
+from serving.errors import NoUsableSongs, missing_table
 from serving.query import SongSeed, seed_from_track
 from serving.recommender import (
-    SimilarPlaylist,
+    PlaylistMatch,
     continue_playlist,
     playlists_like,
     similar_playlists,
@@ -72,7 +73,15 @@ async def playlist_continuation(
     return response(result)
 
 
-def _playlists_response(version: int, items: list[SimilarPlaylist]) -> SimilarPlaylistsResponse:
+def _no_playlist_vectors(error: psycopg.errors.UndefinedTable) -> NoReturn:
+    """404 for a version published without playlist vectors; anything else missing (nothing
+    published at all) is the app's 503."""
+    if missing_table(error, PLAYLIST_VECTORS):
+        raise HTTPException(status_code=404, detail=NO_PLAYLIST_VECTORS) from None
+    raise error
+
+
+def _playlists_response(version: int, items: list[PlaylistMatch]) -> SimilarPlaylistsResponse:
     return SimilarPlaylistsResponse.model_validate(
         {"version": version, "items": [vars(item) for item in items]}
     )
@@ -101,8 +110,8 @@ async def similar(
         raise HTTPException(
             status_code=422, detail={"message": NO_USABLE_PLAYLIST, "skipped": error.skipped}
         ) from None
-    except psycopg.errors.UndefinedTable:
-        raise HTTPException(status_code=404, detail=NO_PLAYLIST_VECTORS) from None
+    except psycopg.errors.UndefinedTable as error:
+        _no_playlist_vectors(error)
     return _playlists_response(version, items)
 
 
@@ -118,8 +127,8 @@ async def similar_to_playlist(
     """The published playlists most like the published playlist `pid`."""
     try:
         found = await with_retry(lambda: playlists_like(conn, pid, count))
-    except psycopg.errors.UndefinedTable:
-        raise HTTPException(status_code=404, detail=NO_PLAYLIST_VECTORS) from None
+    except psycopg.errors.UndefinedTable as error:
+        _no_playlist_vectors(error)
     if found is None:
         raise HTTPException(status_code=404, detail=PLAYLIST_NOT_FOUND)
     return _playlists_response(*found)
