@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from serving.api.routes.playlists import EMPTY_PLAYLIST
+from serving.api.routes.playlists import EMPTY_PLAYLIST, NO_USABLE_PLAYLIST
 from serving.api.routes.recommendations import NO_USABLE_SONG
 from serving.api.routes.tracks import NO_SEARCH_WORDS
 from tests.catalogue import catalogue, coldstart, neighbors, publish_catalogue, titles
@@ -35,7 +35,7 @@ def api_schema(postgres_server, tmp_path_factory):
         server.stop()
 
 
-SEMANTIC_422 = (EMPTY_PLAYLIST, NO_USABLE_SONG, NO_SEARCH_WORDS)
+SEMANTIC_422 = (EMPTY_PLAYLIST, NO_USABLE_SONG, NO_SEARCH_WORDS, NO_USABLE_PLAYLIST)
 
 
 def test_every_operation_answers_as_its_schema_says(api_schema):
