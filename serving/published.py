@@ -70,7 +70,9 @@ async def resolve(
     """The request as a Query on the live version: its tracks looked up in one statement."""
     uris = list(dict.fromkeys([s.uri for s in seeds] + list(exclude) + list(dislikes)))
     rows = await _rows(conn, sql.RESOLVE, {"uris": uris})
-    catalogue = {r[1]: CatalogueTrack(r[2], r[3]) for r in rows if r[1] is not None}
+    catalogue = {
+        r[1]: CatalogueTrack(r[2], r[3], r[1:2] + r[4:7]) for r in rows if r[1] is not None
+    }
     return Query(rows[0][0], seeds, name, list(exclude), list(dislikes), catalogue)
 
 

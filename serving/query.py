@@ -36,6 +36,7 @@ def seed_from_track(
 class CatalogueTrack:
     id: int
     artist: int | None  # None when the track has no ranking statistics
+    fields: tuple | None = None  # uri, name, artist, album
 
 
 @dataclass
@@ -70,6 +71,11 @@ class Query:
         tracks = {t.id: t.artist for t in self.catalogue.values() if t.artist is not None}
         ids = [i for i in self.seed_ids if i in tracks]
         return ids, [tracks[i] for i in ids]
+
+    @property
+    def fields(self) -> dict[int, tuple]:
+        """The fields (uri, name, artist, album) of the request's catalogue tracks, by id."""
+        return {t.id: t.fields for t in self.catalogue.values() if t.fields is not None}
 
     def ids(self, uris: list[str]) -> list[int]:
         return [self.catalogue[u].id for u in dict.fromkeys(uris) if u in self.catalogue]

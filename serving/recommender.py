@@ -275,7 +275,8 @@ async def continue_playlist(
     if settings.active:
         chosen = _with_popular(chosen, version_models.popular, excluded, settings)
         chosen = await _diversified(conn, query.version, chosen, answer.fields, count, settings)
-    items = await _items(conn, query.version, chosen[:count], answer.fields, answer.explain)
+    fields = {**query.fields, **answer.fields}  # the seeds' names, for the reasons
+    items = await _items(conn, query.version, chosen[:count], fields, answer.explain)
     return Result(query.version, source, items, answer.skipped)
 
 
@@ -297,7 +298,7 @@ async def recommend_songs(
         conn, query, version_models, settings.pool(count), embedding_weight, dislike_weight
     )
     chosen = [(r.id, r.score) for r in rows]
-    fields = {r.id: r.fields for r in rows}
+    fields = {**query.fields, **{r.id: r.fields for r in rows}}  # the seeds' names, for reasons
     if settings.active:
         chosen = _with_popular(chosen, version_models.popular, set(query.excluded_ids), settings)
         chosen = await _diversified(conn, query.version, chosen, fields, count, settings)

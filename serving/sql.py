@@ -45,11 +45,11 @@ SELECT p.version, array(SELECT id FROM ranked UNION ALL SELECT id FROM counted)
 FROM published p"""
 )
 
-# The request's catalogue tracks among %(uris)s: id and artist (null without ranking
-# statistics).
+# The request's catalogue tracks among %(uris)s: id, artist id (null without ranking
+# statistics), name, artist and album (what the reasons of an answer name them by).
 RESOLVE = (
     PUBLISHED
-    + f"""SELECT p.version, t.uri, t.id, s.artist_id
+    + f"""SELECT p.version, t.uri, t.id, s.artist_id, t.name, t.artist, t.album
 FROM published p LEFT JOIN {TRACK_VECTORS} t ON t.uri = ANY(%(uris)s)
 LEFT JOIN {TRACK_STATS} s ON s.track_id = t.id"""
 )

@@ -1,5 +1,4 @@
-import json
-
+import orjson
 from fastapi import APIRouter, HTTPException, Response
 
 from serving.dependencies import Connection, Models, SettingsDep
@@ -15,14 +14,15 @@ NO_USABLE_SONG = "none of the songs is in the catalogue or has usable features"
 
 def response(result: Result) -> Response:
     """A RecommendationResponse, serialised directly: the recommender's values are already
-    typed, and validating them again cost a fifth of the request's time under load."""
+    typed, and validating them again cost a fifth of the request's time under load; orjson
+    writes 500 explained tracks (about 250 kB) in a tenth of the standard library's time."""
     body = {
         "version": result.version,
         "source": result.source,
         "items": [vars(item) for item in result.items],
         "skipped": result.skipped,
     }
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.post(
