@@ -114,6 +114,53 @@ def test_api_image_runs_as_non_root_with_the_projects_pins():
         assert pins.get(name) == version, line
 
 
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {
+        re.split(r"[\s;<>=!~\[]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements
+    }
+
+
+def test_api_image_installs_every_package_the_service_imports():
+    """Each third-party module `serving` imports comes from a package the API image installs,
+    or from one of their own dependencies."""
+    import ast
+    import sys
+    from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+
+    listed = _requirement_names(
+        x
+        for x in (DOCKER / "api-requirements.txt").read_text().splitlines()
+        if x and not x.startswith("#")
+    )
+    installed, todo = set(), list(listed)
+    while todo:  # the listed packages and everything they depend on
+        name = todo.pop()
+        if name in installed:
+            continue
+        installed.add(name)
+        try:
+            needs = requires(name) or ()
+        except PackageNotFoundError:  # a dependency for another platform
+            continue
+        todo += _requirement_names(r for r in needs if "extra ==" not in r)
+    modules = set()
+    for path in (ROOT / "serving").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    local = {"serving", "algorhythms_store", "__future__"}
+    third_party = {m for m in modules - local if m not in sys.stdlib_module_names}
+    distributions = packages_distributions()
+    missing = {
+        m: distributions.get(m)
+        for m in third_party
+        if not {d.lower().replace("_", "-") for d in distributions.get(m, [m])} & installed
+    }
+    assert not missing, f"the API image does not install {missing}"
+
+
 def test_local_instance_queues_runs_with_pool_limits(tmp_path):
     shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
