@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
 import time
 from pathlib import Path
 
@@ -57,25 +56,14 @@ def _vectors(data: Path) -> tuple[dict[str, int], np.ndarray]:
     return dict(zip(meta["track_uri"], meta["track_id"], strict=True)), vectors
 
 
-async def _answers(port: int, playlists: list[dict], setting: dict) -> dict[str, list[dict]]:
-    """pid -> the continuation's items, four requests at a time."""
-    import httpx
-
-    out: dict[str, list[dict]] = {}
-    limit = asyncio.Semaphore(4)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-
-        async def one(p: dict) -> None:
-            body = {"tracks": [t["track_uri"] for t in p["tracks"]], "count": 500, **setting}
-            if p.get("name"):
-                body["name"] = p["name"]
-            async with limit:
-                response = await client.post("/v1/playlists/continue", json=body)
-            response.raise_for_status()
-            out[str(p["pid"])] = response.json()["items"]
-
-        await asyncio.gather(*(one(p) for p in playlists))
-    return out
+def _answers(bench, port: int, playlists: list[dict], setting: dict) -> dict[str, list[dict]]:
+    """pid -> the continuation's items."""
+    bodies = bench.challenge_bodies(playlists, count=500, **setting)
+    answers = asyncio.run(bench.post_each(port, "/v1/playlists/continue", bodies))
+    failed = {pid: status for pid, (status, _) in answers.items() if status != 200}
+    if failed:
+        raise RuntimeError(f"continuations failed: {failed}")
+    return {pid: answer["items"] for pid, (_, answer) in answers.items()}
 
 
 def _spread(answers: dict[str, list[dict]], id_of: dict, vectors: np.ndarray) -> tuple:
@@ -102,18 +90,14 @@ def main() -> int:
         return 0
     quality = _module("quality_bench", ROOT / "benchmarks" / "quality.py")
     bench = _module("serving_bench", ROOT / "benchmarks" / "serving.py")
-    from algorhythms_store.database import resolve_url
-
     scorer = quality._scorer(mpd_dev)
     truth = json.loads((mpd_dev / "ground_truth.json").read_text())
     artist_of = quality._artists(mpd_dev, truth)
     playlists = json.loads((mpd_dev / "challenge_set.json").read_text())["playlists"]
     id_of, vectors = _vectors(data)
-    port = bench.free_port()
-    log = data / "api-diversity.log"
-    api = bench.start_api(resolve_url(None, data), port, 1, log)
-    try:
-        quality._warm_up(port, json.dumps({"name": "warm up", "count": 10}).encode(), log)
+    with bench.api_on(data, "api-diversity.log") as port:
+        warm_up = json.dumps({"name": "warm up", "count": 10}).encode()
+        quality._warm_up(port, warm_up, data / "api-diversity.log")
         print(f"mpd_dev challenge, {len(playlists)} playlists, 500 tracks each; top {TOP} spread")
         print(
             "| setting | R-precision | NDCG | clicks | artists in top 10 | similarity in top 10 "
@@ -122,7 +106,7 @@ def main() -> int:
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for setting in SETTINGS:
             started = time.perf_counter()
-            answers = asyncio.run(_answers(port, playlists, setting))
+            answers = _answers(bench, port, playlists, setting)
             seconds = time.perf_counter() - started
             recs = {pid: [i["uri"] for i in items] for pid, items in answers.items()}
             (r, n, c), _, _ = scorer.score(truth, recs, artist_of)
@@ -133,9 +117,6 @@ def main() -> int:
                 f"| {seconds:.0f} |",
                 flush=True,
             )
-    finally:
-        os.killpg(api.pid, 15)
-        api.wait(timeout=30)
     return 0
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # This file's folder comes first on sys.path when it runs as a script, and its name would hide
@@ -356,6 +358,48 @@ def start_api(
             pass
         time.sleep(0.25)
     raise RuntimeError(f"the API did not become ready; see {log}")
+
+
+@contextlib.contextmanager
+def api_on(data: Path, log_name: str) -> Iterator[int]:
+    """The port of this checkout's API, one worker, on the version a data folder published."""
+    from algorhythms_store.database import resolve_url
+
+    port = free_port()
+    api = start_api(resolve_url(None, data), port, 1, data / log_name)
+    try:
+        yield port
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)
+
+
+def challenge_bodies(playlists: list[dict], **fields) -> dict[str, dict]:
+    """pid -> a request body of each challenge playlist: its track uris, its title, `fields`."""
+    bodies = {}
+    for p in playlists:
+        body = {"tracks": [t["track_uri"] for t in p["tracks"]], **fields}
+        if p.get("name"):
+            body["name"] = p["name"]
+        bodies[str(p["pid"])] = body
+    return bodies
+
+
+async def post_each(
+    port: int, path: str, bodies: dict[str, dict], concurrency: int = 4
+) -> dict[str, tuple[int, object]]:
+    """key -> (status, JSON answer) of each body posted to `path`, `concurrency` at a time."""
+    import httpx
+
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+
+        async def one(key: str, body: dict) -> tuple[str, tuple[int, object]]:
+            async with limit:
+                response = await client.post(path, json=body)
+            return key, (response.status_code, response.json())
+
+        return dict(await asyncio.gather(*(one(k, b) for k, b in bodies.items())))
 
 
 ROOT = Path(__file__).resolve().parents[1]

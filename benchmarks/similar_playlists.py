@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import importlib.util
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -56,28 +55,17 @@ def _most_shared(seeds: list[str], members: dict[int, set[str]], holding: dict) 
     return ranked[:COUNT]
 
 
-async def _similar(port: int, playlists: list[dict]) -> dict[str, list[int]]:
-    """pid -> the answered playlists' pids, four requests at a time."""
-    import httpx
-
-    out: dict[str, list[int]] = {}
-    limit = asyncio.Semaphore(4)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-
-        async def one(p: dict) -> None:
-            body = {"tracks": [t["track_uri"] for t in p["tracks"]], "count": COUNT}
-            if p.get("name"):
-                body["name"] = p["name"]
-            async with limit:
-                response = await client.post("/v1/playlists/similar", json=body)
-            if response.status_code == 422:  # nothing of it is in the catalogue
-                out[str(p["pid"])] = []
-                return
-            response.raise_for_status()
-            out[str(p["pid"])] = [i["pid"] for i in response.json()["items"]]
-
-        await asyncio.gather(*(one(p) for p in playlists))
-    return out
+def _similar(bench, port: int, playlists: list[dict]) -> dict[str, list[int]]:
+    """pid -> the answered playlists' pids (none where nothing of the playlist is known: 422)."""
+    bodies = bench.challenge_bodies(playlists, count=COUNT)
+    answers = asyncio.run(bench.post_each(port, "/v1/playlists/similar", bodies))
+    failed = {pid: status for pid, (status, _) in answers.items() if status not in (200, 422)}
+    if failed:
+        raise RuntimeError(f"similar-playlist requests failed: {failed}")
+    return {
+        pid: [i["pid"] for i in answer["items"]] if status == 200 else []
+        for pid, (status, answer) in answers.items()
+    }
 
 
 def _coverage(pids: list[int], hidden: set[str], members: dict) -> tuple[float, int]:
@@ -95,8 +83,6 @@ def main() -> int:
         print(f"no mpd_dev hold-out at {mpd_dev}: nothing to measure (pass --mpd-dev)")
         return 0
     bench = _module("serving_bench", ROOT / "benchmarks" / "serving.py")
-    from algorhythms_store.database import resolve_url
-
     truth = json.loads((mpd_dev / "ground_truth.json").read_text())
     playlists = json.loads((mpd_dev / "challenge_set.json").read_text())["playlists"]
     members = _members(data)
@@ -104,13 +90,8 @@ def main() -> int:
     for pid, tracks in members.items():
         for track in tracks:
             holding[track].append(pid)
-    port = bench.free_port()
-    api = bench.start_api(resolve_url(None, data), port, 1, data / "api-similar.log")
-    try:
-        answered = asyncio.run(_similar(port, playlists))
-    finally:
-        os.killpg(api.pid, 15)
-        api.wait(timeout=30)
+    with bench.api_on(data, "api-similar.log") as port:
+        answered = _similar(bench, port, playlists)
     rows: dict[str, list[tuple]] = defaultdict(list)
     for p in playlists:
         hidden = {t["track_uri"] for t in truth[str(p["pid"])]["tracks"]}

@@ -192,3 +192,17 @@ def ranking_tables(lists: dict[int, list[int]]) -> dict:
 
 def table_rows(frame, columns: list[str]):
     return list(zip(*(frame[c].tolist() for c in columns), strict=True))
+
+
+def small_ranker(store, lists: dict[int, list[int]]):
+    """A small LightGBM ranker trained on `store` with random challenge queries of `lists`
+    (every playlist titled "rock")."""
+    from algorhythms_ml.recommend.ranker import (
+        RankerConfig,
+        fit_ranker,
+        random_queries,
+        training_rows,
+    )
+
+    queries = random_queries(lists, {p: "rock" for p in lists}, seed=0)
+    return fit_ranker(*training_rows(store, queries), RankerConfig(rounds=20, min_data_in_leaf=5))

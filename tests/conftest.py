@@ -1,5 +1,7 @@
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -151,4 +153,18 @@ def api_server(tmp_path):
 
     yield start
     for server in servers:
+        server.stop()
+
+
+@contextlib.contextmanager
+def api_client(url: str, log: Path) -> Iterator:
+    """An httpx client of a real API (`algorhythms serve`) on the database `url`, stopped after."""
+    import httpx
+
+    server = ApiServer({"DATABASE_URL": url}, log)
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+    finally:
         server.stop()

@@ -16,7 +16,7 @@ from tests.catalogue import (
     titles,
     uri,
 )
-from tests.conftest import ApiServer, create_database
+from tests.conftest import api_client, create_database
 
 TRACKS = catalogue("v1")
 
@@ -27,13 +27,8 @@ def api(postgres_server, tmp_path_factory):
     publish_catalogue(
         url, TRACKS, coldstart=coldstart(), title_tracks=titles(), track_neighbors=neighbors()
     )
-    server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("api") / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
+    with api_client(url, tmp_path_factory.mktemp("api") / "api.log") as client:
+        yield client
 
 
 def recommend(api, **body) -> httpx.Response:

@@ -1,17 +1,10 @@
 """Reasons, dislikes, diversity, similar playlists, the model's figures and the embedding map,
 through a real uvicorn server on a published catalogue with ranking tables and a ranker."""
 
-import httpx
 import numpy as np
 import psycopg
 import pytest
 
-from algorhythms_ml.recommend.ranker import (
-    RankerConfig,
-    fit_ranker,
-    random_queries,
-    training_rows,
-)
 from algorhythms_store.memory_store import MemoryStore
 from tests.catalogue import (
     PER_CLUSTER,
@@ -20,10 +13,11 @@ from tests.catalogue import (
     playlists,
     publish_catalogue,
     ranking_tables,
+    small_ranker,
     table_rows,
     uri,
 )
-from tests.conftest import ApiServer, create_database
+from tests.conftest import api_client, create_database
 
 LISTS = playlists()
 TABLES = ranking_tables(LISTS)
@@ -56,10 +50,7 @@ def map_rows() -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def api(postgres_server, tmp_path_factory):
-    ranker = fit_ranker(
-        *training_rows(STORE, random_queries(LISTS, {p: "rock" for p in LISTS}, seed=0)),
-        RankerConfig(rounds=20, min_data_in_leaf=5),
-    )
+    ranker = small_ranker(STORE, LISTS)
     url = create_database(postgres_server, "serving_explained")
     publish_catalogue(
         url,
@@ -75,13 +66,8 @@ def api(postgres_server, tmp_path_factory):
             "UPDATE model_versions SET metrics = "
             """'{"recommendation_eval.ranker_r_precision": 0.25, "note": "text"}'"""
         )
-    server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("explained") / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        server.stop()
+    with api_client(url, tmp_path_factory.mktemp("explained") / "api.log") as client:
+        yield client
 
 
 def _continue(api, seeds: list[int], name: str | None = None, **extra) -> dict:
@@ -165,14 +151,9 @@ def test_without_a_ranker_title_tracks_and_popular_top_ups_say_which_they_are(
     url = create_database(postgres_server, "serving_title_reasons")
     rows = [r for r in TABLES["title_tracks"].itertuples(index=False)]
     publish_catalogue(url, catalogue("v1"), coldstart=coldstart(), title_tracks=rows)
-    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            answer = client.post("/v1/playlists/continue", json={"name": "rock", "count": 60})
-            nothing = client.post("/v1/playlists/continue", json={"name": "!!!", "count": 3})
-    finally:
-        server.stop()
+    with api_client(url, tmp_path / "api.log") as client:
+        answer = client.post("/v1/playlists/continue", json={"name": "rock", "count": 60})
+        nothing = client.post("/v1/playlists/continue", json={"name": "!!!", "count": 3})
     assert answer.status_code == 200, answer.text
     assert answer.json()["source"] == "title+popularity"
     rock = {t for k, t, *_ in rows if k == "rock"}
@@ -192,18 +173,13 @@ def test_without_a_ranker_title_tracks_and_popular_top_ups_say_which_they_are(
 
 def test_nothing_published_is_503_on_every_new_route(postgres_server, tmp_path):
     url = create_database(postgres_server, "serving_nothing_published")
-    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            answers = [
-                client.get("/v1/map"),
-                client.get("/v1/model"),
-                client.get("/v1/playlists/3/similar"),
-                client.post("/v1/playlists/similar", json={"tracks": [uri(3)]}),
-            ]
-    finally:
-        server.stop()
+    with api_client(url, tmp_path / "api.log") as client:
+        answers = [
+            client.get("/v1/map"),
+            client.get("/v1/model"),
+            client.get("/v1/playlists/3/similar"),
+            client.post("/v1/playlists/similar", json={"tracks": [uri(3)]}),
+        ]
     for answer in answers:
         assert answer.status_code == 503, answer.text
         assert answer.json()["detail"] == "no model version is published yet"
@@ -379,17 +355,12 @@ def test_the_map_gives_the_published_layout_most_popular_first(api):
 def test_a_version_without_map_or_playlist_vectors_says_so(postgres_server, tmp_path):
     url = create_database(postgres_server, "serving_no_map")
     publish_catalogue(url, catalogue("v1"), coldstart=coldstart())
-    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            no_map = client.get("/v1/map")
-            no_pid = client.get("/v1/playlists/3/similar")
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("DROP TABLE playlist_vectors")  # a version published by older code
-            older = client.post("/v1/playlists/similar", json={"tracks": [uri(3)]})
-    finally:
-        server.stop()
+    with api_client(url, tmp_path / "api.log") as client:
+        no_map = client.get("/v1/map")
+        no_pid = client.get("/v1/playlists/3/similar")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE playlist_vectors")  # a version published by older code
+        older = client.post("/v1/playlists/similar", json={"tracks": [uri(3)]})
     assert no_map.status_code == 404
     assert no_map.json()["detail"].startswith("the published version has no embedding map")
     assert no_pid.status_code == 404 and no_pid.json()["detail"] == "playlist not found"

@@ -1,15 +1,8 @@
 """The ranked playlist path through a real uvicorn server: the published ranker and ranking
 tables give exactly what the pipeline's in-memory store gives."""
 
-import httpx
 import pytest
 
-from algorhythms_ml.recommend.ranker import (
-    RankerConfig,
-    fit_ranker,
-    random_queries,
-    training_rows,
-)
 from algorhythms_store.memory_store import MemoryStore
 from tests.catalogue import (
     catalogue,
@@ -17,10 +10,11 @@ from tests.catalogue import (
     playlists,
     publish_catalogue,
     ranking_tables,
+    small_ranker,
     table_rows,
     uri,
 )
-from tests.conftest import ApiServer, create_database
+from tests.conftest import api_client, create_database
 
 LISTS = playlists()
 TABLES = ranking_tables(LISTS)
@@ -29,10 +23,7 @@ STORE = MemoryStore(TABLES)
 
 @pytest.fixture(scope="module")
 def ranked_api(postgres_server, tmp_path_factory):
-    ranker = fit_ranker(
-        *training_rows(STORE, random_queries(LISTS, {p: "rock" for p in LISTS}, seed=0)),
-        RankerConfig(rounds=20, min_data_in_leaf=5),
-    )
+    ranker = small_ranker(STORE, LISTS)
     url = create_database(postgres_server, "serving_ranked")
     publish_catalogue(
         url,
@@ -41,13 +32,8 @@ def ranked_api(postgres_server, tmp_path_factory):
         ranker=ranker.text,
         **{name: table_rows(frame, list(frame.columns)) for name, frame in TABLES.items()},
     )
-    server = ApiServer({"DATABASE_URL": url}, tmp_path_factory.mktemp("ranked") / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client, ranker
-    finally:
-        server.stop()
+    with api_client(url, tmp_path_factory.mktemp("ranked") / "api.log") as client:
+        yield client, ranker
 
 
 @pytest.mark.parametrize(
@@ -101,15 +87,10 @@ def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp
     publish_catalogue(url, catalogue("v1"), coldstart=coldstart())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE track_model DROP COLUMN ranker")
-    server = ApiServer({"DATABASE_URL": url}, tmp_path / "api.log")
-    try:
-        server.wait_until_up()
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            response = client.post(
-                "/v1/playlists/continue", json={"tracks": [uri(3), uri(4)], "count": 5}
-            )
-    finally:
-        server.stop()
+    with api_client(url, tmp_path / "api.log") as client:
+        response = client.post(
+            "/v1/playlists/continue", json={"tracks": [uri(3), uri(4)], "count": 5}
+        )
     assert response.status_code == 200, response.text
     assert response.json()["source"] == "songs" and len(response.json()["items"]) == 5
 
