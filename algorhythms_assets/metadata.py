@@ -122,10 +122,12 @@ def edges(
     }
 
 
-def gcn(result: GCNResult, seconds: float, path: str) -> dict[str, object]:
-    """Graph size, training mode, test metrics and learning curves of the GCN."""
+def gcn(result: GCNResult, seconds: float, path: str, config: dict) -> dict[str, object]:
+    """Graph size, training mode, test metrics and learning curves of the GCN, and its
+    configuration (what the ranker's fold GCNs are trained with)."""
     h = result.history
     return {
+        "config": dg.MetadataValue.json(config),
         "nodes": result.nodes,
         "undirected_edges": result.edges,
         "isolated_tracks": result.isolated,
@@ -212,6 +214,10 @@ def ranker(result: TrainingResult, config: dict, path: str) -> dict[str, object]
         "training_rows": result.rows,
         "positives": result.positives,
         "seconds": round(result.seconds, 2),
+        "fold_gcn_seconds": [round(g.seconds, 2) for g in result.fold_gcns],
+        "fold_gcn_test_auc_popularity_matched": [
+            round(g.history.test.get("auc_popularity", float("nan")), 4) for g in result.fold_gcns
+        ],
         "feature_gain": dg.MetadataValue.json(
             {n: round(float(g), 1) for n, g in zip(names, gain, strict=True)}
         ),

@@ -39,6 +39,7 @@ COLDSTART_ARRAYS = f"{COLDSTART_DIR}/arrays.npz"
 COLDSTART_SPEC = f"{COLDSTART_DIR}/spec.json"
 RANKER_MODEL = "models/ranker/model.txt"
 RANKER_ABLATION = "models/ranker/ablation.json"
+RANKER_VECTORS = "models/ranker/vectors.npy"
 EVAL_REPORT = "reports/recommendation_eval.csv"
 ABLATION_REPORT = "reports/ablation.csv"
 
@@ -73,15 +74,31 @@ def read_coldstart(warehouse: Warehouse) -> tuple[bytes, dict]:
 
 
 def write_ranker(
-    warehouse: Warehouse, ranker: Ranker, ablation: dict[str, Ranker] | None = None
+    warehouse: Warehouse,
+    ranker: Ranker,
+    ablation: dict[str, Ranker] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> str:
-    """Write the ranker's text model and its ablation rankers (none: an empty set, so an
-    earlier run's are not read with this ranker); the model's URI."""
+    """Write the ranker's text model, its ablation rankers (none: an empty set, so an earlier
+    run's are not read with this ranker) and the song vectors its evaluation reads (those of a
+    GCN that never saw the evaluation hold-out; none: an empty array); the model's URI."""
     uri = _uri(warehouse, RANKER_MODEL)
     write_bytes(uri, ranker.text.encode())
     texts = {label: r.text for label, r in (ablation or {}).items()}
     write_bytes(_uri(warehouse, RANKER_ABLATION), json.dumps(texts).encode())
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((0, 0), np.float32) if vectors is None else vectors)
+    write_bytes(_uri(warehouse, RANKER_VECTORS), buffer.getvalue())
     return uri
+
+
+def read_ranker_vectors(warehouse: Warehouse) -> np.ndarray | None:
+    """The song vectors written with the ranker for its evaluation (None when there are none)."""
+    try:
+        vectors = np.load(io.BytesIO(read_bytes(_uri(warehouse, RANKER_VECTORS))))
+    except FileNotFoundError:
+        return None
+    return vectors if vectors.size else None
 
 
 def read_ranker(warehouse: Warehouse) -> Ranker:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from algorhythms_store.ranking import (
     ARTIST_TRACKS,
+    NEAREST,
     POPULAR_KEPT,
     RECOMMENDATIONS,
     Evidence,
@@ -35,9 +36,11 @@ from algorhythms_store.ranking import (
     TrackStats,
     candidate_scores,
     feature_matrix,
+    query_vector,
     rank,
     top_playlists,
     top_up,
+    unit_rows,
 )
 from algorhythms_store.text import title_keys
 from algorhythms_store.title_index import WHOLE, TitleIndex
@@ -154,10 +157,17 @@ class _Csr:
 class MemoryStore:
     """The ranking tables in memory, answering what the service asks PostgreSQL."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame], list_sizes: dict[str, int] | None = None):
+    def __init__(
+        self,
+        tables: dict[str, pd.DataFrame],
+        list_sizes: dict[str, int] | None = None,
+        vectors: np.ndarray | None = None,
+    ):
         """`list_sizes`: the K each of track_neighbors, artist_neighbors and title_tracks (its
         word keys; `whole_titles`: its whole-title keys) was pruned to (by default the longest
-        list in the table)."""
+        list in the table). `vectors`: the song vectors (a row per track id), from a model that
+        never saw the playlists the queries come from; without them the embedding features
+        are 0 and the embedding source finds nothing."""
         nb = tables["track_neighbors"]
         self.neighbors = _Csr(
             nb["src"].to_numpy(np.int64), nb["dst"].to_numpy(np.int64), nb["weight"].to_numpy()
@@ -215,6 +225,13 @@ class MemoryStore:
         self.title_index = TitleIndex.from_keys(
             whole_keys, [self.titles[k][2][0] for k in whole_keys]
         )
+        self.vectors = None
+        if vectors is not None:
+            self.vectors = np.zeros((size, vectors.shape[1]), np.float32)
+            shared = min(size, len(vectors))
+            self.vectors[:shared] = unit_rows(vectors[:shared])
+            self.vectors[~self.known] = 0.0  # as the service, which searches its catalogue
+            self.searchable = int(self.known.sum())
         by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
         self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR_KEPT]
         top = by_pop.groupby("artist_id", sort=False).head(ARTIST_TRACKS)
@@ -275,6 +292,7 @@ class MemoryStore:
             src, dst = src[keep], dst[keep]
         ev.artist_neighbor_src, ev.artist_neighbor_dst = src, dst
         ev.artist_neighbor_weight = weight.astype(np.float32)
+        self._nearest(ev)
         by_artist, (ev.artist_tracks,) = self.artist_top.rows(artists)
         ev.popular = self.most_popular(out)
         if out is not None:  # the artists' most popular, by popularity without the playlist
@@ -282,6 +300,24 @@ class MemoryStore:
                 by_artist, ev.artist_tracks, out, ARTIST_TRACKS
             )
         return ev
+
+    def _nearest(self, ev: Evidence) -> None:
+        """The seeds' vectors and the NEAREST tracks but the seeds to their mean (an exact
+        search; the service's vector index approximates it)."""
+        if self.vectors is None:
+            return
+        ev.seed_vectors = self.vectors[ev.seeds]
+        q = query_vector(ev.seed_vectors)
+        if q is None:
+            return
+        cos = self.vectors @ q
+        cos[~self.known] = -np.inf
+        cos[ev.seeds] = -np.inf
+        k = min(NEAREST, self.searchable - len(np.unique(ev.seeds)))
+        if k <= 0:
+            return
+        best = np.argpartition(-cos, k - 1)[:k]
+        ev.nearest = best[np.lexsort((best, -cos[best]))]
 
     def _titles(self, ev: Evidence, name: str | None, out: LeftOut | None) -> None:
         """The title rows: the title's own keys, and the similar titles' (weighted)."""
@@ -357,6 +393,7 @@ class MemoryStore:
             artist=self.artist[ids],
             artist_popularity=self.artist_popularity[ids],
             artist_tracks_popularity=self.artist_tracks_popularity[ids],
+            vectors=None if self.vectors is None else self.vectors[ids],
         )
         if out is not None:
             # the playlist counted once for each of its tracks and each of its artists, and

@@ -5,13 +5,14 @@ tables) and the service (the same tables read from PostgreSQL), so both compute 
 features by construction. Whoever calls it fetches an `Evidence` for a playlist (its seeds and
 the rows of the published tables they reach), then:
 
-1. `candidate_scores(evidence)`: candidates from five sources, up to `PER_SOURCE` each:
+1. `candidate_scores(evidence)`: candidates from six sources, up to `PER_SOURCE` each:
    item-kNN (sum of the seeds' `track_neighbors` weights), playlist-kNN (tracks of the
    playlists that share the most seeds, `TOP_PLAYLISTS` of them), the title's keys
-   (`title_tracks`), similarly titled playlists (algorhythms_store.title_index), and the seed
-   artists' most popular tracks; topped up with the most popular tracks. Seeds are never
-   candidates.
-2. the caller fetches `TrackStats` (popularity, artist) for the candidates;
+   (`title_tracks`), similarly titled playlists (algorhythms_store.title_index), the seed
+   artists' most popular tracks, and the `NEAREST` tracks nearest to the seeds' mean song
+   vector (the GCN embeddings, through the vector index); topped up with the most popular
+   tracks. Seeds are never candidates.
+2. the caller fetches `TrackStats` (popularity, artist, song vector) for the candidates;
 3. `feature_matrix(...)`: one row of `FEATURES` per candidate;
 4. `Ranker.score(X)`: a LightGBM lambdarank model trained on challenge-style hold-outs;
 5. `top_up(...)`: a list short of its length is filled with the most popular tracks.
@@ -42,6 +43,10 @@ RECOMMENDATIONS = 500  # tracks in an answer, as the RecSys Challenge 2018 asks
 # them top a list up (500 recommendations past up to 500 seeds).
 POPULAR_KEPT = 1000
 EXACT_TITLE_WEIGHT = 3.0
+# Tracks nearest to the seeds' mean song vector taken as candidates, and the most recent seeds
+# a candidate's largest and mean cosine are taken over (bounding the work of a long playlist).
+NEAREST = 100
+COMPARED_SEEDS = 100
 
 FEATURES = [
     "knn",
@@ -60,10 +65,22 @@ FEATURES = [
     "has_title",
     "title_knn",
     "title_knn_share",
+    "emb_mean",
+    "emb_max",
+    "emb_avg",
+    "emb_last",
 ]
 
 # The candidate sources, each a bit of `Scores.found` (which sources found a candidate).
-SOURCES = ("co-occurrence", "playlist-knn", "title", "similar titles", "artist", "popularity")
+SOURCES = (
+    "co-occurrence",
+    "playlist-knn",
+    "title",
+    "similar titles",
+    "artist",
+    "embedding",
+    "popularity",
+)
 
 # The features by what they are made of; "seeds" and "has_title" describe the playlist and
 # belong to none.
@@ -74,6 +91,7 @@ FEATURE_GROUPS = {
     "similar titles": ("title_knn", "title_knn_share"),
     "artist": ("artist_share", "artist_knn"),
     "popularity": ("popularity", "artist_popularity", "track_share_of_artist"),
+    "embedding": ("emb_mean", "emb_max", "emb_avg", "emb_last"),
 }
 
 _I = np.int64
@@ -103,6 +121,9 @@ class Evidence:
       score times the title's weight; similar_total: the sum of those weights.
     artist_neighbor_*: `artist_neighbors` rows whose src is a seed artist.
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
+    seed_vectors: (seeds, dim) the seeds' unit song vectors, in seed order (a zero row for a
+      seed without one); nearest: the tracks nearest to `query_vector(seed_vectors)`, nearest
+      first (NEAREST of them).
     popular: the most popular tracks, best first (POPULAR_KEPT of them).
     """
 
@@ -128,6 +149,8 @@ class Evidence:
     artist_neighbor_dst: np.ndarray = field(default_factory=_ints)
     artist_neighbor_weight: np.ndarray = field(default_factory=_floats)
     artist_tracks: np.ndarray = field(default_factory=_ints)
+    seed_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), _F))
+    nearest: np.ndarray = field(default_factory=_ints)
     popular: np.ndarray = field(default_factory=_ints)
 
 
@@ -139,6 +162,7 @@ class TrackStats:
     artist: np.ndarray
     artist_popularity: np.ndarray
     artist_tracks_popularity: np.ndarray
+    vectors: np.ndarray | None = None  # (candidates, dim) unit song vectors; None: none known
 
 
 def playlist_similarity(overlap: np.ndarray, length: np.ndarray, seeds: int) -> np.ndarray:
@@ -279,6 +303,7 @@ def candidate_scores(ev: Evidence) -> tuple[np.ndarray, Scores]:
 
     sources = [_top(parts[name], PER_SOURCE) for name in ("knn", "uknn", "title", "title_knn")]
     sources.append(ev.artist_tracks)
+    sources.append(ev.nearest[:NEAREST])
     candidates, found = _found(sources, seeds)
     if len(candidates) < POPULAR:
         sources.append(ev.popular[:POPULAR])
@@ -308,7 +333,56 @@ def feature_matrix(
     cols.append(np.full(len(candidates), n_seeds, _F))
     cols.append(np.full(len(candidates), 1.0 if ev.has_title else 0.0, _F))
     cols += [scores.lookup(name, candidates) for name in ("title_knn", "title_knn_share")]
+    cols += embedding_columns(ev, stats.vectors, len(candidates), scores, candidates)
     return np.stack([np.asarray(c, _F) for c in cols], axis=1)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """The rows scaled to unit length (zero rows stay zero), in float32."""
+    vectors = np.asarray(vectors, _F)
+    norm = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norm > 0, norm, 1.0).astype(_F)
+
+
+def query_vector(seed_vectors: np.ndarray) -> np.ndarray | None:
+    """The unit mean of the seeds' unit vectors (each distinct seed once): what the nearest
+    tracks are searched by. None without a seed vector."""
+    rows = seed_vectors[np.abs(seed_vectors).sum(axis=1) > 0] if seed_vectors.size else None
+    if rows is None or not len(rows):
+        return None
+    total = np.unique(rows, axis=0).astype(np.float64).sum(axis=0)
+    norm = np.linalg.norm(total)
+    return (total / norm).astype(_F) if norm > 0 else None
+
+
+def embedding_columns(
+    ev: Evidence,
+    vectors: np.ndarray | None,
+    n: int,
+    scores: Scores | None = None,
+    candidates: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """emb_mean, emb_max, emb_avg, emb_last: a candidate's cosine to the seeds' mean vector,
+    its largest and mean cosine to the COMPARED_SEEDS most recent seeds, and its cosine to the
+    mean of the LAST_SEEDS most recent ones; zeros without vectors. With `scores`, the seed
+    of the largest cosine goes in as part "emb_seed" (seed id + 1), for the reasons."""
+    mean = query_vector(ev.seed_vectors)
+    if vectors is None or mean is None or not n or vectors.shape[1] != len(mean):
+        return [np.zeros(n, _F)] * 4
+    with_vector = np.abs(ev.seed_vectors[-COMPARED_SEEDS:]).sum(axis=1) > 0
+    recent = ev.seed_vectors[-COMPARED_SEEDS:][with_vector]
+    cos = vectors @ recent.T
+    if scores is not None and candidates is not None:
+        best = ev.seeds[-COMPARED_SEEDS:][with_vector][cos.argmax(axis=1)]
+        scores.parts["emb_seed"] = (candidates, (best + 1).astype(np.float64))
+    last = ev.seed_vectors[-LAST_SEEDS:]
+    last_mean = query_vector(last)
+    return [
+        vectors @ mean,
+        cos.max(axis=1),
+        cos.mean(axis=1),
+        vectors @ last_mean if last_mean is not None else np.zeros(n, _F),
+    ]
 
 
 class Ranker:
@@ -323,8 +397,11 @@ class Ranker:
         self.text = model_text
         self.booster = lightgbm.Booster(model_str=model_text)
         names = self.booster.feature_name()
-        if names != FEATURES:
-            raise ValueError(f"ranker features {names} differ from {FEATURES}")
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown:
+            raise ValueError(f"ranker features {unknown} are not among {FEATURES}")
+        # A model trained before a feature existed scores the columns it knows.
+        self.columns = None if names == FEATURES else [FEATURES.index(n) for n in names]
         self._compiled = None
 
     def compile(self) -> None:
@@ -340,6 +417,8 @@ class Ranker:
     def score(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0)
+        if self.columns is not None:
+            X = X[:, self.columns]
         if self._compiled is not None:
             return self._compiled.predict(np.ascontiguousarray(X, np.float64), n_jobs=1)
         return self.booster.predict(X, num_threads=1)

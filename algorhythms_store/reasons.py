@@ -114,10 +114,24 @@ def ranked_reasons(
     at, known = _positions(candidates, ids)
     found = scores.found[at] if len(scores.found) else np.zeros(len(ids), np.uint8)
     popular_only = (known & (found == 1 << SOURCES.index("popularity"))).tolist()
+    near = known & (found & (1 << SOURCES.index("embedding")) != 0)
+    near_seed = scores.lookup("emb_seed", ids) if "emb_seed" in scores.parts else np.zeros(len(ids))
+    near_seed = np.where(near, near_seed.astype(np.int64) - 1, -1)
+    song_space = _shared(near_seed, lambda s: Reason(SONG_SPACE, seed=s))
     out: dict[int, list[Reason]] = {}
-    rows = zip(ids.tolist(), co, knn, by_artist, has_title, has_similar, popular_only, strict=True)
-    for track, c, k, a, t, m, p in rows:
-        reasons = [r for r in (c, k, a, titled if t else None, similar if m else None) if r]
+    rows = zip(
+        ids.tolist(),
+        co,
+        knn,
+        by_artist,
+        has_title,
+        has_similar,
+        song_space,
+        popular_only,
+        strict=True,
+    )
+    for track, c, k, a, t, m, e, p in rows:
+        reasons = [r for r in (c, k, a, titled if t else None, similar if m else None, e) if r]
         if p or not reasons:
             reasons.append(POPULAR)
         out[track] = reasons[:MAX_REASONS]

@@ -88,6 +88,22 @@ class Step:
     peak_driver: int | None = None
     peak_spark: int | None = None
     peak_postgres: int | None = None
+    parts: dict[str, float] = field(default_factory=dict)  # seconds of a named part of it
+
+
+# Parts of an asset's time its metadata reports, as (metadata field, the part's name): the
+# ranker's fold GCNs (one per fold, each on the other folds' playlists).
+PARTS = {"playlist_ranker": (("fold_gcn_seconds", "fold GCNs"),)}
+
+
+def step_parts(name: str, metadata: list[dict]) -> dict[str, float]:
+    """Seconds of the parts of an asset's step that its metadata reports (PARTS)."""
+    parts = {}
+    for field_name, label in PARTS.get(name, ()):
+        values = [m[field_name] for m in metadata if isinstance(m.get(field_name), list)]
+        if values:
+            parts[label] = float(sum(sum(v) for v in values))
+    return parts
 
 
 @dataclass
@@ -320,6 +336,7 @@ def steps_of_run(job: str, entries: list) -> list[Step]:
                 intervals=[(start, end)],
                 status="ok" if status == "success" else status,
                 rows=sum(counts) if counts else None,
+                parts=step_parts(name, metadata),
             )
         )
     steps.append(
@@ -550,6 +567,12 @@ def print_steps(sizes: list[SizeFigures]) -> None:
                 f"{_mb(step.peak_spark):>8} {_mb(step.peak_postgres):>6} "
                 f"{_count(step.rows):>12} {_mb(step.bytes, 1):>10}"
             )
+            for part, seconds in step.parts.items():
+                label = f"    of which {part}"
+                print(
+                    f"{size.playlists:>9,}  {label:<58} {seconds:>8.1f} "
+                    f"{seconds / (size.playlists / 1000):>8.2f}"
+                )
         print()
 
 

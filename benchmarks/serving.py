@@ -518,8 +518,12 @@ def ranker_timing(data: Path, url: str, bodies: list[dict]) -> None:
         print("no ranker published")
         return
     names = ["track_neighbors", "title_tracks", "playlist_members", "track_stats"]
+    from algorhythms_ml.embeddings.pipeline import read_vectors
+    from algorhythms_ml.warehouse import Warehouse
+
     store = MemoryStore(
-        {n: pd.read_parquet(data / "warehouse" / n) for n in names + ["artist_neighbors"]}
+        {n: pd.read_parquet(data / "warehouse" / n) for n in names + ["artist_neighbors"]},
+        vectors=read_vectors(Warehouse.at(data / "warehouse"))[1],
     )
     matrices = [
         store.features([id_of[u] for u in b["tracks"] if u in id_of], b.get("name"))[2]

@@ -11,19 +11,27 @@ from psycopg import AsyncConnection
 from psycopg.adapt import Buffer, Loader
 from psycopg.pq import Format
 
-_HEADER = struct.Struct(">iiiii")  # dimensions, has nulls, element type, length, lower bound
+_HEADER = struct.Struct(">iii")  # dimensions, has nulls, element type
+_DIMENSION = struct.Struct(">ii")  # length, lower bound
 
 
 def decode(data: Buffer, element: np.dtype) -> np.ndarray:
-    """A one-dimensional PostgreSQL array without nulls, in the binary wire format, whose
-    elements are big-endian `element`s (each after its 4-byte size)."""
-    if struct.unpack_from(">i", data)[0] == 0:
+    """A PostgreSQL array without nulls, in the binary wire format, whose elements are
+    big-endian `element`s (each after its 4-byte size), flattened in row-major order (an
+    array of arrays, as array_agg makes of vectors, comes back as one flat array)."""
+    dimensions, has_nulls, _ = _HEADER.unpack_from(data)
+    if dimensions == 0:
         return np.zeros(0, element.newbyteorder("="))
-    dimensions, has_nulls, _, length, _ = _HEADER.unpack_from(data)
-    if dimensions != 1 or has_nulls:
-        raise ValueError("only one-dimensional arrays without nulls are read as numpy arrays")
+    if has_nulls:
+        raise ValueError("only arrays without nulls are read as numpy arrays")
+    length = 1
+    for d in range(dimensions):
+        length *= _DIMENSION.unpack_from(data, _HEADER.size + d * _DIMENSION.size)[0]
     items = np.frombuffer(
-        data, np.dtype([("size", ">i4"), ("value", element)]), count=length, offset=_HEADER.size
+        data,
+        np.dtype([("size", ">i4"), ("value", element)]),
+        count=length,
+        offset=_HEADER.size + dimensions * _DIMENSION.size,
     )
     return items["value"].astype(element.newbyteorder("="))
 

@@ -13,7 +13,14 @@ import numpy as np
 import psycopg
 from psycopg import AsyncConnection
 
-from algorhythms_store.ranking import ARTIST_TRACKS, TOP_PLAYLISTS, Evidence, TrackStats
+from algorhythms_store.ranking import (
+    ARTIST_TRACKS,
+    NEAREST,
+    TOP_PLAYLISTS,
+    Evidence,
+    TrackStats,
+    unit_rows,
+)
 from serving import sql
 from serving.errors import NotPublished, VersionChanged
 from serving.query import CatalogueTrack, Query, SongSeed
@@ -242,6 +249,7 @@ async def evidence(
         "keys": query.title_keys,
         "n": TOP_PLAYLISTS,
         "artist_tracks": ARTIST_TRACKS,
+        "nearest": NEAREST,
     }
     row = (await _rows(conn, sql.EVIDENCE, params, query.version, binary=True))[0]
     i8, f4 = np.int64, np.float32
@@ -265,11 +273,27 @@ async def evidence(
         title_track=_array(row[14], i8),
         title_score=_array(row[15], f4),
         title_key_playlists=_array(row[16], f4),
+        seed_vectors=_vectors_of(np.array(seeds, i8), row[17], row[18]),
+        nearest=_array(row[19], i8),
         similar_track=similar[0] if similar else np.zeros(0, i8),
         similar_held=similar[1] if similar else np.zeros(0, f4),
         similar_total=similar[2] if similar else 0.0,
         popular=popular,
     )
+
+
+def _vectors_of(ids: np.ndarray, found, flat) -> np.ndarray:
+    """(len(ids), dim) unit vectors of `ids` from VECTOR_ARRAYS' (sorted ids, flat vectors);
+    zero rows for ids without one."""
+    found = _array(found, np.int64)
+    if not len(found):
+        return np.zeros((len(ids), 0), np.float32)
+    vectors = unit_rows(_array(flat, np.float32).reshape(len(found), -1))
+    at = np.minimum(np.searchsorted(found, ids), len(found) - 1)
+    out = np.zeros((len(ids), vectors.shape[1]), np.float32)
+    hit = found[at] == ids
+    out[hit] = vectors[at[hit]]
+    return out
 
 
 async def track_stats(
@@ -291,4 +315,5 @@ async def track_stats(
         artist=column(3, np.int64),
         artist_popularity=column(4, np.float32),
         artist_tracks_popularity=column(5, np.float32),
+        vectors=_vectors_of(kept, row[6], row[7]) if row[6] is not None else None,
     )

@@ -240,12 +240,20 @@ FROM published p LEFT JOIN LATERAL (
 # Run with binary=True (serving.arrays): one row of arrays is far cheaper to read than
 # thousands of rows.
 
+# The song vectors of the tracks %(ids)s: their ids in order, and their vectors in that order as
+# one (ids x dimension) array (serving.arrays reads it flattened).
+VECTOR_ARRAYS = f"""SELECT array_agg(id ORDER BY id)::int4[] AS id,
+    array_agg(embedding::real[] ORDER BY id)::float4[] AS vectors
+FROM {TRACK_VECTORS} WHERE id = ANY(%(ids)s::int[])"""
+
 # Everything the tables say about a playlist with the catalogue seeds %(ids)s, their artists
 # %(artists)s and the title keys %(keys)s, in one row: the seeds' neighbours (src, dst, weight);
 # the %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller pid)
 # as (pid, overlap, length) and their members (pid, track); the artists' neighbours (src, dst,
 # weight) and %(artist_tracks)s most popular tracks each; the title rows (whole title?, track,
-# score, key playlists). Arrays are null where empty.
+# score, key playlists); the seeds' song vectors (id, then the vectors in id order, flattened)
+# and the %(nearest)s tracks but the seeds nearest to their mean unit vector (the HNSW index).
+# Arrays are null where empty.
 EVIDENCE = (
     PUBLISHED
     + f""", neighbors AS (
@@ -281,18 +289,34 @@ artist_tracks AS (
         ORDER BY popularity DESC, track_id LIMIT %(artist_tracks)s
     ) x
 ),
-titles AS ({TITLE_ARRAYS})
+titles AS ({TITLE_ARRAYS}),
+seed_vectors AS ({VECTOR_ARRAYS}),
+nearest AS (
+    SELECT array_agg(id)::int4[] AS id FROM (
+        SELECT t.id FROM {TRACK_VECTORS} t
+        WHERE EXISTS (SELECT FROM {TRACK_VECTORS} WHERE id = ANY(%(ids)s::int[]))
+            AND t.id <> ALL(%(ids)s::int[])
+        ORDER BY t.embedding <=> (
+            SELECT l2_normalize(sum(l2_normalize(embedding))) FROM {TRACK_VECTORS}
+            WHERE id = ANY(%(ids)s::int[])
+        )
+        LIMIT %(nearest)s
+    ) x
+)
 SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
-    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists
-FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x"""
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists,
+    v.id, v.vectors, e.id
+FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x,
+    seed_vectors v, nearest e"""
 )
 
-# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
+# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none), and their
+# song vectors as VECTOR_ARRAYS reads them.
 STATS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
-    s.artist_tracks_popularity
-FROM published p, LATERAL (
+    s.artist_tracks_popularity, v.id, v.vectors
+FROM published p, LATERAL ({VECTOR_ARRAYS}) v, LATERAL (
     SELECT array_agg(track_id)::int4[] AS track_id, array_agg(popularity)::int4[] AS popularity,
         array_agg(artist_id)::int4[] AS artist_id,
         array_agg(artist_popularity)::int4[] AS artist_popularity,

@@ -54,7 +54,9 @@ def gcn_embeddings(
     started = time.perf_counter()
     result = train_gcn_embeddings(wh, config.to(GCNConfig), log=context.log)
     seconds = time.perf_counter() - started
-    return dg.MaterializeResult(metadata=metadata.gcn(result, seconds, wh.table(GCN_EMBEDDINGS)))
+    return dg.MaterializeResult(
+        metadata=metadata.gcn(result, seconds, wh.table(GCN_EMBEDDINGS), config.model_dump())
+    )
 
 
 @dg.asset(

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_pyspark import PySparkResource
 
 from algorhythms_assets import metadata
+from algorhythms_assets.assets.embeddings import gcn_embeddings
 from algorhythms_assets.assets.mpd import track_metadata
 from algorhythms_assets.automation import ON_UPSTREAM_UPDATE
 from algorhythms_assets.config import built_with, launchpad_config
@@ -16,9 +17,12 @@ from algorhythms_ml.artefacts import (
     ABLATION_REPORT,
     read_ablation,
     read_ranker,
+    read_ranker_vectors,
     write_eval_report,
     write_ranker,
 )
+from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES, EdgeConfig
 from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.playlist_tables import PlaylistTableConfig, build_playlist_tables
 from algorhythms_ml.recommend.ranker import RankerConfig
@@ -93,9 +97,9 @@ def playlist_tables(
 
 @dg.asset(
     automation_condition=ON_UPSTREAM_UPDATE,
-    deps=[track_metadata, TRACK_NEIGHBORS, title_tracks, playlist_tables],
+    deps=[track_metadata, TRACK_NEIGHBORS, title_tracks, playlist_tables, gcn_embeddings],
     group_name="recommend",
-    kinds={"spark", "lightgbm"},
+    kinds={"spark", "lightgbm", "pytorch"},
     pool="spark",
 )
 def playlist_ranker(
@@ -105,8 +109,8 @@ def playlist_ranker(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     """The learned ranker, trained on challenge-style hold-outs of fold playlists whose tables
-    are computed from the other folds (the evaluation hold-out is left out), with the
-    configuration the published tables were built with."""
+    and GCN song vectors are computed from the other folds (the evaluation hold-out is left
+    out), with the configuration the published tables and vectors were built with."""
     wh = warehouse.warehouse()
     holdout = config.to(HoldoutConfig)
     result = with_playlists(
@@ -118,9 +122,11 @@ def playlist_ranker(
             built_with(context.instance, TRACK_NEIGHBORS, NeighborConfig),
             built_with(context.instance, "title_tracks", TitleConfig),
             built_with(context.instance, "playlist_tables", PlaylistTableConfig),
+            built_with(context.instance, COOCCURRENCE_EDGES, EdgeConfig),
+            built_with(context.instance, "gcn_embeddings", GCNConfig),
         ),
     )
-    uri = write_ranker(wh, result.ranker, result.ablation)
+    uri = write_ranker(wh, result.ranker, result.ablation, result.eval_vectors)
     return dg.MaterializeResult(metadata=metadata.ranker(result, config.model_dump(), uri))
 
 
@@ -144,11 +150,12 @@ def recommendation_eval(
     started = time.perf_counter()
     ranker = read_ranker(wh)
     ablation = read_ablation(wh)
+    vectors = read_ranker_vectors(wh)
     holdout = config.to(HoldoutConfig)
     evaluation = with_playlists(
         pyspark.spark_session,
         wh,
-        lambda data: run_evaluation(data, ranker, holdout, ablation),
+        lambda data: run_evaluation(data, ranker, holdout, ablation, vectors),
         holdout.max_playlists,
     )
     summary = evaluation.summary()

@@ -282,6 +282,12 @@ class RankerConfig:
         "quarter of them cost no measurable quality on mpd_dev (README, Benchmarks)",
     )
     seed: int = Field(0, description="seed of the folds, the queries and LightGBM")
+    embeddings: bool = Field(
+        True,
+        description="the embedding features and candidates: each fold's queries read song "
+        "vectors of a GCN trained on the other folds (one GCN per fold, each on a share of "
+        "the edges the published GCN trains on, with its budget); off: they are 0 and none",
+    )
     ablation: bool = Field(
         False,
         description="also train one ranker without each candidate source and one without each "

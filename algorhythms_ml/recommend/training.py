@@ -21,8 +21,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from algorhythms_ml.config import config_class
-from algorhythms_ml.graph.cooccurrence import staged_playlist_rows
+from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.graph.cooccurrence import EdgeConfig, staged_playlist_rows
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
+from algorhythms_ml.recommend.fold_vectors import FoldVectors, fold_vectors
 from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.playlist_tables import (
     PlaylistTableConfig,
@@ -81,13 +83,16 @@ class HoldoutConfig:
 
 @dataclass(frozen=True)
 class TableConfigs:
-    """The configurations the published ranking tables were built with. The training's fold
-    tables are built with the same, so the ranker learns on the features it is served with
-    (a `neighbor_top_k` of 100 in the published lists is 100 in training too)."""
+    """The configurations the published ranking tables and song vectors were built with. The
+    training's fold tables and fold GCNs are built with the same, so the ranker learns on the
+    features it is served with (a `neighbor_top_k` of 100 in the published lists is 100 in
+    training too)."""
 
     neighbors: NeighborConfig = NeighborConfig()
     titles: TitleConfig = TitleConfig()
     tables: PlaylistTableConfig = PlaylistTableConfig()
+    edges: EdgeConfig = EdgeConfig()
+    gcn: GCNConfig = GCNConfig()
 
 
 class Playlists:
@@ -136,8 +141,9 @@ class Playlists:
     def artist_of(self, track_id: int) -> int:
         return int(self.artist_of_track.get(track_id, -1))
 
-    def store(self, pids: set[int] | None) -> MemoryStore:
-        """Ranking tables computed from `pids` only (all playlists when None), in memory."""
+    def store(self, pids: set[int] | None, vectors: np.ndarray | None = None) -> MemoryStore:
+        """Ranking tables computed from `pids` only (all playlists when None), in memory, with
+        song vectors that must not know the queries' playlists either."""
         rows, playlists = self.rows, self.playlists
         if pids is not None:
             keep = self.spark.createDataFrame(
@@ -154,7 +160,13 @@ class Playlists:
         )
         for name, frame in built.items():
             tables[name] = read_parquet(self.staging.write(f"store{self._n}/{name}", frame))
-        return MemoryStore(tables)
+        return MemoryStore(tables, vectors=vectors)
+
+    def vectors(self, pids: set[int], log: logging.Logger | None = None) -> FoldVectors:
+        """GCN vectors trained on the playlists `pids` only (fold_vectors)."""
+        tracks = read_parquet(self.warehouse.table(TRACK_METADATA))
+        c = self.configs
+        return fold_vectors(self.spark, self.rows, pids, tracks, c.edges, c.gcn, log)
 
 
 def _split(data: Playlists, holdout: HoldoutConfig) -> tuple[set[int], set[int]]:
@@ -175,6 +187,13 @@ class TrainingResult:
     positives: int
     seconds: float
     ablation: dict[str, Ranker] = field(default_factory=dict)  # RankerConfig.ablation
+    # Per fold, the GCN its queries read (RankerConfig.embeddings); the evaluation reads the
+    # first one's vectors (the hold-out is in no fold).
+    fold_gcns: list[FoldVectors] = field(default_factory=list)
+
+    @property
+    def eval_vectors(self) -> np.ndarray | None:
+        return self.fold_gcns[0].vectors if self.fold_gcns else None
 
 
 def train(
@@ -191,10 +210,14 @@ def train(
     _, training = _split(data, holdout)
     folds = fold_of(training, config.folds, config.seed)
     rows = TrainingRows([], [], [], [])
+    gcns: list[FoldVectors] = []
     fold_progress = Progress(config.folds, "ranker folds", log)
     for fold in range(config.folds):
         inside = {p for p, f in folds.items() if f != fold}
-        store = data.store(inside)
+        if config.embeddings:
+            log.info("ranker fold %d: training the GCN on the other folds", fold)
+            gcns.append(data.vectors(inside, log))
+        store = data.store(inside, gcns[-1].vectors if gcns else None)
         queries = random_queries(
             {p: data.tracks[p] for p, f in folds.items() if f == fold},
             data.names,
@@ -222,12 +245,16 @@ def train(
         positives=int(sum(int(y.sum()) for y in ys)),
         seconds=time.monotonic() - started,
         ablation=fit_ablations(rows, config, log) if config.ablation else {},
+        fold_gcns=gcns,
     )
 
 
-def published_store(warehouse: Warehouse, seeds: np.ndarray) -> MemoryStore:
+def published_store(
+    warehouse: Warehouse, seeds: np.ndarray, vectors: np.ndarray | None = None
+) -> MemoryStore:
     """The published ranking tables in memory, as far as queries with these seeds read them:
-    the neighbour lists of the seeds and of their artists, every other table whole."""
+    the neighbour lists of the seeds and of their artists, every other table whole; with the
+    song vectors `vectors`."""
     stats = read_parquet(warehouse.table(TRACK_STATS))
     artists = stats["artist_id"][stats["track_id"].isin(seeds)].unique()
     return MemoryStore(
@@ -241,7 +268,8 @@ def published_store(warehouse: Warehouse, seeds: np.ndarray) -> MemoryStore:
             ARTIST_NEIGHBORS: read_parquet(
                 warehouse.table(ARTIST_NEIGHBORS), where=("src", artists.tolist())
             ),
-        }
+        },
+        vectors=vectors,
     )
 
 
@@ -250,16 +278,18 @@ def run_evaluation(
     ranker: Ranker | None,
     holdout: HoldoutConfig = HoldoutConfig(),
     ablation: dict[str, Ranker] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> Evaluation:
     """Challenge-style evaluation on the hold-out, on the published tables less each query's
-    own playlist; with `ablation`, the rankers trained without a part too (ranker.ABLATIONS),
-    on the same queries."""
+    own playlist and with song vectors trained without the hold-out (`vectors`, those the
+    ranker's first fold read); with `ablation`, the rankers trained without a part too
+    (ranker.ABLATIONS), on the same queries."""
     held, _ = _split(data, holdout)
     queries = balanced_queries(
         {p: data.tracks[p] for p in held}, data.names, len(held), holdout.holdout_seed
     )
     seeds = np.asarray([t for q in queries for t in q.seeds], dtype=np.int64)
-    store = published_store(data.warehouse, seeds)
+    store = published_store(data.warehouse, seeds, vectors)
     recommenders = standard_recommenders(store, ranker, leave_out=True)
     recommenders |= ablation_recommenders(store, ablation or {}, leave_out=True)
     return evaluate(store, queries, data.artist_of, recommenders)

@@ -27,7 +27,7 @@ from algorhythms_assets.assets.recommend import (
 from algorhythms_assets.definitions import defs
 from algorhythms_assets.partitions import mpd_slices
 from algorhythms_assets.resources import DatabaseResource, MpdSourceResource, WarehouseResource
-from algorhythms_ml.artefacts import read_ranker
+from algorhythms_ml.artefacts import read_ranker, read_ranker_vectors
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.training import with_playlists
@@ -176,8 +176,17 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     sampled = with_playlists(spark, warehouse, lambda data: len(data.tracks), max_playlists=300)
     assert 200 <= sampled <= 400
 
+    # The ranker trained a GCN per fold on the other fold's playlists, with the published
+    # GCN's budget, and wrote the vectors its evaluation read.
+    assert len(ranker_meta["fold_gcn_seconds"].value) == 2
+    assert all(0.5 < auc <= 1 for auc in ranker_meta["fold_gcn_test_auc_popularity_matched"].value)
+    assert read_ranker_vectors(warehouse).shape == vectors.shape
+    gains = ranker_meta["feature_gain"].value
+    assert sum(gains[f] for f in ("emb_mean", "emb_max", "emb_avg", "emb_last")) > 0
+
     # The service's ranked continuation, read from PostgreSQL, is exactly the in-memory one
-    # over the same tables (what the ranker was trained and evaluated with).
+    # over the same tables and the published song vectors (what the ranker was trained and
+    # evaluated with, there with the fold GCNs' vectors).
     store = MemoryStore(
         {
             name: pd.read_parquet(tmp_path / "warehouse" / name)
@@ -188,7 +197,8 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
                 "track_stats",
                 "artist_neighbors",
             )
-        }
+        },
+        vectors=vectors,
     )
     ranker = read_ranker(warehouse)
     uri_of = dict(zip(tracks["track_id"], tracks["track_uri"], strict=True))

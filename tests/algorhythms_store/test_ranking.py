@@ -8,7 +8,15 @@ from algorhythms_ml.recommend.ranker import (
     split_holdout,
 )
 from algorhythms_store.memory_store import MemoryStore
-from algorhythms_store.ranking import FEATURES, Ranker, candidate_scores, rank, title_scores, top_up
+from algorhythms_store.ranking import (
+    FEATURES,
+    SOURCES,
+    Ranker,
+    candidate_scores,
+    rank,
+    title_scores,
+    top_up,
+)
 
 
 def tables() -> dict[str, pd.DataFrame]:
@@ -155,3 +163,66 @@ def test_compiled_ranker_scores_as_lightgbm():
     expected = ranker.score(np.concatenate([X, data]))
     ranker.compile()
     assert np.allclose(ranker.score(np.concatenate([X, data])), expected, rtol=0, atol=1e-9)
+
+
+def _vectors() -> np.ndarray:
+    """Song vectors of tracks 0-9 (not unit length: the store normalises them)."""
+    rng = np.random.default_rng(3)
+    return (rng.normal(size=(10, 4)) * rng.uniform(0.5, 3.0, size=(10, 1))).astype(np.float32)
+
+
+def test_embedding_features_follow_their_definitions():
+    vectors = _vectors()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = MemoryStore(tables(), vectors=vectors)
+    seeds = [0, 1, 2, 3, 4, 5, 6]  # more than the LAST_SEEDS most recent
+    ev, candidates, X = store.features(seeds, None)
+    col = {name: X[:, FEATURES.index(name)] for name in FEATURES}
+    mean = unit[seeds].sum(0) / np.linalg.norm(unit[seeds].sum(0))
+    last = unit[seeds[-5:]].sum(0) / np.linalg.norm(unit[seeds[-5:]].sum(0))
+    cos = unit[candidates] @ unit[seeds].T
+    assert np.allclose(col["emb_mean"], unit[candidates] @ mean, atol=1e-6)
+    assert np.allclose(col["emb_max"], cos.max(1), atol=1e-6)
+    assert np.allclose(col["emb_avg"], cos.mean(1), atol=1e-6)
+    assert np.allclose(col["emb_last"], unit[candidates] @ last, atol=1e-6)
+    # the nearest tracks to the seeds' mean vector, nearest first, never a seed
+    others = [t for t in range(10) if t not in seeds]
+    expected = sorted(others, key=lambda t: -float(unit[t] @ mean))
+    assert ev.nearest.tolist() == expected
+    assert set(expected) <= set(candidates.tolist())
+
+
+def test_the_nearest_tracks_are_candidates_no_other_source_finds():
+    # track 9 shares no playlist, title or artist with the seeds: only its vector reaches it
+    vectors = np.eye(10, dtype=np.float32)
+    vectors[9] = vectors[0] + vectors[1]
+    store = MemoryStore(tables(), vectors=vectors)
+    ev, candidates, _, found = store.candidates([0, 1], None)
+    assert ev.nearest[0] == 9
+    by = {s: 1 << SOURCES.index(s) for s in SOURCES}
+    assert found[candidates.tolist().index(9)] == by["embedding"] | by["popularity"]
+    without = MemoryStore(tables())
+    _, plain, X, found = without.candidates([0, 1], None)
+    assert found[plain.tolist().index(9)] == by["popularity"]
+    # without vectors the embedding features are 0
+    emb = [FEATURES.index(n) for n in ("emb_mean", "emb_max", "emb_avg", "emb_last")]
+    assert not X[:, emb].any()
+
+
+def test_a_ranker_trained_before_a_feature_existed_scores_its_own_columns():
+    import lightgbm
+
+    old = [f for f in FEATURES if not f.startswith("emb_")]
+    rng = np.random.default_rng(0)
+    data = rng.random((400, len(old))).astype(np.float32)
+    labels = (data[:, 0] + 0.3 * rng.random(400) > 0.8).astype(int)
+    booster = lightgbm.train(
+        {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5},
+        lightgbm.Dataset(data, labels, group=[40] * 10, feature_name=old),
+        20,
+    )
+    ranker = Ranker(booster.model_to_string())
+    full = np.zeros((400, len(FEATURES)), np.float32)
+    full[:, [FEATURES.index(f) for f in old]] = data
+    full[:, [FEATURES.index(f) for f in FEATURES if f not in old]] = 9.0  # ignored
+    assert np.array_equal(ranker.score(full), booster.predict(data, num_threads=1))

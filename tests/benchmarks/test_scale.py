@@ -62,6 +62,13 @@ def test_rows_come_from_the_fields_each_asset_counts_its_output_in(scale):
     assert scale.rows_written("feature_mlp", {"epochs": 3, "seconds": 1.0}) is None
 
 
+def test_the_ranker_reports_its_fold_gcns_as_a_part_of_its_time(scale):
+    metadata = [{"seconds": 90.0, "fold_gcn_seconds": [20.5, 19.5]}]
+    assert scale.step_parts("playlist_ranker", metadata) == {"fold GCNs": 40.0}
+    assert scale.step_parts("playlist_ranker", [{"seconds": 9.0}]) == {}
+    assert scale.step_parts("gcn_embeddings", metadata) == {}
+
+
 def test_sampler_reads_a_process_tree_until_it_ends(scale, tmp_path):
     # A parent holding ~50 MB with a child: no JVM and no PostgreSQL, so all of it is driver.
     child = (

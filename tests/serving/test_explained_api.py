@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from algorhythms_store.memory_store import MemoryStore
+from algorhythms_store.reasons import MAX_REASONS
 from tests.catalogue import (
     PER_CLUSTER,
     catalogue,
@@ -21,7 +22,7 @@ from tests.conftest import api_client, create_database
 
 LISTS = playlists()
 TABLES = ranking_tables(LISTS)
-STORE = MemoryStore(TABLES)
+STORE = MemoryStore(TABLES, vectors=catalogue("v1").vectors)
 TRACKS = catalogue("v1")
 MAPPED = 300  # the most popular tracks (the smallest ids) are on the map
 STORE_TRACKS = {t for ts in LISTS.values() for t in ts}
@@ -102,6 +103,8 @@ def test_every_ranked_track_says_why_from_the_tables_that_found_it(api):
     rows = neighbors[neighbors["src"].isin(SEEDS)]
     best = _top_playlists(SEEDS, 100)  # the playlist-kNN source's playlists
     artist_seed = {s // PER_CLUSTER: s for s in SEEDS}  # the last seed of each artist
+    nearest = set(STORE.evidence(np.array(SEEDS), None).nearest.tolist())
+    unit = TRACKS.vectors / np.linalg.norm(TRACKS.vectors, axis=1, keepdims=True)
     for item in answer["items"]:
         track = _id(item["uri"])
         reasons = {r["source"]: r for r in item["reasons"]}
@@ -131,6 +134,14 @@ def test_every_ranked_track_says_why_from_the_tables_that_found_it(api):
             )
         else:
             assert "artist" not in reasons
+        # the nearest-vector source names the seed the track's vector is closest to
+        others = [r for r in reasons if r not in ("embedding", "popularity")]
+        if track in nearest and len(others) < MAX_REASONS:
+            closest = SEEDS[int(np.argmax(unit[SEEDS] @ unit[track]))]
+            assert reasons["embedding"]["seed"] == uri(closest)
+        if "embedding" in reasons:
+            assert track in nearest
+    assert any(r["source"] == "embedding" for i in answer["items"] for r in i["reasons"])
 
 
 def test_a_title_is_a_reason_for_the_tracks_its_playlists_hold(api):

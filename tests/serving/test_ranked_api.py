@@ -18,7 +18,8 @@ from tests.conftest import api_client, create_database
 
 LISTS = playlists()
 TABLES = ranking_tables(LISTS)
-STORE = MemoryStore(TABLES)
+# The store reads the song vectors the service publishes (the embedding features and source).
+STORE = MemoryStore(TABLES, vectors=catalogue("v1").vectors)
 
 
 @pytest.fixture(scope="module")
