@@ -38,9 +38,9 @@ from algorhythms_store.ranking import (
     feature_matrix,
     query_vector,
     rank,
+    song_vectors,
     top_playlists,
     top_up,
-    unit_rows,
 )
 from algorhythms_store.text import title_keys
 from algorhythms_store.title_index import WHOLE, TitleIndex
@@ -227,10 +227,11 @@ class MemoryStore:
         )
         self.vectors = None
         if vectors is not None:
-            self.vectors = np.zeros((size, vectors.shape[1]), np.float32)
+            self.vectors = np.zeros((size, vectors.shape[1]), np.float16)
             shared = min(size, len(vectors))
-            self.vectors[:shared] = unit_rows(vectors[:shared])
+            self.vectors[:shared] = song_vectors(vectors[:shared])
             self.vectors[~self.known] = 0.0  # as the service, which searches its catalogue
+            self._searched = self.vectors.astype(np.float32)  # float16 products are slow
             self.searchable = int(self.known.sum())
         by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
         self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR_KEPT]
@@ -306,11 +307,11 @@ class MemoryStore:
         search; the service's vector index approximates it)."""
         if self.vectors is None:
             return
-        ev.seed_vectors = self.vectors[ev.seeds]
-        q = query_vector(ev.seed_vectors)
+        ev.seed_vectors = self.vectors[ev.seeds].astype(np.float32)
+        q = query_vector(ev.seed_vectors, ev.seeds)
         if q is None:
             return
-        cos = self.vectors @ q
+        cos = self._searched @ q
         cos[~self.known] = -np.inf
         cos[ev.seeds] = -np.inf
         k = min(NEAREST, self.searchable - len(np.unique(ev.seeds)))
@@ -393,7 +394,7 @@ class MemoryStore:
             artist=self.artist[ids],
             artist_popularity=self.artist_popularity[ids],
             artist_tracks_popularity=self.artist_tracks_popularity[ids],
-            vectors=None if self.vectors is None else self.vectors[ids],
+            vectors=None if self.vectors is None else self.vectors[ids].astype(np.float32),
         )
         if out is not None:
             # the playlist counted once for each of its tracks and each of its artists, and

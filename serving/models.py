@@ -1,5 +1,6 @@
 """What a published version's answers need besides its tables, loaded once per version: the
-cold-start model, the ranker, the most popular tracks and the similar-title index."""
+cold-start model, the ranker, the most popular tracks, the similar-title index and the song
+vectors the ranker's embedding features read."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class VersionModels:
     ranker: Ranker | None
     popular: np.ndarray  # track ids, most popular first (POPULAR_KEPT of them)
     titles: TitleIndex
+    vectors: np.ndarray | None  # the song vectors the ranker reads (published.load_song_vectors)
 
 
 async def load(conn: AsyncConnection, version: int) -> VersionModels:
@@ -43,7 +45,8 @@ async def load(conn: AsyncConnection, version: int) -> VersionModels:
     popular = await published.popular(conn, version, POPULAR_KEPT)
     keys, playlists, tracks, scores = await published.whole_titles(conn, version)
     titles = await asyncio.to_thread(TitleIndex.from_keys, keys, playlists, tracks, scores)
-    return VersionModels(version, coldstart, ranker, popular, titles)
+    vectors = await published.load_song_vectors(conn, version) if ranker is not None else None
+    return VersionModels(version, coldstart, ranker, popular, titles, vectors)
 
 
 async def _compile(ranker: Ranker, version: int) -> None:

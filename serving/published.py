@@ -19,7 +19,8 @@ from algorhythms_store.ranking import (
     TOP_PLAYLISTS,
     Evidence,
     TrackStats,
-    unit_rows,
+    query_vector,
+    song_vectors,
 )
 from serving import sql
 from serving.errors import NotPublished, VersionChanged
@@ -239,10 +240,14 @@ async def evidence(
     query: Query,
     popular: np.ndarray,
     similar: tuple[np.ndarray, np.ndarray, float] | None = None,
+    vectors: np.ndarray | None = None,
 ) -> Evidence:
     """What the published tables say about the query's playlist (algorhythms_store.ranking),
-    read in one statement; `similar`: the similar titles' rows (TitleIndex.similar_rows)."""
+    read in one statement; `similar`: the similar titles' rows (TitleIndex.similar_rows);
+    `vectors`: the version's song vectors (`song_vectors`), None while they are not loaded."""
     seeds, artists = query.ranked_seeds
+    seed_vectors = _rows_of(vectors, np.array(seeds, np.int64))
+    q = query_vector(seed_vectors, np.array(seeds)) if seed_vectors is not None else None
     params = {
         "ids": int_array(seeds),
         "artists": int_array(sorted(set(artists))),
@@ -250,6 +255,7 @@ async def evidence(
         "n": TOP_PLAYLISTS,
         "artist_tracks": ARTIST_TRACKS,
         "nearest": NEAREST,
+        "q": None if q is None else "[" + ",".join(map(repr, q.tolist())) + "]",
     }
     row = (await _rows(conn, sql.EVIDENCE, params, query.version, binary=True))[0]
     i8, f4 = np.int64, np.float32
@@ -273,8 +279,8 @@ async def evidence(
         title_track=_array(row[14], i8),
         title_score=_array(row[15], f4),
         title_key_playlists=_array(row[16], f4),
-        seed_vectors=_vectors_of(np.array(seeds, i8), row[17], row[18]),
-        nearest=_array(row[19], i8),
+        seed_vectors=seed_vectors if seed_vectors is not None else np.zeros((0, 0), f4),
+        nearest=_array(row[17], i8),
         similar_track=similar[0] if similar else np.zeros(0, i8),
         similar_held=similar[1] if similar else np.zeros(0, f4),
         similar_total=similar[2] if similar else 0.0,
@@ -282,24 +288,45 @@ async def evidence(
     )
 
 
-def _vectors_of(ids: np.ndarray, found, flat) -> np.ndarray:
-    """(len(ids), dim) unit vectors of `ids` from VECTOR_ARRAYS' (sorted ids, flat vectors);
-    zero rows for ids without one."""
-    found = _array(found, np.int64)
-    if not len(found):
-        return np.zeros((len(ids), 0), np.float32)
-    vectors = unit_rows(_array(flat, np.float32).reshape(len(found), -1))
-    at = np.minimum(np.searchsorted(found, ids), len(found) - 1)
+def _rows_of(vectors: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
+    """The float32 rows of `ids` in the id-indexed `vectors` (zero rows past its end)."""
+    if vectors is None:
+        return None
     out = np.zeros((len(ids), vectors.shape[1]), np.float32)
-    hit = found[at] == ids
-    out[hit] = vectors[at[hit]]
+    inside = ids < len(vectors)
+    out[inside] = vectors[ids[inside]]
     return out
 
 
+# Ids of the song vectors read per statement when a version's vectors are loaded.
+VECTOR_CHUNK = 65_536
+
+
+async def load_song_vectors(conn: AsyncConnection, version: int) -> np.ndarray | None:
+    """The version's song vectors as the ranker reads them (`song_vectors`, a row per id, zero
+    rows for ids without a track), read a bounded chunk of ids at a time; None when empty."""
+    vectors, low, high = None, 0, 1
+    while low < high:
+        params = {"low": low, "high": low + VECTOR_CHUNK}
+        row = (await _rows(conn, sql.SONG_VECTORS, params, version, binary=True))[0]
+        if row[3] is None:
+            return None
+        high = int(row[3]) + 1
+        ids = _array(row[1], np.int64)
+        if len(ids):
+            flat = _array(row[2], np.float32).reshape(len(ids), -1)
+            if vectors is None:
+                vectors = np.zeros((high, flat.shape[1]), np.float16)
+            vectors[ids] = song_vectors(flat)
+        low += VECTOR_CHUNK
+    return vectors
+
+
 async def track_stats(
-    conn: AsyncConnection, version: int, candidates: np.ndarray
+    conn: AsyncConnection, version: int, candidates: np.ndarray, vectors: np.ndarray | None = None
 ) -> tuple[np.ndarray, TrackStats]:
-    """(the candidates with ranking statistics, in their order; their statistics)."""
+    """(the candidates with ranking statistics, in their order; their statistics, with their
+    rows of the version's song vectors `vectors` when given)."""
     params = {"ids": int_array(candidates.tolist())}
     row = (await _rows(conn, sql.STATS, params, version, binary=True))[0]
     ids = _array(row[1], np.int64)
@@ -315,5 +342,5 @@ async def track_stats(
         artist=column(3, np.int64),
         artist_popularity=column(4, np.float32),
         artist_tracks_popularity=column(5, np.float32),
-        vectors=_vectors_of(kept, row[6], row[7]) if row[6] is not None else None,
+        vectors=_rows_of(vectors, kept),
     )

@@ -135,9 +135,9 @@ async def _ranked(
     """The learned ranker's best `count` candidates for the playlist with their scores, and
     their reasons from the same evidence."""
     *similar, similar_title = models.titles.similar_rows(query.name)
-    ev = await published.evidence(conn, query, models.popular, similar)
+    ev = await published.evidence(conn, query, models.popular, similar, models.vectors)
     candidates, scores = candidate_scores(ev)
-    kept, stats = await published.track_stats(conn, query.version, candidates)
+    kept, stats = await published.track_stats(conn, query.version, candidates, models.vectors)
     X = feature_matrix(ev, kept, scores, stats)
     order, values = rank(ev, kept, X, models.ranker)
 

@@ -240,20 +240,26 @@ FROM published p LEFT JOIN LATERAL (
 # Run with binary=True (serving.arrays): one row of arrays is far cheaper to read than
 # thousands of rows.
 
-# The song vectors of the tracks %(ids)s: their ids in order, and their vectors in that order as
-# one (ids x dimension) array (serving.arrays reads it flattened).
-VECTOR_ARRAYS = f"""SELECT array_agg(id ORDER BY id)::int4[] AS id,
-    array_agg(embedding::real[] ORDER BY id)::float4[] AS vectors
-FROM {TRACK_VECTORS} WHERE id = ANY(%(ids)s::int[])"""
+# The song vectors of the tracks with ids from %(low)s up to %(high)s: their ids in order, and
+# their vectors in that order as one (ids x dimension) array (serving.arrays reads it
+# flattened); and the largest id. The ranker's embedding features read them from memory.
+SONG_VECTORS = (
+    PUBLISHED
+    + f"""SELECT p.version, v.id, v.vectors, (SELECT max(id) FROM {TRACK_VECTORS})
+FROM published p, LATERAL (
+    SELECT array_agg(id ORDER BY id)::int4[] AS id,
+        array_agg(embedding::real[] ORDER BY id)::float4[] AS vectors
+    FROM {TRACK_VECTORS} WHERE id >= %(low)s AND id < %(high)s
+) v"""
+)
 
 # Everything the tables say about a playlist with the catalogue seeds %(ids)s, their artists
 # %(artists)s and the title keys %(keys)s, in one row: the seeds' neighbours (src, dst, weight);
 # the %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller pid)
 # as (pid, overlap, length) and their members (pid, track); the artists' neighbours (src, dst,
 # weight) and %(artist_tracks)s most popular tracks each; the title rows (whole title?, track,
-# score, key playlists); the seeds' song vectors (id, then the vectors in id order, flattened)
-# and the %(nearest)s tracks but the seeds nearest to their mean unit vector (the HNSW index).
-# Arrays are null where empty.
+# score, key playlists); and the %(nearest)s tracks but the seeds nearest to the seeds' mean
+# song vector %(q)s (the HNSW index; none when it is null). Arrays are null where empty.
 EVIDENCE = (
     PUBLISHED
     + f""", neighbors AS (
@@ -290,33 +296,25 @@ artist_tracks AS (
     ) x
 ),
 titles AS ({TITLE_ARRAYS}),
-seed_vectors AS ({VECTOR_ARRAYS}),
 nearest AS (
     SELECT array_agg(id)::int4[] AS id FROM (
         SELECT t.id FROM {TRACK_VECTORS} t
-        WHERE EXISTS (SELECT FROM {TRACK_VECTORS} WHERE id = ANY(%(ids)s::int[]))
-            AND t.id <> ALL(%(ids)s::int[])
-        ORDER BY t.embedding <=> (
-            SELECT l2_normalize(sum(l2_normalize(embedding))) FROM {TRACK_VECTORS}
-            WHERE id = ANY(%(ids)s::int[])
-        )
-        LIMIT %(nearest)s
+        WHERE %(q)s::vector IS NOT NULL AND t.id <> ALL(%(ids)s::int[])
+        ORDER BY t.embedding <=> %(q)s::vector LIMIT %(nearest)s
     ) x
 )
 SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.track,
-    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists,
-    v.id, v.vectors, e.id
+    a.src, a.dst, a.weight, t.track, x.exact, x.track, x.score, x.key_playlists, e.id
 FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x,
-    seed_vectors v, nearest e"""
+    nearest e"""
 )
 
-# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none), and their
-# song vectors as VECTOR_ARRAYS reads them.
+# The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
 STATS = (
     PUBLISHED
     + f"""SELECT p.version, s.track_id, s.popularity, s.artist_id, s.artist_popularity,
-    s.artist_tracks_popularity, v.id, v.vectors
-FROM published p, LATERAL ({VECTOR_ARRAYS}) v, LATERAL (
+    s.artist_tracks_popularity
+FROM published p, LATERAL (
     SELECT array_agg(track_id)::int4[] AS track_id, array_agg(popularity)::int4[] AS popularity,
         array_agg(artist_id)::int4[] AS artist_id,
         array_agg(artist_popularity)::int4[] AS artist_popularity,
