@@ -52,6 +52,9 @@ def test_a_rebuilt_graph_refreshes_only_what_depends_on_it():
             "feature_mlp",
             "playlist_vectors",
             "embedding_map",
+            # the ranker's embedding features come from the GCN: it retrains, and is evaluated
+            "playlist_ranker",
+            "recommendation_eval",
             "published_version",
         }
 
