@@ -303,7 +303,7 @@ class MemoryStore:
         return ev
 
     def _nearest(self, ev: Evidence) -> None:
-        """The seeds' vectors and the NEAREST tracks but the seeds to their mean (an exact
+        """The seeds' vectors and the NEAREST tracks to their mean, seeds included (an exact
         search; the service's vector index approximates it)."""
         if self.vectors is None:
             return
@@ -313,8 +313,7 @@ class MemoryStore:
             return
         cos = self._searched @ q
         cos[~self.known] = -np.inf
-        cos[ev.seeds] = -np.inf
-        k = min(NEAREST, self.searchable - len(np.unique(ev.seeds)))
+        k = min(NEAREST, self.searchable)
         if k <= 0:
             return
         best = np.argpartition(-cos, k - 1)[:k]

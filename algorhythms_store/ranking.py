@@ -125,7 +125,7 @@ class Evidence:
     artist_tracks: the seed artists' most popular tracks (ARTIST_TRACKS each).
     seed_vectors: (seeds, dim) the seeds' unit song vectors, in seed order (a zero row for a
       seed without one); nearest: the tracks nearest to `query_vector(seed_vectors)`, nearest
-      first (NEAREST of them).
+      first (NEAREST of them, seeds included: candidates never are).
     popular: the most popular tracks, best first (POPULAR_KEPT of them).
     """
 

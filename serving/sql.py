@@ -258,8 +258,9 @@ FROM published p, LATERAL (
 # the %(n)s playlists most similar to the seeds (shared seeds / sqrt(length); ties: smaller pid)
 # as (pid, overlap, length) and their members (pid, track); the artists' neighbours (src, dst,
 # weight) and %(artist_tracks)s most popular tracks each; the title rows (whole title?, track,
-# score, key playlists); and the %(nearest)s tracks but the seeds nearest to the seeds' mean
-# song vector %(q)s (the HNSW index; none when it is null). Arrays are null where empty.
+# score, key playlists); and the %(nearest)s tracks nearest to the seeds' mean song vector %(q)s
+# (the HNSW index, seeds included: a filter on them made the index scan on past its candidate
+# list; none when it is null). Arrays are null where empty.
 EVIDENCE = (
     PUBLISHED
     + f""", neighbors AS (
@@ -299,7 +300,7 @@ titles AS ({TITLE_ARRAYS}),
 nearest AS (
     SELECT array_agg(id)::int4[] AS id FROM (
         SELECT t.id FROM {TRACK_VECTORS} t
-        WHERE %(q)s::vector IS NOT NULL AND t.id <> ALL(%(ids)s::int[])
+        WHERE %(q)s::vector IS NOT NULL
         ORDER BY t.embedding <=> %(q)s::vector LIMIT %(nearest)s
     ) x
 )
