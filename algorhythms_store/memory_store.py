@@ -225,20 +225,27 @@ class MemoryStore:
         self.title_index = TitleIndex.from_keys(
             whole_keys, [self.titles[k][2][0] for k in whole_keys]
         )
-        self.vectors = None
-        if vectors is not None:
-            self.vectors = np.zeros((size, vectors.shape[1]), np.float16)
-            shared = min(size, len(vectors))
-            self.vectors[:shared] = song_vectors(vectors[:shared])
-            self.vectors[~self.known] = 0.0  # as the service, which searches its catalogue
-            self._searched = self.vectors.astype(np.float32)  # float16 products are slow
-            self.searchable = int(self.known.sum())
+        self._set_vectors(vectors)
         by_pop = stats.sort_values(["popularity", "track_id"], ascending=[False, True])
         self.popular = by_pop["track_id"].to_numpy(np.int64)[:POPULAR_KEPT]
         top = by_pop.groupby("artist_id", sort=False).head(ARTIST_TRACKS)
         self.artist_top = _Csr(
             top["artist_id"].to_numpy(np.int64), top["track_id"].to_numpy(np.int64)
         )
+
+    def _set_vectors(self, vectors: np.ndarray | None) -> None:
+        """The song vectors as the ranker reads them, a row per known track (zero elsewhere, as
+        the service searches its catalogue only)."""
+        self.vectors = None
+        if vectors is None:
+            return
+        size = len(self.known)
+        self.vectors = np.zeros((size, vectors.shape[1]), np.float16)
+        shared = min(size, len(vectors))
+        self.vectors[:shared] = song_vectors(vectors[:shared])
+        self.vectors[~self.known] = 0.0
+        self._searched = self.vectors.astype(np.float32)  # float16 products are slow
+        self.searchable = int(self.known.sum())
 
     def resolve(self, track_ids: Iterable[int]) -> np.ndarray:
         ids = np.asarray(list(track_ids), dtype=np.int64)

@@ -45,7 +45,7 @@ class FoldVectors:
 
 
 def playlists_rows(spark: SparkSession, rows: DataFrame, pids: Collection[int]) -> DataFrame:
-    """The de-duplicated (pid, track_id, pos) rows of the playlists `pids`."""
+    """The rows of `rows` (any frame with a `pid` column) of the playlists `pids`."""
     keep = spark.createDataFrame(
         [(int(p),) for p in sorted(pids)], T.StructType([T.StructField("pid", T.LongType())])
     )

@@ -18,13 +18,12 @@ import pandas as pd
 from pydantic import Field
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from algorhythms_ml.config import config_class
 from algorhythms_ml.embeddings.train import GCNConfig
 from algorhythms_ml.graph.cooccurrence import EdgeConfig, staged_playlist_rows
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.fold_vectors import FoldVectors, fold_vectors
+from algorhythms_ml.recommend.fold_vectors import FoldVectors, fold_vectors, playlists_rows
 from algorhythms_ml.recommend.neighbors import NeighborConfig
 from algorhythms_ml.recommend.playlist_tables import (
     PlaylistTableConfig,
@@ -146,12 +145,8 @@ class Playlists:
         song vectors that must not know the queries' playlists either."""
         rows, playlists = self.rows, self.playlists
         if pids is not None:
-            keep = self.spark.createDataFrame(
-                [(int(p),) for p in sorted(pids)],
-                T.StructType([T.StructField("pid", T.LongType())]),
-            )
-            rows = rows.join(F.broadcast(keep), "pid")
-            playlists = playlists.join(F.broadcast(keep), "pid")
+            rows = playlists_rows(self.spark, rows, pids)
+            playlists = playlists_rows(self.spark, playlists, pids)
         self._n += 1
         tables: dict[str, pd.DataFrame] = {}
         c = self.configs

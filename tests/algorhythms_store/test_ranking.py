@@ -146,19 +146,25 @@ def test_top_up_fills_with_popular_tracks_never_excluded_or_repeated():
     assert top_up([], [1, 2], exclude={2}, n=5) == [1]
 
 
-def test_compiled_ranker_scores_as_lightgbm():
+def _random_booster(names: list[str], rounds: int):
+    """(400 random rows over `names`, a small lambdarank model trained on them)."""
     import lightgbm
 
-    store = MemoryStore(tables())
-    _, _, X = store.features([0, 1], "rock")
     rng = np.random.default_rng(0)
-    data = rng.random((400, len(FEATURES))).astype(np.float32)
+    data = rng.random((400, len(names))).astype(np.float32)
     labels = (data[:, 0] + 0.3 * rng.random(400) > 0.8).astype(int)
     booster = lightgbm.train(
         {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5},
-        lightgbm.Dataset(data, labels, group=[40] * 10, feature_name=FEATURES),
-        30,
+        lightgbm.Dataset(data, labels, group=[40] * 10, feature_name=names),
+        rounds,
     )
+    return data, booster
+
+
+def test_compiled_ranker_scores_as_lightgbm():
+    store = MemoryStore(tables())
+    _, _, X = store.features([0, 1], "rock")
+    data, booster = _random_booster(FEATURES, 30)
     ranker = Ranker(booster.model_to_string())
     expected = ranker.score(np.concatenate([X, data]))
     ranker.compile()
@@ -213,17 +219,8 @@ def test_the_nearest_tracks_are_candidates_no_other_source_finds():
 
 
 def test_a_ranker_trained_before_a_feature_existed_scores_its_own_columns():
-    import lightgbm
-
     old = [f for f in FEATURES if not f.startswith("emb_")]
-    rng = np.random.default_rng(0)
-    data = rng.random((400, len(old))).astype(np.float32)
-    labels = (data[:, 0] + 0.3 * rng.random(400) > 0.8).astype(int)
-    booster = lightgbm.train(
-        {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5},
-        lightgbm.Dataset(data, labels, group=[40] * 10, feature_name=old),
-        20,
-    )
+    data, booster = _random_booster(old, 20)
     ranker = Ranker(booster.model_to_string())
     full = np.zeros((400, len(FEATURES)), np.float32)
     full[:, [FEATURES.index(f) for f in old]] = data
