@@ -153,14 +153,41 @@ def _warm_up(port: int, body: bytes, log: Path, timeout: float = 60.0) -> None:
         time.sleep(0.5)
 
 
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process `root` and its descendants, so far."""
+    import psutil
+
+    total = 0.0
+    try:
+        process = psutil.Process(root)
+        for p in [process, *process.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def _postmaster(data: Path) -> int:
+    """The pid of the embedded PostgreSQL that serves `data` (its postmaster.pid); 0 if none."""
+    try:
+        return int((data / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _latency(
     data: Path, mpd_dev: Path, seconds: float, concurrency: int, code: Path | None = None
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
     """Requests per second and latency of the two routes on `data`'s published version, one
     after the other, served by this checkout or the one at `code`: /v1/playlists/continue (the
     ranker; 500 tracks, as the challenge asks, and 10) and /v1/recommendations (item-kNN +
-    vectors, one statement; 10 tracks). Measured once the ranker is compiled. Returns the
-    requests per second by route."""
+    vectors, one statement; 10 tracks). Measured once the ranker is compiled. Returns by route
+    the requests per second and the CPU milliseconds per request of the API process and of
+    PostgreSQL: on a shared machine, CPU per request varies far less than throughput."""
     import asyncio
 
     spec = importlib.util.spec_from_file_location("serving_bench", ROOT / "benchmarks/serving.py")
@@ -181,14 +208,22 @@ def _latency(
             f"API load: {code or ROOT}, concurrency {concurrency}, {seconds:.0f} s per route, "
             "1 uvicorn worker"
         )
-        print("| route | requests/s | p50 ms | p99 ms | errors |")
-        print("| --- | --- | --- | --- | --- |")
+        print(
+            "| route | requests/s | p50 ms | p99 ms | errors | API CPU ms/request "
+            "| PostgreSQL CPU ms/request |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        postmaster = _postmaster(data)
         for path, label, bodies in routes:
+            api_cpu, pg_cpu = _cpu_seconds(api.pid), _cpu_seconds(postmaster)
             r = asyncio.run(bench.api_load(port, bodies, concurrency, seconds, path))
-            rps[label] = r["rps"]
+            n = max(r["requests"] + r["errors"], 1)
+            r["api_cpu_ms"] = 1000 * (_cpu_seconds(api.pid) - api_cpu) / n
+            r["pg_cpu_ms"] = 1000 * (_cpu_seconds(postmaster) - pg_cpu) / n
+            rps[label] = r
             print(
                 f"| {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-                f"| {r['errors']} |"
+                f"| {r['errors']} | {r['api_cpu_ms']:.1f} | {r['pg_cpu_ms']:.1f} |"
             )
     finally:
         os.killpg(api.pid, 15)
@@ -198,20 +233,28 @@ def _latency(
 
 def _latency_side_by_side(args, mpd_dev: Path) -> int:
     """This checkout on --keep's data against --baseline-code on --baseline-data, alternated
-    --rounds times; prints each route's throughput ratio (this / baseline) per round."""
+    --rounds times; prints each route's throughput ratio (this / baseline) per round, and the
+    ratio of CPU per request (API + PostgreSQL; baseline / this, so that above 1 is better)."""
     data, base_data = Path(args.keep).resolve(), Path(args.baseline_data).resolve()
     base_code = Path(args.baseline_code).resolve()
     ratios: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         base = _latency(base_data, mpd_dev, args.load_seconds, args.concurrency, base_code)
         this = _latency(data, mpd_dev, args.load_seconds, args.concurrency)
-        for label, value in this.items():
-            ratios.setdefault(label, []).append(value / max(base[label], 1e-9))
+        for label, r in this.items():
+            ratios.setdefault(label, []).append(r["rps"] / max(base[label]["rps"], 1e-9))
+            used = r["api_cpu_ms"] + r["pg_cpu_ms"]
+            base_used = base[label]["api_cpu_ms"] + base[label]["pg_cpu_ms"]
+            cpu.setdefault(label, []).append(base_used / max(used, 1e-9))
     print()
-    print("| route | throughput, this / baseline, per round |")
-    print("| --- | --- |")
+    print("| route | throughput, this / baseline, per round | CPU per request, baseline / this |")
+    print("| --- | --- | --- |")
     for label, values in ratios.items():
-        print(f"| {label} | {' '.join(f'{v:.2f}' for v in values)} |")
+        print(
+            f"| {label} | {' '.join(f'{v:.2f}' for v in values)} "
+            f"| {' '.join(f'{v:.2f}' for v in cpu[label])} |"
+        )
     return 0
 
 

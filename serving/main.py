@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
+from threadpoolctl import threadpool_limits
 
 from serving.api.routes import health, model, page, playlists, recommendations, tracks
 from serving.errors import NotPublished, VersionChanged
@@ -120,10 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = make_pool(url, settings, database_health)
         await pool.open(wait=False)
         app.state.pool = pool
-        try:
-            yield
-        finally:
-            await pool.close()
+        # A request's matrix products are small (a thousand candidates by 64 dimensions):
+        # more BLAS threads only spin between them, taking the cores that the other requests
+        # and PostgreSQL need (twice the service's CPU per continuation on two cores).
+        with threadpool_limits(limits=1, user_api="blas"):
+            try:
+                yield
+            finally:
+                await pool.close()
 
     app = FastAPI(
         title="AlgoRhythms",
