@@ -17,7 +17,7 @@ from serving.api.routes import health, model, page, playlists, recommendations, 
 from serving.errors import NotPublished, VersionChanged
 from serving.limits import RequestLimits
 from serving.models import ModelCache
-from serving.pool import DatabaseHealth, database_url, make_pool
+from serving.pool import DatabaseHealth, configure_connection, database_url, make_pool
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = make_pool(url, settings, database_health)
         await pool.open(wait=False)
         app.state.pool = pool
+
+        async def loader_connection() -> psycopg.AsyncConnection:
+            conn = await psycopg.AsyncConnection.connect(
+                url, connect_timeout=settings.connect_timeout_s
+            )
+            try:
+                await configure_connection(conn, settings)
+            except BaseException:
+                await conn.close()
+                raise
+            return conn
+
+        app.state.models.connect = loader_connection
         # A request's matrix products are small (a thousand candidates by 64 dimensions):
         # more BLAS threads only spin between them, taking the cores that the other requests
         # and PostgreSQL need (twice the service's CPU per continuation on two cores).

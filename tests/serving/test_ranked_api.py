@@ -1,9 +1,17 @@
 """The ranked playlist path through a real uvicorn server: the published ranker and ranking
 tables give exactly what the pipeline's in-memory store gives."""
 
+import asyncio
+import logging
+
+import psycopg
 import pytest
 
 from algorhythms_store.memory_store import MemoryStore
+from serving.errors import VersionChanged
+from serving.models import ModelCache
+from serving.pool import configure_connection
+from serving.settings import Settings
 from tests.catalogue import (
     catalogue,
     coldstart,
@@ -23,7 +31,8 @@ STORE = MemoryStore(TABLES, vectors=catalogue("v1").vectors)
 
 
 @pytest.fixture(scope="module")
-def ranked_api(postgres_server, tmp_path_factory):
+def ranked_database(postgres_server):
+    """(url of a database with version 1 published with a ranker, the ranker)."""
     ranker = small_ranker(STORE, LISTS)
     url = create_database(postgres_server, "serving_ranked")
     publish_catalogue(
@@ -33,8 +42,52 @@ def ranked_api(postgres_server, tmp_path_factory):
         ranker=ranker.text,
         **{name: table_rows(frame, list(frame.columns)) for name, frame in TABLES.items()},
     )
+    return url, ranker
+
+
+@pytest.fixture(scope="module")
+def ranked_api(ranked_database, tmp_path_factory):
+    url, ranker = ranked_database
     with api_client(url, tmp_path_factory.mktemp("ranked") / "api.log") as client:
         yield client, ranker
+
+
+def test_a_request_that_gives_up_does_not_cancel_the_models_load(ranked_database, caplog):
+    """The version's models load in a task of their own: the first request, cancelled while
+    they load (as its timeout would), leaves the load running, and the next request gets its
+    result instead of loading again. A failed load is tried again by the next request."""
+    url, _ = ranked_database
+    settings = Settings()
+
+    async def connect() -> psycopg.AsyncConnection:
+        conn = await psycopg.AsyncConnection.connect(url)
+        await configure_connection(conn, settings)
+        return conn
+
+    async def scenario():
+        cache = ModelCache(connect)
+        conn = await connect()
+        try:
+            first = asyncio.create_task(cache.get(conn, 1))
+            await asyncio.sleep(0)
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            models = await cache.get(conn, 1)
+            assert models.version == 1 and models.ranker is not None
+            assert models.vectors is not None and len(models.vectors) >= 500
+            assert await cache.get(conn, 1) is models
+            for _ in range(2):  # version 2 is not published: each request tries again
+                with pytest.raises(VersionChanged):
+                    await cache.get(conn, 2)
+            assert cache._models is models
+        finally:
+            await conn.close()
+
+    caplog.set_level(logging.INFO, logger="serving.models")
+    asyncio.run(scenario())
+    loads = [r.getMessage() for r in caplog.records if "loading the models" in r.getMessage()]
+    assert loads == ["loading the models of version 1"] + ["loading the models of version 2"] * 2
 
 
 @pytest.mark.parametrize(
