@@ -52,11 +52,19 @@ def _run(args: list[str], env: dict) -> float:
     return time.perf_counter() - started
 
 
-def _scorer(mpd_dev: Path):
-    spec = importlib.util.spec_from_file_location("mpd_dev_score", mpd_dev / "score.py")
+def _script(path: Path, name: str):
+    """The Python script at `path`, loaded as the module `name`."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _scorer(mpd_dev: Path):
+    return _script(mpd_dev / "score.py", "mpd_dev_score")
 
 
 def _artists(mpd_dev: Path, truth: dict) -> dict[str, str]:
@@ -153,30 +161,28 @@ def _warm_up(port: int, body: bytes, log: Path, timeout: float = 60.0) -> None:
         time.sleep(0.5)
 
 
-def _cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of process `root` and its descendants, so far."""
+def _benchmark(name: str):
+    """Another script of benchmarks/, loaded as a module."""
+    return _script(ROOT / "benchmarks" / f"{name}.py", f"{name}_bench")
+
+
+def _cpu_seconds(root) -> float:
+    """User + system CPU seconds so far of the psutil process `root` (None: none) and its
+    descendants."""
     import psutil
 
     total = 0.0
     try:
-        process = psutil.Process(root)
-        for p in [process, *process.children(recursive=True)]:
-            try:
-                times = p.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
+        processes = [root, *root.children(recursive=True)] if root is not None else []
     except psutil.Error:
-        pass
+        processes = []
+    for p in processes:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
     return total
-
-
-def _postmaster(data: Path) -> int:
-    """The pid of the embedded PostgreSQL that serves `data` (its postmaster.pid); 0 if none."""
-    try:
-        return int((data / "postgres" / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _latency(
@@ -187,12 +193,12 @@ def _latency(
     ranker; 500 tracks, as the challenge asks, and 10) and /v1/recommendations (item-kNN +
     vectors, one statement; 10 tracks). Measured once the ranker is compiled. Returns by route
     the requests per second and the CPU milliseconds per request of the API process and of
-    PostgreSQL: on a shared machine, CPU per request varies far less than throughput."""
+    PostgreSQL (where throughput moved, they say which side's work did)."""
     import asyncio
 
-    spec = importlib.util.spec_from_file_location("serving_bench", ROOT / "benchmarks/serving.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    import psutil
+
+    bench = _benchmark("serving")
     from algorhythms_store.database import resolve_url
 
     url = resolve_url(None, data)
@@ -200,7 +206,7 @@ def _latency(
     port = bench.free_port()
     log = data / "api.log"
     api = bench.start_api(url, port, 1, log, code)
-    rps = {}
+    results = {}
     try:
         _warm_up(port, routes[0][2][0], log)
         print()
@@ -213,14 +219,14 @@ def _latency(
             "| PostgreSQL CPU ms/request |"
         )
         print("| --- | --- | --- | --- | --- | --- | --- |")
-        postmaster = _postmaster(data)
+        server, postgres = psutil.Process(api.pid), _benchmark("scale").postmaster_of(data)
         for path, label, bodies in routes:
-            api_cpu, pg_cpu = _cpu_seconds(api.pid), _cpu_seconds(postmaster)
+            api_cpu, pg_cpu = _cpu_seconds(server), _cpu_seconds(postgres)
             r = asyncio.run(bench.api_load(port, bodies, concurrency, seconds, path))
             n = max(r["requests"] + r["errors"], 1)
-            r["api_cpu_ms"] = 1000 * (_cpu_seconds(api.pid) - api_cpu) / n
-            r["pg_cpu_ms"] = 1000 * (_cpu_seconds(postmaster) - pg_cpu) / n
-            rps[label] = r
+            r["api_cpu_ms"] = 1000 * (_cpu_seconds(server) - api_cpu) / n
+            r["pg_cpu_ms"] = 1000 * (_cpu_seconds(postgres) - pg_cpu) / n
+            results[label] = r
             print(
                 f"| {label} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
                 f"| {r['errors']} | {r['api_cpu_ms']:.1f} | {r['pg_cpu_ms']:.1f} |"
@@ -228,7 +234,7 @@ def _latency(
     finally:
         os.killpg(api.pid, 15)
         api.wait(timeout=30)
-    return rps
+    return results
 
 
 def _latency_side_by_side(args, mpd_dev: Path) -> int:

@@ -145,7 +145,7 @@ def _tree_memory(processes: list[psutil.Process]) -> int:
     return total
 
 
-def _postmaster(data: Path) -> psutil.Process | None:
+def postmaster_of(data: Path) -> psutil.Process | None:
     """The embedded PostgreSQL server of the data folder, from its postmaster.pid."""
     from algorhythms_store.database import EMBEDDED_DIR
 
@@ -168,7 +168,7 @@ def sample_tree(root: psutil.Process, data: Path) -> Sample:
         except psutil.NoSuchProcess:
             pass
     driver = [root] + [p for p in descendants if p.pid not in spark]
-    postmaster = _postmaster(data)
+    postmaster = postmaster_of(data)
     postgres = []
     if postmaster is not None:
         try:

@@ -17,7 +17,7 @@ from serving.api.routes import health, model, page, playlists, recommendations, 
 from serving.errors import NotPublished, VersionChanged
 from serving.limits import RequestLimits
 from serving.models import ModelCache
-from serving.pool import DatabaseHealth, configure_connection, database_url, make_pool
+from serving.pool import DatabaseHealth, connect, database_url, make_pool
 from serving.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,18 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await pool.open(wait=False)
         app.state.pool = pool
 
-        async def loader_connection() -> psycopg.AsyncConnection:
-            conn = await psycopg.AsyncConnection.connect(
-                url, connect_timeout=settings.connect_timeout_s
-            )
-            try:
-                await configure_connection(conn, settings)
-            except BaseException:
-                await conn.close()
-                raise
-            return conn
-
-        app.state.models.connect = loader_connection
+        app.state.models = ModelCache(lambda: connect(url, settings))
         # A request's matrix products are small (a thousand candidates by 64 dimensions):
         # more BLAS threads only spin between them, taking the cores that the other requests
         # and PostgreSQL need (twice the service's CPU per continuation on two cores).
@@ -150,7 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.models = ModelCache()
 
     _add_error_handlers(app, settings, database_health)
     for module in (health, recommendations, playlists, tracks, model, page):

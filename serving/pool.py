@@ -49,6 +49,18 @@ async def configure_connection(conn: AsyncConnection, settings: Settings) -> Non
     )
 
 
+async def connect(url: str, settings: Settings) -> AsyncConnection:
+    """A connection of its own, outside the pool, set up as the pool's are (for work that must
+    outlive the request that started it: ModelCache's loads)."""
+    conn = await AsyncConnection.connect(url, connect_timeout=settings.connect_timeout_s)
+    try:
+        await configure_connection(conn, settings)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
 class _CappedBackoff(AttemptWithBackoff):
     """psycopg_pool's reconnection backoff, its delay capped at RECONNECT_MAX_DELAY_S: doubling
     without a cap, a database down for 25 s is tried again only about 30 s after it went down,

@@ -10,7 +10,7 @@ import pytest
 from algorhythms_store.memory_store import MemoryStore
 from serving.errors import VersionChanged
 from serving.models import ModelCache
-from serving.pool import configure_connection
+from serving.pool import connect
 from serving.settings import Settings
 from tests.catalogue import (
     catalogue,
@@ -59,14 +59,9 @@ def test_a_request_that_gives_up_does_not_cancel_the_models_load(ranked_database
     url, _ = ranked_database
     settings = Settings()
 
-    async def connect() -> psycopg.AsyncConnection:
-        conn = await psycopg.AsyncConnection.connect(url)
-        await configure_connection(conn, settings)
-        return conn
-
     async def scenario():
-        cache = ModelCache(connect)
-        conn = await connect()
+        cache = ModelCache(lambda: connect(url, settings))
+        conn = await connect(url, settings)
         try:
             first = asyncio.create_task(cache.get(conn, 1))
             await asyncio.sleep(0)
@@ -135,8 +130,6 @@ def test_unknown_tracks_are_skipped_and_the_rest_ranked(ranked_api):
 
 def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp_path):
     """A database published by an older release has no ranker column: the other paths answer."""
-    import psycopg
-
     url = create_database(postgres_server, "serving_no_ranker")
     publish_catalogue(url, catalogue("v1"), coldstart=coldstart())
     with psycopg.connect(url, autocommit=True) as conn:
@@ -152,10 +145,7 @@ def test_a_version_published_before_rankers_is_still_served(postgres_server, tmp
 def test_the_title_index_reads_whole_titles_or_groups_title_tracks(postgres_server):
     """The published `whole_titles` rows are the whole-title rows of `title_tracks`; a version
     published without that table (older code) gets the same index from `title_tracks`."""
-    import asyncio
-
     import numpy as np
-    import psycopg
 
     from serving import published
 
