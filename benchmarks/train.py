@@ -12,10 +12,13 @@ in proportion to degree, as the positives' endpoints are), next to a 64-factor t
 the same normalised training adjacency scored the same way. --compare-defaults also runs the
 former default budget (10 epochs x 20 steps x 8,192 edges, lr 0.01, sampled above 3M
 adjacency entries) on the same split, and says when the new defaults reached its best validation
-AUC.
+AUC; --compare-fixed-batch does the same for full-batch steps of a fixed `batch_size` (whose
+steps per pass grow with the edges) against the defaults' fixed `full_batch_steps` per pass.
+--warehouse DIR runs the comparison on the co-occurrence graph of a built warehouse.
 
     .venv/bin/python benchmarks/train.py --synthetic-nodes 100000 --synthetic-edges 2000000 \
         --compare-defaults
+    .venv/bin/python benchmarks/train.py --warehouse DATA/warehouse --compare-fixed-batch
 """
 
 import argparse
@@ -142,8 +145,9 @@ def svd_scores(split: EdgeSplit, graph: TrackGraph, config: GCNConfig) -> dict[s
 
 def passes(history: History, config: GCNConfig, split: EdgeSplit) -> float:
     """Passes over the training edges (both directions) that the run's steps made."""
-    directed = 2 * split.train.size(1)
-    return sum(min(steps * config.batch_size, directed) for steps in history.steps) / directed
+    if config.steps_per_epoch is None:
+        return len(history.steps) * config.passes / config.epochs
+    return sum(history.steps) * history.batch_size / (2 * split.train.size(1))
 
 
 def time_to_reach(history: History, target: float) -> str:
@@ -165,18 +169,18 @@ def compare(graph: TrackGraph, configs: dict[str, GCNConfig]) -> None:
         started = time.perf_counter()
         _, history, split = fit(config, graph)
         seconds = time.perf_counter() - started
-        pass_steps = math.ceil(2 * split.train.size(1) / config.batch_size)
+        pass_steps = math.ceil(2 * split.train.size(1) / history.batch_size)
         per_pass = sum(history.epoch_seconds) / sum(history.steps) * pass_steps
         print(
             f"[{label}] {history.mode} on {history.device}: {len(history.loss)} epochs, "
+            f"{sum(history.steps)} steps of {history.batch_size:,} edges, "
             f"{passes(history, config, split):.2f} passes, {seconds:.1f} s in all, "
             f"{per_pass:.1f} s per pass; test: "
             + ", ".join(f"{k} {v:.4f}" for k, v in history.test.items())
         )
         if target is None:
             target = max(history.val_auc_popularity)
-        else:
-            print(f"[{label}] {time_to_reach(history, target)}")
+        print(f"[{label}] {time_to_reach(history, target)}")
     started = time.perf_counter()
     svd = svd_scores(split, graph, next(iter(configs.values())))
     print(
@@ -195,11 +199,19 @@ def run_synthetic(args: argparse.Namespace) -> None:
         f"{communities} communities, max degree {int(graph.popularity.max())}, "
         f"built in {time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}"
     )
-    device = {"device": args.device}
-    configs = {"new defaults": GCNConfig(**device)}
+    compare(graph, compared_configs(args))
+
+
+def compared_configs(args: argparse.Namespace) -> dict[str, GCNConfig]:
+    """The configs --compare-defaults and --compare-fixed-batch ask for, the baseline first,
+    then the defaults with the budget given."""
+    budget = {"device": args.device, "epochs": args.epochs, "passes": args.passes}
+    configs = {"defaults": GCNConfig(**budget)}
+    if args.compare_fixed_batch:
+        configs = {"fixed batch": GCNConfig(**budget, full_batch_steps=None), **configs}
     if args.compare_defaults:
-        configs = {"old defaults": dataclasses.replace(OLD_DEFAULTS, **device), **configs}
-    compare(graph, configs)
+        configs = {"old defaults": dataclasses.replace(OLD_DEFAULTS, device=args.device), **configs}
+    return configs
 
 
 def peak_rss_gb() -> float:
@@ -239,6 +251,17 @@ def main() -> None:
     parser.add_argument(
         "--compare-defaults", action="store_true", help="also run the former default budget"
     )
+    parser.add_argument(
+        "--compare-fixed-batch",
+        action="store_true",
+        help="also run full-batch steps of a fixed batch_size (full_batch_steps None), whose "
+        "steps per pass grow with the edges",
+    )
+    parser.add_argument(
+        "--warehouse",
+        help="with --compare-*: train on the co-occurrence graph of this built warehouse "
+        "(for example DATA/warehouse of a materialised run) instead of building one",
+    )
     parser.add_argument("--work", default="/tmp/train-bench")
     parser.add_argument("--top-k", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=GCNConfig().epochs)
@@ -249,6 +272,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.synthetic_nodes:
         run_synthetic(args)
+        return
+    if args.warehouse:
+        graph, _ = load_graph(Warehouse.at(args.warehouse))
+        print(f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges")
+        compare(graph, compared_configs(args))
         return
 
     work = Path(args.work)

@@ -50,12 +50,25 @@ class GCNConfig:
         "directions) in all epochs together",
     )
     lr: float = Field(0.05, gt=0, description="Adam learning rate")
-    batch_size: int = Field(262_144, ge=1, description="positive edges per step")
+    batch_size: int = Field(
+        262_144,
+        ge=1,
+        description="positive edges per step; in full-batch training the least, see "
+        "`full_batch_steps`",
+    )
+    full_batch_steps: int | None = Field(
+        32,
+        ge=1,
+        description="full-batch training: steps per pass over the training edges, the batch "
+        "growing with the edges (at least `batch_size`, at most what fits the device's free "
+        "memory), so a pass costs a fixed number of whole-graph propagations and grows like the "
+        "edges; None: batches of `batch_size`, the steps per pass growing with the edges",
+    )
     steps_per_epoch: int | None = Field(
         None,
         ge=1,
-        description="steps per epoch, overriding `passes`; None: the epoch's share of "
-        "`passes`, ceil(passes / epochs x 2 x training edges / batch_size) steps",
+        description="steps of `batch_size` edges per epoch, overriding `passes`; None: the "
+        "epoch's share of `passes`, ceil(passes / epochs x 2 x training edges / batch) steps",
     )
     negatives: Negatives = Field(
         "mixed", description="negative sampling: uniform, popularity, or half of each"
@@ -97,6 +110,7 @@ class History:
     val_auc_popularity: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
+    batch_size: int = 0
     best_epoch: int = -1
     mode: str = ""
     device: str = ""
@@ -158,6 +172,7 @@ class TrainingData:
     features: torch.Tensor | None
     negatives: NegativeSampler
     device: torch.device
+    batch_size: int
 
     @property
     def full_batch(self) -> bool:
@@ -176,9 +191,12 @@ MEASURED_OVER_COUNTED = 1.6
 FULL_BATCH_MEMORY_SHARE = 0.8
 
 
-def full_batch_bytes(num_nodes: int, nnz: int, config: GCNConfig, feature_dim: int = 0) -> int:
+def full_batch_bytes(
+    num_nodes: int, nnz: int, config: GCNConfig, feature_dim: int = 0, batch: int | None = None
+) -> int:
     """Estimated peak memory of full-batch training on a graph whose normalised adjacency has
-    `nnz` entries (self-loops included).
+    `nnz` entries (self-loops included), with steps of `batch` positive edges (default
+    `batch_size`).
 
     Counted: the CSR adjacency twice (the backward product goes through its transpose); the
     training edges in both directions and their shuffled order; per node, the embedding, its
@@ -188,12 +206,41 @@ def full_batch_bytes(num_nodes: int, nnz: int, config: GCNConfig, feature_dim: i
     parts, the edges aside, come to 11 GB where a step was measured at 17 GB (the sparse
     product's temporaries, the allocator's cache): the sum is scaled by that ratio, which gives
     23 GB with the edges."""
+    batch = config.batch_size if batch is None else batch
+    counted = _graph_bytes(num_nodes, nnz, config, feature_dim) + batch * _edge_bytes(config)
+    return int(MEASURED_OVER_COUNTED * counted)
+
+
+def _graph_bytes(num_nodes: int, nnz: int, config: GCNConfig, feature_dim: int) -> int:
+    """What full_batch_bytes counts whatever the batch: the adjacency, the edges, the nodes."""
     adjacency = 2 * ((num_nodes + 1) * 8 + nnz * (8 + 4))
     edges = (nnz - num_nodes) * (16 + 8)
     per_node = 4 * (config.dim * (4 + 3 * config.num_layers + 2) + feature_dim)
-    per_edge = 3 * (8 + 2 * 4 * config.dim)
-    counted = adjacency + edges + num_nodes * per_node + config.batch_size * per_edge
-    return int(MEASURED_OVER_COUNTED * counted)
+    return adjacency + edges + num_nodes * per_node
+
+
+def _edge_bytes(config: GCNConfig) -> int:
+    """What full_batch_bytes counts per positive edge of a step."""
+    return 3 * (8 + 2 * 4 * config.dim)
+
+
+def full_batch_size(
+    config: GCNConfig, num_nodes: int, nnz: int, feature_dim: int, available: int | None
+) -> int:
+    """Positive edges per full-batch step: a `full_batch_steps`-th of a pass over the training
+    edges (both directions), at least `batch_size`, and at most the batch whose estimated
+    memory fits a share of the `available` bytes (None: no bound, as with a fixed
+    `full_batch_max_nnz`). Every full-batch step propagates over the whole graph, so with a
+    fixed batch the steps per pass, and with them a pass's cost, would grow like the edges
+    squared; with a fixed number of steps it grows like the edges."""
+    if config.full_batch_steps is None:
+        return config.batch_size
+    wanted = max(config.batch_size, math.ceil((nnz - num_nodes) / config.full_batch_steps))
+    if available is None:
+        return wanted
+    room = FULL_BATCH_MEMORY_SHARE * available / MEASURED_OVER_COUNTED
+    fits = int((room - _graph_bytes(num_nodes, nnz, config, feature_dim)) // _edge_bytes(config))
+    return max(config.batch_size, min(wanted, fits))
 
 
 def available_bytes(device: torch.device) -> int:
@@ -224,11 +271,17 @@ def prepare_data(
     feature_dim = 0 if graph.features is None else graph.features.size(1)
     available = available_bytes(device)
     full_batch = use_full_batch(config, graph.num_nodes, nnz, feature_dim, available)
+    batch_size = config.batch_size
+    if full_batch and config.steps_per_epoch is None:
+        bound = None if config.full_batch_max_nnz is not None else available
+        batch_size = full_batch_size(config, graph.num_nodes, nnz, feature_dim, bound)
     log.info(
-        "%s training: adjacency of %d entries, full-batch estimate %.1f GB, %.1f GB free on %s",
+        "%s training: adjacency of %d entries, %d edges per step, full-batch estimate %.1f GB, "
+        "%.1f GB free on %s",
         "full-batch" if full_batch else "sampled",
         nnz,
-        full_batch_bytes(graph.num_nodes, nnz, config, feature_dim) / 1e9,
+        batch_size,
+        full_batch_bytes(graph.num_nodes, nnz, config, feature_dim, batch_size) / 1e9,
         available / 1e9,
         device,
     )
@@ -243,6 +296,7 @@ def prepare_data(
         features=None if graph.features is None else graph.features.to(device),
         negatives=NegativeSampler(graph.popularity).to(device),
         device=device,
+        batch_size=batch_size,
     )
 
 
@@ -296,19 +350,22 @@ def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Genera
     return torch.Generator(device=device).manual_seed(seed * 100_003 + epoch)
 
 
-def epoch_batches(num_edges: int, config: GCNConfig, gen: torch.Generator) -> list[torch.Tensor]:
-    """Positions of the edges of each step of an epoch, in batches of `batch_size`: the epoch's
-    share of `passes` (passes / epochs x `num_edges` edges; part of a pass, or more than one),
-    or `steps_per_epoch` full batches; each pass a fresh shuffle."""
+def epoch_batches(
+    num_edges: int, config: GCNConfig, gen: torch.Generator, batch_size: int | None = None
+) -> list[torch.Tensor]:
+    """Positions of the edges of each step of an epoch, in batches of `batch_size` (default the
+    config's): the epoch's share of `passes` (passes / epochs x `num_edges` edges; part of a
+    pass, or more than one), or `steps_per_epoch` full batches; each pass a fresh shuffle."""
+    batch_size = config.batch_size if batch_size is None else batch_size
     if config.steps_per_epoch is not None:
-        count = config.steps_per_epoch * config.batch_size
+        count = config.steps_per_epoch * batch_size
     else:
         count = max(1, math.ceil(config.passes / config.epochs * num_edges))
     shuffles = math.ceil(count / num_edges)
     order = torch.cat(
         [torch.randperm(num_edges, generator=gen, device=gen.device) for _ in range(shuffles)]
     )
-    return list(order[:count].split(config.batch_size))
+    return list(order[:count].split(batch_size))
 
 
 def train_epoch(
@@ -321,7 +378,7 @@ def train_epoch(
     """One epoch of BPR over the training edges (both orientations); returns the mean loss and
     the number of steps. Nothing in the loop waits for the device: the loss is summed there."""
     model.train()
-    batches = epoch_batches(data.edges.size(1), config, gen)
+    batches = epoch_batches(data.edges.size(1), config, gen, data.batch_size)
     total = torch.zeros((), device=data.device)
     for idx in batches:
         u, v = data.edges[:, idx]
@@ -553,7 +610,11 @@ def fit(
     state = TrainingState(
         model=model,
         optimizer=torch.optim.Adam(model.parameters(), lr=config.lr),
-        history=History(mode="full-batch" if data.full_batch else "sampled", device=str(device)),
+        history=History(
+            mode="full-batch" if data.full_batch else "sampled",
+            device=str(device),
+            batch_size=data.batch_size,
+        ),
     )
     start_epoch = 0
     if checkpoint is not None and checkpoint.exists():

@@ -15,11 +15,13 @@ from algorhythms_ml.embeddings.coldstart import (
 from algorhythms_ml.embeddings.gcn import TrackGCN
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
 from algorhythms_ml.embeddings.train import (
+    FULL_BATCH_MEMORY_SHARE,
     GCNConfig,
     embeddings_of,
     epoch_batches,
     fit,
     full_batch_bytes,
+    full_batch_size,
     recall_at_k,
     use_full_batch,
 )
@@ -189,6 +191,41 @@ def test_training_budget_is_counted_in_passes_over_the_training_edges():
     _, history, _ = fit(dataclasses.replace(config, passes=1), graph)
     third = math.ceil(math.ceil(2 * split.train.size(1) / 3) / 50)
     assert history.steps == [third] * 3 and third < pass_steps
+
+
+def test_a_full_batch_pass_takes_a_fixed_number_of_steps_whatever_the_edges():
+    config = GCNConfig(batch_size=100, full_batch_steps=8)
+    # 1,000 nodes and 10,000 directed edges (the adjacency adds a self-loop per node):
+    # a pass in 8 steps of 1,250 edges; twice the edges, twice the batch, the same 8 steps
+    assert full_batch_size(config, 1000, 11_000, 0, None) == 1250
+    assert full_batch_size(config, 1000, 21_000, 0, None) == 2500
+    # never below batch_size, and None keeps batch_size whatever the edges
+    assert full_batch_size(config, 1000, 1_500, 0, None) == 100
+    fixed = dataclasses.replace(config, full_batch_steps=None)
+    assert full_batch_size(fixed, 1000, 21_000, 0, None) == 100
+    # the batch is cut to what fits the free memory (more steps per pass), not below batch_size
+    share = FULL_BATCH_MEMORY_SHARE
+    available = int(full_batch_bytes(1000, 21_000, config, 0, batch=1000) / share)
+    cut = full_batch_size(config, 1000, 21_000, 0, available)
+    assert 990 <= cut <= 1000
+    assert full_batch_bytes(1000, 21_000, config, 0, batch=cut) <= share * available
+    assert full_batch_bytes(1000, 21_000, config, 0, batch=cut + 2) > share * available
+    assert full_batch_size(config, 1000, 21_000, 0, available=0) == 100
+
+
+def test_full_batch_training_takes_its_steps_per_pass_with_the_grown_batch():
+    graph, _ = planted_graph(n=100)
+    config = dataclasses.replace(
+        SMALL, epochs=2, passes=2, patience=10, batch_size=10, full_batch_steps=4
+    )
+    _, history, split = fit(config, graph)
+    directed = 2 * split.train.size(1)
+    assert history.mode == "full-batch"
+    assert history.batch_size == math.ceil(directed / 4) > 10
+    assert history.steps == [4, 4]
+    # with a fixed batch the same budget takes a step per batch_size edges
+    _, history, _ = fit(dataclasses.replace(config, full_batch_steps=None), graph)
+    assert history.batch_size == 10 and history.steps == [math.ceil(directed / 10)] * 2
 
 
 def test_full_batch_is_chosen_when_its_estimate_fits_the_free_memory():
