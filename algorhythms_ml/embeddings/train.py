@@ -57,7 +57,7 @@ class GCNConfig:
         "`full_batch_steps`",
     )
     full_batch_steps: int | None = Field(
-        32,
+        64,
         ge=1,
         description="full-batch training: steps per pass over the training edges, the batch "
         "growing with the edges (at least `batch_size`, at most what fits the device's free "

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from algorhythms_ml.embeddings.pipeline import node_features
 from algorhythms_ml.embeddings.train import GCNConfig, History, embeddings_of, fit
 from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
+    RowSelector,
     block_pass,
     chosen_rows,
     pruned_edge_rows,
@@ -52,39 +54,43 @@ def playlists_rows(spark: SparkSession, rows: DataFrame, pids: Collection[int]) 
     return rows.join(F.broadcast(keep), "pid")
 
 
+def edge_selector(config: EdgeConfig) -> RowSelector:
+    """The block-pass selector of `cooccurrence_edges`' rows (`edge_table` finishes them)."""
+    return partial(pruned_edge_rows, config=config)
+
+
+def edge_table(chosen: DataFrame, config: EdgeConfig) -> pd.DataFrame:
+    """`cooccurrence_edges` (src, dst, weight; both directions) from the rows `edge_selector`
+    chose in a block pass."""
+    return symmetric_edges(chosen, config).select("src", "dst", "weight").toPandas()
+
+
 def edge_frame(spark: SparkSession, rows: DataFrame, config: EdgeConfig) -> pd.DataFrame:
     """`cooccurrence_edges` (src, dst, weight; both directions) of these playlist rows, by the
     same block pass and pruning as the published table."""
-    passed = block_pass(
-        spark, rows, [lambda whole: pruned_edge_rows(whole, config)], config.window, config.blocks
-    )
-    edges = symmetric_edges(chosen_rows(passed, 0), config)
-    return edges.select("src", "dst", "weight").toPandas()
+    passed = block_pass(spark, rows, [edge_selector(config)], config.window, config.blocks)
+    return edge_table(chosen_rows(passed, 0), config)
 
 
 def fold_vectors(
-    spark: SparkSession,
     rows: DataFrame,
-    pids: Collection[int],
+    edges: pd.DataFrame,
     tracks: pd.DataFrame,
-    edges: EdgeConfig,
     gcn: GCNConfig,
     log: logging.Logger | None = None,
 ) -> FoldVectors:
-    """GCN vectors of every track in `tracks` (track_metadata) trained on the playlists `pids`
-    only: their co-occurrence edges and their playlist counts (the popularity-matched
-    negatives), the external features of every track."""
+    """GCN vectors of every track in `tracks` (track_metadata) trained on the playlist rows
+    `rows` only: their co-occurrence `edges` (`edge_frame`, or `edge_table` of a shared pass)
+    and their playlist counts (the popularity-matched negatives), the external features of
+    every track."""
     log = log or logging.getLogger(__name__)
     started = time.perf_counter()
-    mine = playlists_rows(spark, rows, pids)
-    frame = edge_frame(spark, mine, edges)
-    counts = track_playlist_counts(mine).toPandas()
+    counts = track_playlist_counts(rows).toPandas()
     nodes = tracks[["track_id"]].merge(counts, on="track_id", how="left")
     nodes["num_playlists"] = nodes["n"].fillna(0).astype(np.int64)
-    graph = TrackGraph.from_frames(frame, nodes, node_features(tracks))
+    graph = TrackGraph.from_frames(edges, nodes, node_features(tracks))
     log.info(
-        "fold GCN: %d playlists, %d tracks, %d undirected edges",
-        len(pids),
+        "fold GCN: %d tracks, %d undirected edges",
         graph.num_nodes,
         graph.edge_index.size(1),
     )

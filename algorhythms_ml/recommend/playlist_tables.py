@@ -30,7 +30,7 @@ from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import staged_playlist_rows, track_playlist_counts
 from algorhythms_ml.mpd.ingest import PLAYLISTS, PLAYLISTS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.neighbors import NeighborConfig, top_neighbors
+from algorhythms_ml.recommend.neighbors import NeighborConfig, neighbor_table, top_neighbors
 from algorhythms_ml.recommend.titles import TitleConfig, title_track_scores
 from algorhythms_ml.warehouse import Staging, Warehouse, read_table
 from algorhythms_store.schema import (
@@ -115,12 +115,19 @@ def ranking_tables(
     neighbors: NeighborConfig | None = None,
     titles: TitleConfig | None = None,
     tables: PlaylistTableConfig = PlaylistTableConfig(),
+    neighbor_rows: DataFrame | None = None,
 ) -> dict[str, DataFrame]:
-    """Every table the ranker reads, from (pid, track_id, pos) rows and (pid, name) playlists."""
+    """Every table the ranker reads, from (pid, track_id, pos) rows and (pid, name) playlists.
+    `neighbor_rows`: the rows `neighbor_selector` chose in a block pass over the same rows
+    that the caller ran (with other selectors beside it); None: a pass of their own."""
     neighbors = neighbors or NeighborConfig()
     titles = titles or TitleConfig()
     out = {
-        TRACK_NEIGHBORS: top_neighbors(spark, rows, neighbors.neighbor_top_k),
+        TRACK_NEIGHBORS: (
+            top_neighbors(spark, rows, neighbors.neighbor_top_k)
+            if neighbor_rows is None
+            else neighbor_table(neighbor_rows)
+        ),
         TITLE_TRACKS: title_track_scores(playlists, rows, titles),
     }
     out.update(playlist_tables(spark, rows, artists, tables))

@@ -16,15 +16,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from algorhythms_ml.config import config_class
 from algorhythms_ml.embeddings.train import GCNConfig
-from algorhythms_ml.graph.cooccurrence import EdgeConfig, staged_playlist_rows
+from algorhythms_ml.graph.cooccurrence import (
+    EdgeConfig,
+    block_pass,
+    chosen_rows,
+    staged_playlist_rows,
+)
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.fold_vectors import FoldVectors, fold_vectors, playlists_rows
-from algorhythms_ml.recommend.neighbors import NeighborConfig
+from algorhythms_ml.recommend.fold_vectors import (
+    FoldVectors,
+    edge_selector,
+    edge_table,
+    fold_vectors,
+    playlists_rows,
+)
+from algorhythms_ml.recommend.neighbors import NeighborConfig, neighbor_selector
 from algorhythms_ml.recommend.playlist_tables import (
     PlaylistTableConfig,
     ranking_tables,
@@ -140,9 +151,15 @@ class Playlists:
     def artist_of(self, track_id: int) -> int:
         return int(self.artist_of_track.get(track_id, -1))
 
-    def store(self, pids: set[int] | None, vectors: np.ndarray | None = None) -> MemoryStore:
+    def store(
+        self,
+        pids: set[int] | None,
+        vectors: np.ndarray | None = None,
+        neighbor_rows: DataFrame | None = None,
+    ) -> MemoryStore:
         """Ranking tables computed from `pids` only (all playlists when None), in memory, with
-        song vectors that must not know the queries' playlists either."""
+        song vectors that must not know the queries' playlists either; `neighbor_rows` as in
+        `ranking_tables`."""
         rows, playlists = self.rows, self.playlists
         if pids is not None:
             rows = playlists_rows(self.spark, rows, pids)
@@ -151,17 +168,47 @@ class Playlists:
         tables: dict[str, pd.DataFrame] = {}
         c = self.configs
         built = ranking_tables(
-            self.spark, rows, playlists, self.artists, c.neighbors, c.titles, c.tables
+            self.spark,
+            rows,
+            playlists,
+            self.artists,
+            c.neighbors,
+            c.titles,
+            c.tables,
+            neighbor_rows,
         )
         for name, frame in built.items():
             tables[name] = read_parquet(self.staging.write(f"store{self._n}/{name}", frame))
         return MemoryStore(tables, vectors=vectors)
 
-    def vectors(self, pids: set[int], log: logging.Logger | None = None) -> FoldVectors:
-        """GCN vectors trained on the playlists `pids` only (fold_vectors)."""
-        tracks = read_parquet(self.warehouse.table(TRACK_METADATA))
+    def fold(
+        self, pids: set[int], embeddings: bool, log: logging.Logger
+    ) -> tuple[MemoryStore, FoldVectors | None]:
+        """The ranking tables of the playlists `pids` only and, with `embeddings`, the vectors
+        of a GCN trained on them alone (`fold_vectors`). One block pass over their rows
+        chooses both the item-kNN lists and the co-occurrence edges from the same whole rows,
+        by the published tables' rules (`edges.window` and `edges.blocks` shape it, as in
+        `build_cooccurrence_tables`)."""
         c = self.configs
-        return fold_vectors(self.spark, self.rows, pids, tracks, c.edges, c.gcn, log)
+        rows = playlists_rows(self.spark, self.rows, pids)
+        selectors = [neighbor_selector(c.neighbors.neighbor_top_k)]
+        if embeddings:
+            selectors.append(edge_selector(c.edges))
+        self._n += 1
+        passed = self.staging.stage(
+            f"pass{self._n}",
+            block_pass(self.spark, rows, selectors, c.edges.window, c.edges.blocks),
+        )
+        vectors = None
+        if embeddings:
+            log.info("training the GCN on the fold's %d playlists", len(pids))
+            tracks = read_parquet(self.warehouse.table(TRACK_METADATA))
+            edges = edge_table(chosen_rows(passed, 1), c.edges)
+            vectors = fold_vectors(rows, edges, tracks, c.gcn, log)
+        store = self.store(
+            pids, None if vectors is None else vectors.vectors, chosen_rows(passed, 0)
+        )
+        return store, vectors
 
 
 def _split(data: Playlists, holdout: HoldoutConfig) -> tuple[set[int], set[int]]:
@@ -209,10 +256,10 @@ def train(
     fold_progress = Progress(config.folds, "ranker folds", log)
     for fold in range(config.folds):
         inside = {p for p, f in folds.items() if f != fold}
-        if config.embeddings:
-            log.info("ranker fold %d: training the GCN on the other folds", fold)
-            gcns.append(data.vectors(inside, log))
-        store = data.store(inside, gcns[-1].vectors if gcns else None)
+        log.info("ranker fold %d: the tables of the other folds", fold)
+        store, vectors = data.fold(inside, config.embeddings, log)
+        if vectors is not None:
+            gcns.append(vectors)
         queries = random_queries(
             {p: data.tracks[p] for p, f in folds.items() if f == fold},
             data.names,

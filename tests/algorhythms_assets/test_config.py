@@ -40,7 +40,7 @@ def test_run_config_values_reach_the_ml_configuration():
 
 def test_descriptions_come_from_the_ml_configuration():
     derived = launchpad_config("GcnRun", GCNConfig)
-    assert derived.model_fields["batch_size"].description == "positive edges per step"
+    assert derived.model_fields["lr"].description == "Adam learning rate"
     assert derived.model_fields["fanouts"].default_factory() == [15, 10]
 
 

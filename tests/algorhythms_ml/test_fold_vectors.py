@@ -4,11 +4,19 @@ import numpy as np
 import pandas as pd
 
 from algorhythms_ml.embeddings.train import GCNConfig
-from algorhythms_ml.graph.cooccurrence import EdgeConfig
-from algorhythms_ml.recommend.fold_vectors import edge_frame, fold_vectors, playlists_rows
+from algorhythms_ml.graph.cooccurrence import EdgeConfig, block_pass, chosen_rows
+from algorhythms_ml.recommend.fold_vectors import (
+    edge_frame,
+    edge_selector,
+    edge_table,
+    fold_vectors,
+    playlists_rows,
+)
+from algorhythms_ml.recommend.neighbors import neighbor_selector, neighbor_table
 from tests.algorhythms_ml.test_cooccurrence import (
     reference_counts,
     reference_edges,
+    reference_neighbors,
     rows_frame,
     sorted_frame,
 )
@@ -38,9 +46,8 @@ def test_edges_of_a_fold_are_those_built_from_its_playlists_alone(spark):
 def test_fold_vectors_cover_every_track_and_learn_only_the_fold(spark):
     tracks = pd.DataFrame({"track_id": np.arange(40), "num_playlists": 1})
     fold = [p for p in PLAYLISTS if p < 200]  # the first community alone
-    result = fold_vectors(
-        spark, rows_frame(spark, PLAYLISTS), fold, tracks, EdgeConfig(top_k=10), SMALL
-    )
+    rows = playlists_rows(spark, rows_frame(spark, PLAYLISTS), fold)
+    result = fold_vectors(rows, edge_frame(spark, rows, EdgeConfig(top_k=10)), tracks, SMALL)
     assert result.vectors.shape == (40, 8) and np.isfinite(result.vectors).all()
     # it trained on the fold's undirected edges, none of the other playlists'
     lists = [PLAYLISTS[p] for p in fold]
@@ -48,3 +55,22 @@ def test_fold_vectors_cover_every_track_and_learn_only_the_fold(spark):
     expected = reference_edges(reference_counts(lists, None), n, len(lists), EdgeConfig(top_k=10))
     assert result.edges == len(expected) // 2 and result.seconds > 0
     assert len(result.history.loss) == SMALL.epochs
+
+
+def test_one_pass_gives_a_fold_both_its_neighbour_lists_and_its_edges(spark):
+    # the ranker's fold takes its item-kNN lists and its GCN's edges from one block pass
+    config = EdgeConfig(top_k=5)
+    fold = [p for p in PLAYLISTS if p >= 200]
+    rows = playlists_rows(spark, rows_frame(spark, PLAYLISTS), fold)
+    passed = block_pass(spark, rows, [neighbor_selector(7), edge_selector(config)])
+    lists = [PLAYLISTS[p] for p in fold]
+    n = pd.Series([t for ts in lists for t in ts]).value_counts().to_dict()
+    counts = reference_counts(lists, None)
+    edges = sorted_frame(edge_table(chosen_rows(passed, 1), config))
+    expected = reference_edges(counts, n, len(lists), config)
+    pd.testing.assert_frame_equal(edges, expected[["src", "dst", "weight"]], check_dtype=False)
+    neighbours = sorted_frame(neighbor_table(chosen_rows(passed, 0)).toPandas())
+    expected = reference_neighbors(counts, n, len(lists), 7)
+    pd.testing.assert_frame_equal(
+        neighbours, expected[["src", "dst", "weight"]], check_dtype=False, atol=1e-6
+    )
