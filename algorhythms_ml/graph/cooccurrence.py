@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -239,6 +240,12 @@ def pruned_edge_rows(rows: WholeRows, config: EdgeConfig) -> pd.DataFrame:
         by = (-weight[keep], -rows.count[keep], rows.dst[keep])
         keep = keep[top_per_source(rows.src[keep], config.top_k, *by)]
     return rows.chosen(keep, weight)
+
+
+def edge_selector(config: EdgeConfig) -> RowSelector:
+    """The block-pass selector of `cooccurrence_edges`' rows (`symmetric_edges` finishes
+    them)."""
+    return partial(pruned_edge_rows, config=config)
 
 
 def upper_triangle(rows: WholeRows) -> pd.DataFrame:

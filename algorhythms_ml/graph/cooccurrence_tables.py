@@ -23,7 +23,7 @@ from algorhythms_ml.graph.cooccurrence import (
     chosen_rows,
     degree_summary,
     distinct_pairs,
-    pruned_edge_rows,
+    edge_selector,
     staged_playlist_rows,
     symmetric_edges,
 )
@@ -65,7 +65,7 @@ def build_cooccurrence_tables(
         raise ValueError(f"tables must be some of {TABLES}, not {sorted(tables)}")
     asked = [name for name in TABLES if name in tables]
     selector = {
-        COOCCURRENCE_EDGES: lambda rows: pruned_edge_rows(rows, edges),
+        COOCCURRENCE_EDGES: edge_selector(edges),
         TRACK_NEIGHBORS: neighbor_selector(neighbors.neighbor_top_k),
     }
     with Staging(spark, warehouse) as staging:

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -29,10 +28,9 @@ from algorhythms_ml.embeddings.pipeline import node_features
 from algorhythms_ml.embeddings.train import GCNConfig, History, embeddings_of, fit
 from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
-    RowSelector,
     block_pass,
     chosen_rows,
-    pruned_edge_rows,
+    edge_selector,
     symmetric_edges,
     track_playlist_counts,
 )
@@ -52,11 +50,6 @@ def playlists_rows(spark: SparkSession, rows: DataFrame, pids: Collection[int]) 
         [(int(p),) for p in sorted(pids)], T.StructType([T.StructField("pid", T.LongType())])
     )
     return rows.join(F.broadcast(keep), "pid")
-
-
-def edge_selector(config: EdgeConfig) -> RowSelector:
-    """The block-pass selector of `cooccurrence_edges`' rows (`edge_table` finishes them)."""
-    return partial(pruned_edge_rows, config=config)
 
 
 def edge_table(chosen: DataFrame, config: EdgeConfig) -> pd.DataFrame:

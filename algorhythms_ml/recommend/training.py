@@ -25,12 +25,12 @@ from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
     block_pass,
     chosen_rows,
+    edge_selector,
     staged_playlist_rows,
 )
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.recommend.fold_vectors import (
     FoldVectors,
-    edge_selector,
     edge_table,
     fold_vectors,
     playlists_rows,
@@ -151,19 +151,16 @@ class Playlists:
     def artist_of(self, track_id: int) -> int:
         return int(self.artist_of_track.get(track_id, -1))
 
-    def store(
+    def _store(
         self,
-        pids: set[int] | None,
-        vectors: np.ndarray | None = None,
-        neighbor_rows: DataFrame | None = None,
+        rows: DataFrame,
+        playlists: DataFrame,
+        vectors: np.ndarray | None,
+        neighbor_rows: DataFrame,
     ) -> MemoryStore:
-        """Ranking tables computed from `pids` only (all playlists when None), in memory, with
-        song vectors that must not know the queries' playlists either; `neighbor_rows` as in
+        """Ranking tables of these playlist rows and playlists, in memory, with song vectors
+        that must not know the queries' playlists either; `neighbor_rows` as in
         `ranking_tables`."""
-        rows, playlists = self.rows, self.playlists
-        if pids is not None:
-            rows = playlists_rows(self.spark, rows, pids)
-            playlists = playlists_rows(self.spark, playlists, pids)
         self._n += 1
         tables: dict[str, pd.DataFrame] = {}
         c = self.configs
@@ -205,8 +202,9 @@ class Playlists:
             tracks = read_parquet(self.warehouse.table(TRACK_METADATA))
             edges = edge_table(chosen_rows(passed, 1), c.edges)
             vectors = fold_vectors(rows, edges, tracks, c.gcn, log)
-        store = self.store(
-            pids, None if vectors is None else vectors.vectors, chosen_rows(passed, 0)
+        playlists = playlists_rows(self.spark, self.playlists, pids)
+        store = self._store(
+            rows, playlists, None if vectors is None else vectors.vectors, chosen_rows(passed, 0)
         )
         return store, vectors
 

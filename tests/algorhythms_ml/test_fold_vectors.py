@@ -4,10 +4,14 @@ import numpy as np
 import pandas as pd
 
 from algorhythms_ml.embeddings.train import GCNConfig
-from algorhythms_ml.graph.cooccurrence import EdgeConfig, block_pass, chosen_rows
+from algorhythms_ml.graph.cooccurrence import (
+    EdgeConfig,
+    block_pass,
+    chosen_rows,
+    edge_selector,
+)
 from algorhythms_ml.recommend.fold_vectors import (
     edge_frame,
-    edge_selector,
     edge_table,
     fold_vectors,
     playlists_rows,
