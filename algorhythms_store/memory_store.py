@@ -300,7 +300,7 @@ class MemoryStore:
             src, dst = src[keep], dst[keep]
         ev.artist_neighbor_src, ev.artist_neighbor_dst = src, dst
         ev.artist_neighbor_weight = weight.astype(np.float32)
-        self._nearest(ev)
+        self._nearest(ev, out)
         by_artist, (ev.artist_tracks,) = self.artist_top.rows(artists)
         ev.popular = self.most_popular(out)
         if out is not None:  # the artists' most popular, by popularity without the playlist
@@ -309,9 +309,11 @@ class MemoryStore:
             )
         return ev
 
-    def _nearest(self, ev: Evidence) -> None:
+    def _nearest(self, ev: Evidence, out: LeftOut | None = None) -> None:
         """The seeds' vectors and the NEAREST tracks to their mean, seeds included (an exact
-        search; the service's vector index approximates it)."""
+        search; the service's vector index approximates it). Without `out`'s playlist, a track
+        no other playlist holds is not in the catalogue searched: the service has never seen
+        it (and every such candidate would be one of the query's own held-out tracks)."""
         if self.vectors is None:
             return
         ev.seed_vectors = self.vectors[ev.seeds].astype(np.float32)
@@ -320,7 +322,13 @@ class MemoryStore:
             return
         cos = self._searched @ q
         cos[~self.known] = -np.inf
-        k = min(NEAREST, self.searchable)
+        searchable = self.searchable
+        if out is not None:
+            own = out.tracks[(out.tracks < len(self.known)) & self.known[out.tracks]]
+            alone = own[self.popularity[own] <= 1]
+            cos[alone] = -np.inf
+            searchable -= len(alone)
+        k = min(NEAREST, searchable)
         if k <= 0:
             return
         best = np.argpartition(-cos, k - 1)[:k]

@@ -105,6 +105,26 @@ def test_a_left_out_playlist_reads_as_the_tables_without_it(pid, seeds):
     assert leaky.shape != got.shape or not np.allclose(leaky_X, X)
 
 
+def test_a_track_only_the_left_out_playlist_holds_is_not_searched_by_its_vector():
+    """Song vectors cover every track (a GCN gives one to a track it never trained on), but a
+    track that the left-out playlist alone holds is not in the catalogue its query searches, as
+    the service's index does not hold it: it would be one of the query's own tracks."""
+    vectors = np.random.default_rng(0).normal(size=(62, 8)).astype(np.float32)
+    tracks = LISTS[0]  # holds 61, which no other playlist does
+    seeds = tracks[:3]
+    vectors[61] = vectors[seeds].mean(axis=0)
+    whole = MemoryStore(tables(LISTS, NAMES), UNPRUNED, vectors=vectors)
+    others = {p: t for p, t in LISTS.items() if p != 0}
+    without = MemoryStore(tables(others, NAMES), UNPRUNED, vectors=vectors)
+    ev, got, X = whole.features(seeds, NAMES[0], LeftOut.of(0, tracks, NAMES[0]))
+    expected_ev, expected, expected_X = without.features(seeds, NAMES[0])
+    assert 61 in whole.evidence(np.array(seeds), NAMES[0]).nearest  # the search finds it
+    assert 61 not in ev.nearest
+    np.testing.assert_array_equal(ev.nearest, expected_ev.nearest)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(X, expected_X, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("pid", [0, 3, 8, 21])
 def test_in_pruned_lists_the_left_out_playlist_leaves_no_trace(pid):
     """A playlist's own tracks were pushed up the top-K lists by its counts; left out, a query
