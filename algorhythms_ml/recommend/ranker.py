@@ -319,13 +319,17 @@ def training_rows(
     progress: Progress | None = None,
     negative_share: float = 1.0,
     seed: int = 0,
+    leave_out: bool = False,
 ) -> TrainingRows:
     """(X, labels, group sizes) for the queries with at least one held-out candidate: every
-    positive candidate and a seeded random `negative_share` of the negatives."""
+    positive candidate and a seeded random `negative_share` of the negatives. `leave_out`: the
+    queries' playlists are in the store's tables, and each query reads them without its own
+    (`Query.left_out`)."""
     rng = np.random.default_rng(seed)
     Xs, ys, groups, founds = [], [], [], []
     for q in queries if progress is None else progress.each(queries):
-        _, candidates, X, found = store.candidates(q.seeds, q.name)
+        out = q.left_out() if leave_out else None
+        _, candidates, X, found = store.candidates(q.seeds, q.name, out)
         y = np.isin(candidates, np.asarray(q.held_out, dtype=np.int64)).astype(np.int32)
         if negative_share < 1:
             keep = (y > 0) | (rng.random(len(y)) < negative_share)

@@ -29,3 +29,30 @@ def test_negative_share_keeps_every_positive_and_that_share_of_the_negatives():
     assert 0.2 < kept / negatives < 0.3
     again = training_rows(STORE, QUERIES, negative_share=0.25, seed=3)
     assert all(np.array_equal(a, b) for a, b in zip(Xq, again[0], strict=True))
+
+
+def test_left_out_rows_are_those_of_the_tables_built_without_each_query():
+    """`leave_out`: queries from the tables' own playlists read the tables as if built without
+    their playlist, so the rows equal those of such a rebuild, query by query."""
+    from tests.algorhythms_store.test_memory_store import LISTS as NAMED
+    from tests.algorhythms_store.test_memory_store import NAMES, UNPRUNED, tables
+
+    long = [p for p, t in NAMED.items() if len(t) >= 9][:8]  # the shorter make no query
+    queries = random_queries({p: NAMED[p] for p in long}, NAMES, seed=1)
+    whole = MemoryStore(tables(NAMED, NAMES), UNPRUNED)
+    Xs, ys, groups = training_rows(whole, queries, leave_out=True)
+    expected = [[], [], []]
+    for q in queries:
+        without = {p: t for p, t in NAMED.items() if p != q.pid}
+        rows = training_rows(MemoryStore(tables(without, NAMES), UNPRUNED), [q])
+        for into, part in zip(expected, rows, strict=True):
+            into.extend(part)
+    assert groups == expected[2] and len(groups) >= 3
+    for X, y, eX, ey in zip(Xs, ys, expected[0], expected[1], strict=True):
+        np.testing.assert_array_equal(y, ey)
+        np.testing.assert_allclose(X, eX, rtol=1e-5, atol=1e-6)
+    # without leaving them out, the queries read their own playlists' counts
+    leaky = training_rows(whole, queries)
+    assert any(
+        X.shape != lX.shape or not np.allclose(X, lX) for X, lX in zip(Xs, leaky[0], strict=False)
+    )
