@@ -10,9 +10,10 @@ the same fold GCN vectors (per fold, a GCN trained on the other folds' playlists
   playlist subtracted (`MemoryStore` with `LeftOut`, as `recommendation_eval` reads them); no
   rebuild, and at any size the features have the published tables' counts.
 
-A ranker is fitted on each set of rows, answers the mpd_dev challenge from the published tables
-in memory (the service's ranking code, with the published GCN's vectors) and is scored by the
-hold-out's own scorer.
+The fold tables are built with the default configurations, as the data folder's published
+tables are when `benchmarks/quality.py` builds it. A ranker is fitted on each set of rows,
+answers the mpd_dev challenge from the published tables in memory (the service's ranking code,
+with the published GCN's vectors) and is scored by the hold-out's own scorer.
 
     .venv/bin/python benchmarks/quality.py --keep DIR      # builds the mpd_dev data folder
     .venv/bin/python benchmarks/ranker_tables.py --data DIR [--no-embeddings]
@@ -95,7 +96,7 @@ def training_sets(warehouse: Warehouse, config: RankerConfig, log) -> dict[str, 
                     config.seed + fold,
                     leave_out=leave_out,
                 )
-            log.info("fold %d: tables and GCN rebuilt in %.0f s", fold + 1, rebuilt)
+            log.info("fold %d: rebuilt in %.0f s", fold + 1, rebuilt)
         return rows
 
     return with_playlists(build_spark_session(), warehouse, work, holdout.max_playlists)
