@@ -28,9 +28,6 @@ from algorhythms_ml.embeddings.pipeline import node_features
 from algorhythms_ml.embeddings.train import GCNConfig, History, embeddings_of, fit
 from algorhythms_ml.graph.cooccurrence import (
     EdgeConfig,
-    block_pass,
-    chosen_rows,
-    edge_selector,
     symmetric_edges,
     track_playlist_counts,
 )
@@ -58,13 +55,6 @@ def edge_table(chosen: DataFrame, config: EdgeConfig) -> pd.DataFrame:
     return symmetric_edges(chosen, config).select("src", "dst", "weight").toPandas()
 
 
-def edge_frame(spark: SparkSession, rows: DataFrame, config: EdgeConfig) -> pd.DataFrame:
-    """`cooccurrence_edges` (src, dst, weight; both directions) of these playlist rows, by the
-    same block pass and pruning as the published table."""
-    passed = block_pass(spark, rows, [edge_selector(config)], config.window, config.blocks)
-    return edge_table(chosen_rows(passed, 0), config)
-
-
 def fold_vectors(
     rows: DataFrame,
     edges: pd.DataFrame,
@@ -73,7 +63,7 @@ def fold_vectors(
     log: logging.Logger | None = None,
 ) -> FoldVectors:
     """GCN vectors of every track in `tracks` (track_metadata) trained on the playlist rows
-    `rows` only: their co-occurrence `edges` (`edge_frame`, or `edge_table` of a shared pass)
+    `rows` only: their co-occurrence `edges` (`edge_table` of a block pass over them)
     and their playlist counts (the popularity-matched negatives), the external features of
     every track."""
     log = log or logging.getLogger(__name__)

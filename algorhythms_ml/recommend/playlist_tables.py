@@ -12,9 +12,8 @@ Artists are keyed by URI, or by name where the data has no artist URI; `artist_i
 the keys in sorted order, so the same catalogue gives the same ids.
 
 `ranking_tables` computes these together with `track_neighbors` and `title_tracks` from any set
-of playlists: the assets run it on all playlists for the published model, and the ranker's
-training and evaluation run it on the playlists they train on, so features see exactly what
-the service will see.
+of playlists: the ranker's training runs it on each fold's playlists, with the published
+tables' rules, so its features are those the service reads from tables without the query.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from algorhythms_ml.config import config_class
 from algorhythms_ml.graph.cooccurrence import staged_playlist_rows, track_playlist_counts
 from algorhythms_ml.mpd.ingest import PLAYLISTS, PLAYLISTS_SCHEMA
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
-from algorhythms_ml.recommend.neighbors import NeighborConfig, neighbor_table, top_neighbors
+from algorhythms_ml.recommend.neighbors import neighbor_table, top_neighbors
 from algorhythms_ml.recommend.titles import TitleConfig, title_track_scores
 from algorhythms_ml.warehouse import Staging, Warehouse, read_table
 from algorhythms_store.schema import (
@@ -112,22 +111,16 @@ def ranking_tables(
     rows: DataFrame,
     playlists: DataFrame,
     artists: DataFrame,
-    neighbors: NeighborConfig | None = None,
+    neighbor_rows: DataFrame,
     titles: TitleConfig | None = None,
     tables: PlaylistTableConfig = PlaylistTableConfig(),
-    neighbor_rows: DataFrame | None = None,
 ) -> dict[str, DataFrame]:
     """Every table the ranker reads, from (pid, track_id, pos) rows and (pid, name) playlists.
-    `neighbor_rows`: the rows `neighbor_selector` chose in a block pass over the same rows
-    that the caller ran (with other selectors beside it); None: a pass of their own."""
-    neighbors = neighbors or NeighborConfig()
+    `neighbor_rows`: the rows `neighbor_selector` chose in the caller's block pass over the
+    same rows (with other selectors beside it), which become `track_neighbors`."""
     titles = titles or TitleConfig()
     out = {
-        TRACK_NEIGHBORS: (
-            top_neighbors(spark, rows, neighbors.neighbor_top_k)
-            if neighbor_rows is None
-            else neighbor_table(neighbor_rows)
-        ),
+        TRACK_NEIGHBORS: neighbor_table(neighbor_rows),
         TITLE_TRACKS: title_track_scores(playlists, rows, titles),
     }
     out.update(playlist_tables(spark, rows, artists, tables))

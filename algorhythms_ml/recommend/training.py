@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -148,6 +149,11 @@ class Playlists:
         )
         self._n = 0
 
+    @cached_property
+    def track_metadata(self) -> pd.DataFrame:
+        """The warehouse's track_metadata, read once for every fold GCN."""
+        return read_parquet(self.warehouse.table(TRACK_METADATA))
+
     def artist_of(self, track_id: int) -> int:
         return int(self.artist_of_track.get(track_id, -1))
 
@@ -165,14 +171,7 @@ class Playlists:
         tables: dict[str, pd.DataFrame] = {}
         c = self.configs
         built = ranking_tables(
-            self.spark,
-            rows,
-            playlists,
-            self.artists,
-            c.neighbors,
-            c.titles,
-            c.tables,
-            neighbor_rows,
+            self.spark, rows, playlists, self.artists, neighbor_rows, c.titles, c.tables
         )
         for name, frame in built.items():
             tables[name] = read_parquet(self.staging.write(f"store{self._n}/{name}", frame))
@@ -199,9 +198,8 @@ class Playlists:
         vectors = None
         if embeddings:
             log.info("training the GCN on the fold's %d playlists", len(pids))
-            tracks = read_parquet(self.warehouse.table(TRACK_METADATA))
             edges = edge_table(chosen_rows(passed, 1), c.edges)
-            vectors = fold_vectors(rows, edges, tracks, c.gcn, log)
+            vectors = fold_vectors(rows, edges, self.track_metadata, c.gcn, log)
         playlists = playlists_rows(self.spark, self.playlists, pids)
         store = self._store(
             rows, playlists, None if vectors is None else vectors.vectors, chosen_rows(passed, 0)

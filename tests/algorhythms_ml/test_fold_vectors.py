@@ -10,12 +10,7 @@ from algorhythms_ml.graph.cooccurrence import (
     chosen_rows,
     edge_selector,
 )
-from algorhythms_ml.recommend.fold_vectors import (
-    edge_frame,
-    edge_table,
-    fold_vectors,
-    playlists_rows,
-)
+from algorhythms_ml.recommend.fold_vectors import edge_table, fold_vectors, playlists_rows
 from algorhythms_ml.recommend.neighbors import neighbor_selector, neighbor_table
 from tests.algorhythms_ml.test_cooccurrence import (
     reference_counts,
@@ -34,6 +29,12 @@ PLAYLISTS = {
     **{p: RNG.choice(40, 6, replace=False).tolist() for p in range(300, 310)},
 }
 SMALL = GCNConfig(dim=8, epochs=2, passes=2, batch_size=256, eval_edges=200, recall_sources=20)
+
+
+def edge_frame(spark, rows, config: EdgeConfig) -> pd.DataFrame:
+    """The co-occurrence edges of these playlist rows, from a block pass of their own."""
+    passed = block_pass(spark, rows, [edge_selector(config)], config.window, config.blocks)
+    return edge_table(chosen_rows(passed, 0), config)
 
 
 def test_edges_of_a_fold_are_those_built_from_its_playlists_alone(spark):
