@@ -173,6 +173,7 @@ class TrainingData:
     negatives: NegativeSampler
     device: torch.device
     batch_size: int
+    order: PassOrder
 
     @property
     def full_batch(self) -> bool:
@@ -287,9 +288,11 @@ def prepare_data(
     )
     train = split.train.to(device)
     adjacency = Adjacency.build(graph.num_nodes, train, split.train_weight.to(device))
+    edges = torch.cat([train, train.flip(0)], 1)
     return TrainingData(
         split=split,
-        edges=torch.cat([train, train.flip(0)], 1),
+        edges=edges,
+        order=PassOrder(edges.size(1), config.seed, device),
         adjacency=adjacency,
         full_adj=adjacency.sparse(),
         sampler=None if full_batch else NeighborSampler(adjacency, list(config.fanouts)),
@@ -345,27 +348,66 @@ def _embed_sampled(
 
 
 def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
-    """The generator of an epoch's shuffle, negatives and neighbourhoods, on the training
-    device; seeded by the epoch, so a resumed run draws what the uninterrupted one would."""
+    """The generator of an epoch's negatives and neighbourhoods, on the training device;
+    seeded by the epoch, so a resumed run draws what the uninterrupted one would (the edges'
+    order is the passes' own: `PassOrder`)."""
     return torch.Generator(device=device).manual_seed(seed * 100_003 + epoch)
 
 
-def epoch_batches(
-    num_edges: int, config: GCNConfig, gen: torch.Generator, batch_size: int | None = None
-) -> list[torch.Tensor]:
-    """Positions of the edges of each step of an epoch, in batches of `batch_size` (default the
-    config's): the epoch's share of `passes` (passes / epochs x `num_edges` edges; part of a
-    pass, or more than one), or `steps_per_epoch` full batches; each pass a fresh shuffle."""
+class PassOrder:
+    """The order training visits its edges in: a fresh shuffle for every pass over them, seeded
+    by the pass, read as one long sequence. An epoch that is a share of a pass takes the next
+    positions of that pass's shuffle, so each pass visits every edge once, however many epochs
+    share it; a pass is shuffled once (the shuffle is held until the next pass), and a resumed
+    run visits the edges the uninterrupted one would."""
+
+    def __init__(self, num_edges: int, seed: int, device: torch.device):
+        self.num_edges, self.seed, self.device = num_edges, seed, device
+        self._pass, self._shuffle = -1, torch.empty(0, dtype=torch.long)
+
+    def shuffle(self, index: int) -> torch.Tensor:
+        """The order of pass `index` (held: asking again costs nothing)."""
+        if index != self._pass:
+            self._shuffle = torch.empty(0, dtype=torch.long)  # free the last one first
+            gen = torch.Generator(device=self.device).manual_seed(
+                PASS_SEED_OFFSET + self.seed * 100_003 + index
+            )
+            self._shuffle = torch.randperm(self.num_edges, generator=gen, device=self.device)
+            self._pass = index
+        return self._shuffle
+
+    def positions(self, start: int, count: int) -> torch.Tensor:
+        """The edges at positions start .. start + count - 1 of the sequence of passes."""
+        parts, end = [], start + count
+        while start < end:
+            index, offset = divmod(start, self.num_edges)
+            take = min(self.num_edges - offset, end - start)
+            parts.append(self.shuffle(index)[offset : offset + take])
+            start += take
+        return torch.cat(parts)
+
+
+# Pass shuffles draw from generators apart from the epochs' (epoch_generator).
+PASS_SEED_OFFSET = 1 << 40
+
+
+def epoch_edges(num_edges: int, config: GCNConfig, batch_size: int | None = None) -> int:
+    """The edges an epoch trains on: its share of `passes` (passes / epochs x `num_edges`;
+    part of a pass, or more than one), or `steps_per_epoch` batches of `batch_size`."""
     batch_size = config.batch_size if batch_size is None else batch_size
     if config.steps_per_epoch is not None:
-        count = config.steps_per_epoch * batch_size
-    else:
-        count = max(1, math.ceil(config.passes / config.epochs * num_edges))
-    shuffles = math.ceil(count / num_edges)
-    order = torch.cat(
-        [torch.randperm(num_edges, generator=gen, device=gen.device) for _ in range(shuffles)]
-    )
-    return list(order[:count].split(batch_size))
+        return config.steps_per_epoch * batch_size
+    return max(1, math.ceil(config.passes / config.epochs * num_edges))
+
+
+def epoch_batches(
+    order: PassOrder, epoch: int, config: GCNConfig, batch_size: int | None = None
+) -> list[torch.Tensor]:
+    """Positions of the edges of each step of `epoch`: the next `epoch_edges` of `order`, in
+    batches of `batch_size` (default the config's)."""
+    batch_size = config.batch_size if batch_size is None else batch_size
+    count = epoch_edges(order.num_edges, config, batch_size)
+    return list(order.positions(epoch * count, count).split(batch_size))
 
 
 def train_epoch(
@@ -374,11 +416,12 @@ def train_epoch(
     optimizer: torch.optim.Optimizer,
     config: GCNConfig,
     gen: torch.Generator,
+    epoch: int,
 ) -> tuple[float, int]:
     """One epoch of BPR over the training edges (both orientations); returns the mean loss and
     the number of steps. Nothing in the loop waits for the device: the loss is summed there."""
     model.train()
-    batches = epoch_batches(data.edges.size(1), config, gen, data.batch_size)
+    batches = epoch_batches(data.order, epoch, config, data.batch_size)
     total = torch.zeros((), device=data.device)
     for idx in batches:
         u, v = data.edges[:, idx]
@@ -624,7 +667,7 @@ def fit(
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             gen = epoch_generator(config.seed, epoch, device)
-            loss, steps = train_epoch(state.model, data, state.optimizer, config, gen)
+            loss, steps = train_epoch(state.model, data, state.optimizer, config, gen, epoch)
             seconds = time.perf_counter() - started
             metrics = validate(state.model, data, config)
             record_epoch(state, epoch, loss, steps, metrics, seconds, log)

@@ -17,6 +17,7 @@ from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGra
 from algorhythms_ml.embeddings.train import (
     FULL_BATCH_MEMORY_SHARE,
     GCNConfig,
+    PassOrder,
     embeddings_of,
     epoch_batches,
     fit,
@@ -169,28 +170,54 @@ def test_sampler_respects_fanouts_and_estimates_the_full_rows(device):
 
 def test_an_epoch_is_its_share_of_the_passes_in_shuffled_batches():
     config = GCNConfig(batch_size=300, epochs=1, passes=1)
-    batches = epoch_batches(1000, config, torch.Generator().manual_seed(0))
+    order = PassOrder(1000, 0, torch.device("cpu"))
+    batches = epoch_batches(order, 0, config)
     assert [b.numel() for b in batches] == [300, 300, 300, 100]
     assert torch.cat(batches).sort().values.tolist() == list(range(1000))
     # two passes in one epoch: every edge twice; a tenth of two passes: one step
-    twice = epoch_batches(1000, dataclasses.replace(config, passes=2), torch.Generator())
+    twice = epoch_batches(order, 0, dataclasses.replace(config, passes=2))
     assert torch.bincount(torch.cat(twice)).tolist() == [2] * 1000
-    tenth = epoch_batches(1000, dataclasses.replace(config, epochs=10, passes=2), torch.Generator())
+    tenth = epoch_batches(order, 0, dataclasses.replace(config, epochs=10, passes=2))
     assert [b.numel() for b in tenth] == [200]
-    capped = epoch_batches(1000, dataclasses.replace(config, steps_per_epoch=2), torch.Generator())
+    capped = epoch_batches(order, 0, dataclasses.replace(config, steps_per_epoch=2))
     assert len(capped) == 2
+
+
+def test_epochs_sharing_a_pass_visit_every_edge_once_and_each_pass_is_a_fresh_shuffle():
+    config = GCNConfig(batch_size=100, epochs=8, passes=2)  # a quarter of a pass an epoch
+    order = PassOrder(1000, 3, torch.device("cpu"))
+    epochs = [torch.cat(epoch_batches(order, e, config)) for e in range(8)]
+    first, second = torch.cat(epochs[:4]), torch.cat(epochs[4:])
+    assert first.sort().values.tolist() == list(range(1000))
+    assert second.sort().values.tolist() == list(range(1000))
+    assert not torch.equal(first, second)
+    # an epoch's edges depend on the seed and the epoch alone (a resumed run visits the same)
+    again = PassOrder(1000, 3, torch.device("cpu"))
+    assert torch.equal(torch.cat(epoch_batches(again, 5, config)), epochs[5])
+    other = PassOrder(1000, 4, torch.device("cpu"))
+    assert not torch.equal(torch.cat(epoch_batches(other, 5, config)), epochs[5])
+    # an epoch that runs past the end of a pass takes the rest from the next pass's shuffle
+    third = dataclasses.replace(config, epochs=3, passes=1)  # 334 edges an epoch
+    spanning = torch.cat(epoch_batches(order, 2, third))
+    assert torch.equal(spanning[:332], order.shuffle(0)[668:])
+    assert torch.equal(spanning[332:], order.shuffle(1)[:2])
 
 
 def test_training_budget_is_counted_in_passes_over_the_training_edges():
     graph, _ = planted_graph(n=100)
     config = dataclasses.replace(SMALL, epochs=3, passes=3, patience=10, batch_size=50)
     _, history, split = fit(config, graph)
-    pass_steps = math.ceil(2 * split.train.size(1) / 50)
+    directed = 2 * split.train.size(1)
+    assert history.mode == "full-batch" and history.batch_size == 50
+    pass_steps = math.ceil(directed / 50)
     assert pass_steps > 3 and history.steps == [pass_steps] * 3
     # one pass spread over three epochs
     _, history, _ = fit(dataclasses.replace(config, passes=1), graph)
-    third = math.ceil(math.ceil(2 * split.train.size(1) / 3) / 50)
+    third = math.ceil(math.ceil(directed / 3) / 50)
     assert history.steps == [third] * 3 and third < pass_steps
+    # the same on sampled neighbourhoods
+    _, history, _ = fit(dataclasses.replace(config, full_batch_max_nnz=0), graph)
+    assert history.mode == "sampled" and history.steps == [pass_steps] * 3
 
 
 def test_a_full_batch_pass_takes_a_fixed_number_of_steps_whatever_the_edges():
