@@ -1,5 +1,9 @@
 """The code location: every asset of the `assets` package (one module per asset group) and
-every check of the `checks` package, the jobs, sensors, schedule and resources."""
+every check of the `checks` package, the jobs, sensors, schedule and resources.
+
+Every process that runs the assets loads this module (`algorhythms materialize`, a run the UI or
+the daemon launches, a Kubernetes run pod), so it also sets the C allocator for the build
+(algorhythms_ml.allocator)."""
 
 import dagster as dg
 
@@ -9,6 +13,9 @@ from algorhythms_assets.jobs import build_job, ingest_job
 from algorhythms_assets.resources import build_resources
 from algorhythms_assets.schedules import weekly_rebuild
 from algorhythms_assets.sensors import mpd_slice_sensor
+from algorhythms_ml.allocator import keep_freed_blocks
+
+keep_freed_blocks()
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),

@@ -1,0 +1,51 @@
+"""The C allocator's settings for the processes that build the assets.
+
+glibc's malloc serves a large block (above a threshold that it raises up to 32 MB at most) with a
+fresh mmap and gives it back to the kernel when it is freed, so every later block of that size
+has its pages faulted in and zeroed again by the kernel. The build allocates such
+blocks over and over (a full-batch GCN step's gathered embeddings are 67 MB on the 5,000-playlist
+demo graph and about 600 MB on the full MPD's; pandas and Arrow frames alike), and on the demo
+a GCN fit spent a quarter of its time in the kernel doing that. With both thresholds raised
+the blocks come from the heap, which keeps what was freed for the next allocation. On the
+demo's graph a GCN fit then takes about a third of the page faults and of the kernel time, for
+about 15% more resident memory at its peak (`benchmarks/allocator.py` measures both, side by
+side); in the demo's whole build the kernel time fell from 46 s to 14 s and the fold GCNs of
+the ranker from 16-22 s to 10-11 s each.
+
+`ALGORHYTHMS_MALLOC_TUNING=0` leaves the allocator as it is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Mapping
+
+# mallopt(3) parameters (glibc's malloc.h).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+# Blocks up to this size come from the heap rather than from mmap.
+MMAP_THRESHOLD = 1 << 30
+# Free memory at the top of the heap is given back to the kernel past this much.
+TRIM_THRESHOLD = 1 << 30
+
+ENV = "ALGORHYTHMS_MALLOC_TUNING"
+
+
+def keep_freed_blocks(environ: Mapping[str, str] | None = None) -> bool:
+    """Raise this process's mmap and trim thresholds (see the module's doc); True when the C
+    library took them. Not Linux, not glibc, or `ALGORHYTHMS_MALLOC_TUNING=0`: nothing changes."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV, "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    took_mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    took_trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    return took_mmap and took_trim
