@@ -8,8 +8,8 @@ its peak resident memory; then the ratios of the medians (tuned / default).
 
 The synthetic graph is the power-law graph with planted communities of benchmarks/train.py (the
 defaults are about the 5,000-playlist demo's co-occurrence graph). Both settings train the same
-model on the same split; the script prints each run's test metrics (the allocator changes no arithmetic, but
-a multi-threaded sparse product may sum in another order from run to run).
+model on the same split; the script prints each run's test metrics (the allocator changes no
+arithmetic, but a multi-threaded sparse product may sum in another order from run to run).
 """
 
 import argparse
