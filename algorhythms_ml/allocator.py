@@ -12,7 +12,10 @@ about 15% more resident memory at its peak (`benchmarks/allocator.py` measures b
 side); in the demo's whole build the kernel time fell from 46 s to 14 s and the fold GCNs of
 the ranker from 16-22 s to 10-11 s each.
 
-`ALGORHYTHMS_MALLOC_TUNING=0` leaves the allocator as it is.
+The same settings go to the processes this one starts (the local Spark JVM and its Python
+workers, whose block pass multiplies sparse matrices, and the embedded PostgreSQL) through
+glibc's environment variables, read when a process starts. `ALGORHYTHMS_MALLOC_TUNING=0` leaves
+the allocator as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 
 # mallopt(3) parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -33,13 +36,23 @@ TRIM_THRESHOLD = 1 << 30
 
 ENV = "ALGORHYTHMS_MALLOC_TUNING"
 
+# The same settings for processes started from this one (glibc reads them at start-up).
+ENVIRONMENT = {
+    "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
+}
 
-def keep_freed_blocks(environ: Mapping[str, str] | None = None) -> bool:
-    """Raise this process's mmap and trim thresholds (see the module's doc); True when the C
-    library took them. Not Linux, not glibc, or `ALGORHYTHMS_MALLOC_TUNING=0`: nothing changes."""
+
+def keep_freed_blocks(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Raise this process's mmap and trim thresholds (see the module's doc), and set them in
+    `environ` (default os.environ) for the processes it starts, where not set already; True
+    when the C library took them. Not Linux, not glibc, or `ALGORHYTHMS_MALLOC_TUNING=0` in
+    `environ`: nothing changes."""
     environ = os.environ if environ is None else environ
     if environ.get(ENV, "1") == "0" or not sys.platform.startswith("linux"):
         return False
+    for name, value in ENVIRONMENT.items():
+        environ.setdefault(name, value)
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):

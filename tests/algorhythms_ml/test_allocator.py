@@ -42,4 +42,14 @@ def test_freed_large_blocks_are_reused_instead_of_faulted_in_again():
 
 
 def test_the_tuning_can_be_turned_off():
-    assert keep_freed_blocks({"ALGORHYTHMS_MALLOC_TUNING": "0"}) is False
+    environ = {"ALGORHYTHMS_MALLOC_TUNING": "0"}
+    assert keep_freed_blocks(environ) is False
+    assert environ == {"ALGORHYTHMS_MALLOC_TUNING": "0"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_processes_started_afterwards_get_the_same_settings_unless_set_already():
+    environ = {"MALLOC_TRIM_THRESHOLD_": "1234"}
+    assert keep_freed_blocks(environ)
+    assert environ["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
+    assert environ["MALLOC_TRIM_THRESHOLD_"] == "1234"
