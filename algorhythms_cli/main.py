@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,24 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spark_in_background() -> threading.Thread:
+    """Start the process's Spark session on a thread: its JVM takes seconds to start, which
+    pass while the caller imports Dagster and the assets (seconds too); the pyspark resource
+    then finds the session running. A failure here is left to the resource to report."""
+
+    def start() -> None:
+        try:
+            from algorhythms_ml.spark import build_spark_session
+
+            build_spark_session()
+        except Exception:  # the resource starts it again and says why it cannot
+            log.debug("starting Spark ahead of the run failed", exc_info=True)
+
+    thread = threading.Thread(target=start, name="spark-start", daemon=True)
+    thread.start()
+    return thread
+
+
 def _materialize(args: argparse.Namespace) -> int:
     """Register the folder's slice files as partitions, ingest them in one run, then build
     every asset downstream, recording the runs in the Dagster instance at DAGSTER_HOME."""
@@ -30,6 +49,17 @@ def _materialize(args: argparse.Namespace) -> int:
         os.environ["ALGORHYTHMS_MPD_DIR"] = str(Path(args.mpd_dir).resolve())
     if args.data_dir:
         os.environ["ALGORHYTHMS_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    from algorhythms_ml.allocator import keep_freed_blocks
+
+    keep_freed_blocks()  # before the JVM starts, so that it and its workers start with it
+    spark = _spark_in_background()
+    try:
+        return _materialize_with(args, spark)
+    finally:
+        spark.join()
+
+
+def _materialize_with(args: argparse.Namespace, spark: threading.Thread) -> int:
     import dagster as dg
 
     from algorhythms_assets.definitions import defs
@@ -61,6 +91,7 @@ def _materialize(args: argparse.Namespace) -> int:
     if args.verbose:
         loggers["loggers"]["console"] = {"config": {"log_level": "DEBUG"}}
     failed_checks: list[str] = []
+    spark.join()
     ingest = with_terminal_logger(
         defs.resolve_job_def("ingest_mpd"), failed_checks=failed_checks
     ).execute_in_process(
