@@ -449,9 +449,7 @@ class MemoryStore:
         n: int = RECOMMENDATIONS,
         out: LeftOut | None = None,
     ):
-        ev, candidates, X = self.features(seeds, name, out)
-        ranked, _ = rank(ev, candidates, X, ranker)
-        return top_up(ranked, ev.popular, set(seeds), n)
+        return top_ranked(self.features(seeds, name, out), seeds, ranker, n)
 
     def most_popular(self, out: LeftOut | None = None) -> np.ndarray:
         """The most popular tracks, best first (without `out`'s own playlist when given)."""
@@ -460,3 +458,16 @@ class MemoryStore:
         return self._popular_without(
             np.zeros(len(self.popular), np.int64), self.popular, out, POPULAR_KEPT
         )
+
+
+def top_ranked(
+    features: tuple[Evidence, np.ndarray, np.ndarray],
+    seeds,
+    ranker: Ranker | None,
+    n: int = RECOMMENDATIONS,
+) -> list[int]:
+    """The first `n` recommendations from a query's `MemoryStore.features`: its candidates by
+    `ranker` (`rank`), the seeds left out, topped up with the most popular tracks."""
+    ev, candidates, X = features
+    ranked, _ = rank(ev, candidates, X, ranker)
+    return top_up(ranked, ev.popular, set(seeds), n)

@@ -29,13 +29,14 @@ import pandas as pd
 from pydantic import Field
 
 from algorhythms_ml.config import config_class
-from algorhythms_store.memory_store import LeftOut, MemoryStore
+from algorhythms_store.memory_store import LeftOut, MemoryStore, top_ranked
 from algorhythms_store.progress import Progress
 from algorhythms_store.ranking import (
     FEATURE_GROUPS,
     FEATURES,
     RECOMMENDATIONS,
     SOURCES,
+    Evidence,
     Ranker,
     rank,
     top_up,
@@ -238,15 +239,23 @@ def standard_recommenders(
     def out(q: Query) -> LeftOut | None:
         return q.left_out() if leave_out else None
 
-    def model(q: Query) -> list[int]:
-        return store.recommend(q.seeds, q.name, ranker, out=out(q))
+    # The model and item-kNN read the same candidates of a query: computed once per query.
+    last: dict[str, object] = {}
+
+    def features(q: Query) -> tuple[Evidence, np.ndarray, np.ndarray]:
+        if last.get("query") is not q:
+            last.update(query=q, features=store.features(q.seeds, q.name, out(q)))
+        return last["features"]
+
+    def model(q: Query) -> list[int]:  # MemoryStore.recommend, on the shared candidates
+        return top_ranked(features(q), q.seeds, ranker)
 
     def popularity(q: Query) -> list[int]:
         popular = store.most_popular(out(q))
         return top_up(np.zeros(0, np.int64), popular, set(q.seeds), RECOMMENDATIONS)
 
     def item_knn(q: Query) -> list[int]:
-        ev, candidates, X = store.features(q.seeds, q.name, out(q))
+        ev, candidates, X = features(q)
         knn = X[:, FEATURES.index("knn")]
         keep = knn > 0
         ranked = candidates[keep][np.lexsort((candidates[keep], -knn[keep]))]

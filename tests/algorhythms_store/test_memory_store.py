@@ -159,3 +159,23 @@ def test_the_evaluation_on_the_whole_tables_is_that_on_the_tables_without_the_qu
     # the popular list itself: the playlist's tracks lose its count
     popular = WHOLE.most_popular(query.left_out()).tolist()
     assert popular == without.popular.tolist()[: len(popular)]
+
+
+def test_the_evaluation_recommenders_share_a_query_s_candidates_and_never_another_s():
+    """The model and item-kNN recommenders compute a query's candidates once: whatever order
+    they are called in over several queries, each answer is that of its own query."""
+    from algorhythms_ml.recommend.ranker import Query, standard_recommenders
+
+    queries = [
+        Query(pid, "title_first1", NAMES[pid], LISTS[pid][:2], LISTS[pid][2:], title=NAMES[pid])
+        for pid in (0, 5, 13)
+    ]
+    shared = standard_recommenders(WHOLE, None)
+    alone = {name: standard_recommenders(WHOLE, None)[name] for name in shared}
+    order = [(q, name) for q in queries for name in ("item_knn", "model")]
+    order += [(queries[0], "model"), (queries[2], "item_knn"), (queries[0], "item_knn")]
+    for query, name in order:
+        assert shared[name](query) == alone[name](query), (query.pid, name)
+    for query in queries:
+        assert shared["model"](query) == WHOLE.recommend(query.seeds, query.name, None)
+    assert len({tuple(shared["model"](q)) for q in queries}) == len(queries)
