@@ -9,8 +9,7 @@ a GCN fit spent a quarter of its time in the kernel doing that. With both thresh
 the blocks come from the heap, which keeps what was freed for the next allocation. On the
 demo's graph a GCN fit then takes about a third of the page faults and of the kernel time, for
 about 15% more resident memory at its peak (`benchmarks/allocator.py` measures both, side by
-side); in the demo's whole build the kernel time fell from 46 s to 14 s and the fold GCNs of
-the ranker from 16-22 s to 10-11 s each.
+side; README, Benchmarks, gives the figures and those of the demo's whole build).
 
 The same settings go to the processes this one starts (the local Spark JVM and its Python
 workers, whose block pass multiplies sparse matrices, and the embedded PostgreSQL) through
