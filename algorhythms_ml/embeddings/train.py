@@ -161,8 +161,9 @@ class NegativeSampler:
 @dataclass
 class TrainingData:
     """What a training run works on, all on its device: the edge split, the training edges in
-    both directions, the normalised training adjacency, the neighbour sampler (None when
-    training full-batch), the node features and the negative sampler."""
+    both directions and the order the passes visit them in, the normalised training adjacency,
+    the neighbour sampler (None when training full-batch), the node features and the negative
+    sampler."""
 
     split: EdgeSplit
     edges: torch.Tensor
