@@ -45,6 +45,9 @@ def _spark_in_background() -> threading.Thread:
 def _materialize(args: argparse.Namespace) -> int:
     """Register the folder's slice files as partitions, ingest them in one run, then build
     every asset downstream, recording the runs in the Dagster instance at DAGSTER_HOME."""
+    if args.mpd_dir and not Path(args.mpd_dir).is_dir():
+        print(f"the MPD folder {args.mpd_dir} does not exist (pass --mpd-dir)", file=sys.stderr)
+        return 2
     if args.mpd_dir:
         os.environ["ALGORHYTHMS_MPD_DIR"] = str(Path(args.mpd_dir).resolve())
     if args.data_dir:
