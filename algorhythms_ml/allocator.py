@@ -50,8 +50,6 @@ def keep_freed_blocks(environ: MutableMapping[str, str] | None = None) -> bool:
     environ = os.environ if environ is None else environ
     if environ.get(ENV, "1") == "0" or not sys.platform.startswith("linux"):
         return False
-    for name, value in ENVIRONMENT.items():
-        environ.setdefault(name, value)
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
@@ -60,4 +58,8 @@ def keep_freed_blocks(environ: MutableMapping[str, str] | None = None) -> bool:
     mallopt.restype = ctypes.c_int
     took_mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     took_trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
-    return took_mmap and took_trim
+    if not (took_mmap and took_trim):
+        return False
+    for name, value in ENVIRONMENT.items():
+        environ.setdefault(name, value)
+    return True
