@@ -392,10 +392,9 @@ class PassOrder:
 PASS_SEED_OFFSET = 1 << 40
 
 
-def epoch_edges(num_edges: int, config: GCNConfig, batch_size: int | None = None) -> int:
+def epoch_edges(num_edges: int, config: GCNConfig, batch_size: int) -> int:
     """The edges an epoch trains on: its share of `passes` (passes / epochs x `num_edges`;
     part of a pass, or more than one), or `steps_per_epoch` batches of `batch_size`."""
-    batch_size = config.batch_size if batch_size is None else batch_size
     if config.steps_per_epoch is not None:
         return config.steps_per_epoch * batch_size
     return max(1, math.ceil(config.passes / config.epochs * num_edges))
