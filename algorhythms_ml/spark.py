@@ -10,6 +10,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 DEFAULT_MASTER = "local[*]"
+# The throughput collector for a local driver, which is also its only executor: the pipeline's
+# Spark steps are batch work with short-lived rows, where G1's concurrent bookkeeping costs
+# time on a few cores (about 7% of the demo's build, see README "Benchmarks").
+LOCAL_GC = "-XX:+UseParallelGC"
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
@@ -27,7 +31,9 @@ def driver_host(env) -> str:
 def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Spark config: `SPARK_MASTER` (default local[*]), memory from `SPARK_DRIVER_MEMORY` and
     `SPARK_EXECUTOR_MEMORY`, shuffle partitions from `SPARK_SHUFFLE_PARTITIONS`, the driver's
-    addresses from `SPARK_DRIVER_BIND_ADDRESS` and `SPARK_DRIVER_HOST`."""
+    addresses from `SPARK_DRIVER_BIND_ADDRESS` and `SPARK_DRIVER_HOST`, the driver JVM's own
+    options from `SPARK_DRIVER_JAVA_OPTIONS` (default: the parallel collector in local mode,
+    the JVM's default on a cluster)."""
     env = os.environ if environ is None else environ
     master = env.get("SPARK_MASTER", DEFAULT_MASTER)
     local = master.startswith("local")
@@ -45,7 +51,15 @@ def spark_conf_from_env(environ: dict[str, str] | None = None) -> dict[str, Any]
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": env.get("SPARK_UI_ENABLED", "false"),
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}",
+        "spark.driver.extraJavaOptions": " ".join(
+            filter(
+                None,
+                [
+                    f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}",
+                    env.get("SPARK_DRIVER_JAVA_OPTIONS", LOCAL_GC if local else ""),
+                ],
+            )
+        ),
         "spark.driver.bindAddress": env.get("SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
         "spark.driver.host": driver_host(env),
     }
