@@ -90,6 +90,13 @@ class HoldoutConfig:
         description="training and evaluation hold their tables in memory: past this many "
         "playlists they use a seeded sample of them (the published tables cover every playlist)",
     )
+    query_workers: int | None = Field(
+        None,
+        ge=1,
+        description="forked processes that answer the training and evaluation queries side by "
+        "side (a query is single-threaded; they read the tables in memory without a copy); "
+        "None: one per core. The rows and metrics do not depend on it",
+    )
 
 
 @dataclass(frozen=True)
@@ -268,6 +275,7 @@ def train(
             Progress(len(queries), label, log),
             config.negative_share,
             config.seed + fold,
+            workers=holdout.query_workers,
         )
         rows += fold_rows
         log.info(
@@ -330,7 +338,7 @@ def run_evaluation(
     store = published_store(data.warehouse, seeds, vectors)
     recommenders = standard_recommenders(store, ranker, leave_out=True)
     recommenders |= ablation_recommenders(store, ablation or {}, leave_out=True)
-    return evaluate(store, queries, data.artist_of, recommenders)
+    return evaluate(store, queries, data.artist_of, recommenders, holdout.query_workers)
 
 
 def with_playlists(

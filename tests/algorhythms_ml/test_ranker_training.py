@@ -1,5 +1,7 @@
 """The ranker's training rows: every positive kept, a seeded share of the negatives."""
 
+import logging
+
 import numpy as np
 
 from algorhythms_ml.recommend.ranker import random_queries, training_rows
@@ -56,3 +58,21 @@ def test_left_out_rows_are_those_of_the_tables_built_without_each_query():
     assert any(
         X.shape != lX.shape or not np.allclose(X, lX) for X, lX in zip(Xs, leaky[0], strict=False)
     )
+
+
+def test_rows_do_not_depend_on_the_number_of_worker_processes():
+    """Forked workers compute chunks of queries side by side; the rows, the sampled negatives
+    and their order are those of one process."""
+    from algorhythms_ml.recommend import ranker
+    from algorhythms_store.progress import Progress
+
+    assert len(QUERIES) > 2 * ranker.QUERY_CHUNK  # more than one chunk per worker
+    alone = training_rows(STORE, QUERIES, negative_share=0.5, seed=5)
+    progress = Progress(len(QUERIES), "queries", logging.getLogger(__name__))
+    forked = training_rows(STORE, QUERIES, progress=progress, negative_share=0.5, seed=5, workers=2)
+    assert progress.done == len(QUERIES)
+    assert forked[2] == alone[2]
+    for a, b in zip(
+        alone[0] + alone[1] + alone.found, forked[0] + forked[1] + forked.found, strict=True
+    ):
+        assert np.array_equal(a, b)
