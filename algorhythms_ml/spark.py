@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 DEFAULT_MASTER = "local[*]"
 # The throughput collector for a local driver, which is also its only executor: the pipeline's
 # Spark steps are batch work with short-lived rows, where G1's concurrent bookkeeping costs
-# time on a few cores (about 7% of the demo's build, see README "Benchmarks").
+# time on a few cores (7% of the demo's build: README, `SPARK_DRIVER_JAVA_OPTIONS`).
 LOCAL_GC = "-XX:+UseParallelGC"
 LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 

@@ -95,6 +95,7 @@ def training_sets(warehouse: Warehouse, config: RankerConfig, log) -> dict[str, 
                     config.negative_share,
                     config.seed + fold,
                     leave_out=leave_out,
+                    workers=holdout.query_workers,
                 )
             log.info("fold %d: rebuilt in %.0f s", fold + 1, rebuilt)
         return rows

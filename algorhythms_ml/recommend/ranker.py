@@ -378,20 +378,24 @@ def training_rows(
 
     `workers` forked processes (None: one per core; `forked.chunk_results`) compute chunks of
     `QUERY_CHUNK` queries side by side: a query's features are single-threaded Python and
-    numpy. The rows are the same whatever the number of workers: each chunk draws its
-    negatives from its own seed, and the chunks are joined in order."""
+    numpy. The chunks, their seeded negatives and their order do not depend on the number of
+    workers, so neither do the rows (up to the rounding of a multi-threaded BLAS product in
+    one process against single-threaded ones in workers)."""
     chunks = math.ceil(len(queries) / QUERY_CHUNK)
 
     def chunk(c: int) -> tuple[list, list, list, list]:  # a TrainingRows does not pickle
         rows = _query_rows(store, queries, c, negative_share, seed, leave_out)
         return (*rows, rows.found)
 
-    rows = TrainingRows([], [], [], [])
-    for c, part in enumerate(chunk_results(chunk, chunks, workers)):
-        rows += TrainingRows(*part)
+    Xs, ys, groups, founds = [], [], [], []
+    for c, (X, y, group, found) in enumerate(chunk_results(chunk, chunks, workers)):
+        Xs += X
+        ys += y
+        groups += group
+        founds += found
         if progress is not None:
             progress.advance(len(queries[c * QUERY_CHUNK : (c + 1) * QUERY_CHUNK]))
-    return rows
+    return TrainingRows(Xs, ys, groups, founds)
 
 
 # --- ablation -------------------------------------------------------------------------------

@@ -94,8 +94,8 @@ class HoldoutConfig:
         None,
         ge=1,
         description="forked processes that answer the training and evaluation queries side by "
-        "side (a query is single-threaded; they read the tables in memory without a copy); "
-        "None: one per core. The rows and metrics do not depend on it",
+        "side (a query is single-threaded; they share the tables in memory copy-on-write); "
+        "None: one per available core. The queries and their seeds do not depend on it",
     )
 
 

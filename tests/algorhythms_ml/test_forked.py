@@ -54,3 +54,15 @@ def test_the_evaluation_is_the_same_on_workers():
     alone = evaluate(store, queries, lambda t: t % 7, recommenders).frame()
     on_workers = evaluate(store, queries, lambda t: t % 7, recommenders, workers=2).frame()
     assert len(alone) == 3 * len(queries) and alone.equals(on_workers)
+
+
+def test_the_default_workers_follow_the_cgroup_quota(tmp_path):
+    cpu_max = tmp_path / "cpu.max"
+    cores = len(os.sched_getaffinity(0))
+    cpu_max.write_text("max 100000\n")
+    assert forked.available_cores(cpu_max) == cores
+    cpu_max.write_text("50000 100000\n")  # half a core: one worker
+    assert forked.available_cores(cpu_max) == 1
+    cpu_max.write_text(f"{100000 * (cores + 8)} 100000\n")  # a quota above the affinity
+    assert forked.available_cores(cpu_max) == cores
+    assert forked.available_cores(tmp_path / "absent") == cores

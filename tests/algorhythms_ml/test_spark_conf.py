@@ -11,7 +11,7 @@ def test_cluster_conf_names_the_master_and_the_drivers_address():
     assert conf["spark.sql.shuffle.partitions"] == "400"
     assert conf["spark.driver.host"] == socket.gethostbyname(socket.gethostname())
     assert "spark.pyspark.python" not in conf  # a cluster's workers bring their own Python
-    assert "GC" not in conf["spark.driver.extraJavaOptions"]  # the cluster JVM's own collector
+    assert "-XX:+Use" not in conf["spark.driver.extraJavaOptions"]  # the JVM's own collector
 
 
 def test_local_conf_uses_loopback_and_this_interpreter():
