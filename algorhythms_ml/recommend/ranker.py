@@ -216,9 +216,11 @@ def evaluate(
     """Every recommender's challenge metrics on every query; `workers` forked processes (None:
     one per core) answer chunks of `QUERY_CHUNK` queries side by side, as `training_rows`."""
 
+    chunks = query_chunks(queries)
+
     def chunk(c: int) -> list[dict]:
         rows = []
-        for q in queries[c * QUERY_CHUNK : (c + 1) * QUERY_CHUNK]:
+        for q in chunks[c]:
             for label, recommend in recommenders.items():
                 r, ndcg, clicks = challenge_metrics(recommend(q), q.held_out, artist_of)
                 rows.append(
@@ -234,7 +236,7 @@ def evaluate(
         return rows
 
     result = Evaluation()
-    for rows in chunk_results(chunk, math.ceil(len(queries) / QUERY_CHUNK), workers):
+    for rows in chunk_results(chunk, len(chunks), workers):
         result.rows.extend(rows)
     return result
 
@@ -336,17 +338,20 @@ class TrainingRows(tuple):
 QUERY_CHUNK = 64  # queries per unit of work; each chunk draws its negatives from its own seed
 
 
+def query_chunks(queries: list[Query]) -> list[list[Query]]:
+    """The queries in chunks of `QUERY_CHUNK`, the units `forked.chunk_results` hands out."""
+    return [queries[i : i + QUERY_CHUNK] for i in range(0, len(queries), QUERY_CHUNK)]
+
+
 def _query_rows(
     store: MemoryStore,
     queries: list[Query],
-    chunk: int,
+    rng: np.random.Generator,
     negative_share: float,
-    seed: int,
     leave_out: bool,
 ) -> TrainingRows:
-    rng = np.random.default_rng([seed, chunk])
     Xs, ys, groups, founds = [], [], [], []
-    for q in queries[chunk * QUERY_CHUNK : (chunk + 1) * QUERY_CHUNK]:
+    for q in queries:
         out = q.left_out() if leave_out else None
         _, candidates, X, found = store.candidates(q.seeds, q.name, out)
         y = np.isin(candidates, np.asarray(q.held_out, dtype=np.int64)).astype(np.int32)
@@ -381,20 +386,21 @@ def training_rows(
     numpy. The chunks, their seeded negatives and their order do not depend on the number of
     workers, so neither do the rows (up to the rounding of a multi-threaded BLAS product in
     one process against single-threaded ones in workers)."""
-    chunks = math.ceil(len(queries) / QUERY_CHUNK)
+    chunks = query_chunks(queries)
 
     def chunk(c: int) -> tuple[list, list, list, list]:  # a TrainingRows does not pickle
-        rows = _query_rows(store, queries, c, negative_share, seed, leave_out)
+        rng = np.random.default_rng([seed, c])
+        rows = _query_rows(store, chunks[c], rng, negative_share, leave_out)
         return (*rows, rows.found)
 
     Xs, ys, groups, founds = [], [], [], []
-    for c, (X, y, group, found) in enumerate(chunk_results(chunk, chunks, workers)):
+    for c, (X, y, group, found) in enumerate(chunk_results(chunk, len(chunks), workers)):
         Xs += X
         ys += y
         groups += group
         founds += found
         if progress is not None:
-            progress.advance(len(queries[c * QUERY_CHUNK : (c + 1) * QUERY_CHUNK]))
+            progress.advance(len(chunks[c]))
     return TrainingRows(Xs, ys, groups, founds)
 
 
