@@ -14,7 +14,8 @@ former default budget (10 epochs x 20 steps x 8,192 edges, lr 0.01, sampled abov
 adjacency entries) on the same split, and says when the new defaults reached its best validation
 AUC; --compare-fixed-batch does the same for full-batch steps of a fixed `batch_size` (whose
 steps per pass grow with the edges) against the defaults' fixed `full_batch_steps` per pass.
---warehouse DIR runs the comparison on the co-occurrence graph of a built warehouse.
+--warehouse DIR runs the comparison on the co-occurrence graph of a built warehouse; without it,
+the comparison runs on the graph of --playlists generated playlists (built once in --work).
 
     .venv/bin/python benchmarks/train.py --synthetic-nodes 100000 --synthetic-edges 2000000 \
         --compare-defaults
@@ -260,7 +261,8 @@ def main() -> None:
     parser.add_argument(
         "--warehouse",
         help="with --compare-*: train on the co-occurrence graph of this built warehouse "
-        "(for example DATA/warehouse of a materialised run) instead of building one",
+        "(for example DATA/warehouse of a materialised run) instead of building one from "
+        "--playlists generated playlists",
     )
     parser.add_argument("--work", default="/tmp/train-bench")
     parser.add_argument("--top-k", type=int, default=50)
@@ -286,6 +288,9 @@ def main() -> None:
         f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges, "
         f"torch threads {torch.get_num_threads()}"
     )
+    if args.compare_defaults or args.compare_fixed_batch:
+        compare(graph, compared_configs(args))
+        return
     config = GCNConfig(epochs=args.epochs, passes=args.passes, steps_per_epoch=args.steps_per_epoch)
     if args.mode != "auto":
         config = dataclasses.replace(
