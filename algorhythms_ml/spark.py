@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
+
+from algorhythms_store.progress import Progress
 
 DEFAULT_MASTER = "local[*]"
 # The throughput collector for a local driver, which is also its only executor: the pipeline's
@@ -78,3 +86,70 @@ def build_spark_session(conf: dict[str, Any] | None = None) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def stage_progress(
+    spark: SparkSession, label: str, log: logging.Logger, every_seconds: float = 30.0
+) -> Iterator[None]:
+    """While the block runs, log how far the long Spark stages have come: every `every_seconds`
+    a watcher thread reads the running stages from Spark's status tracker, and each stage still
+    running at a second look gets `Progress` lines (`label: Spark stage 14: 3/8 (38%), elapsed
+    4 min 2 s, about 6 min 44 s left`, tasks done of its tasks) up to its last (`(100%) in ...`,
+    or where it stopped). Stages that end between two looks say nothing, so a short step logs
+    nothing more. The watcher only reads; it ends with the block."""
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_stages,
+        args=(spark.sparkContext, label, log, every_seconds, stop),
+        name=f"stage-progress {label}",
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=every_seconds)
+
+
+def _watch_stages(
+    context: SparkContext,
+    label: str,
+    log: logging.Logger,
+    every_seconds: float,
+    stop: threading.Event,
+) -> None:
+    tracker = context.statusTracker()
+    first_seen: dict[int, float] = {}  # running stages, when first seen
+    shown: dict[int, Progress] = {}
+    while True:
+        ending = stop.wait(every_seconds)  # the block ended: one last look closes its stages
+        try:
+            active = set(tracker.getActiveStageIds())
+            for stage in sorted(active | shown.keys()):
+                info = tracker.getStageInfo(stage)
+                if stage not in active:  # ended since the last look
+                    progress = shown.pop(stage)
+                    if info is not None and info.numCompletedTasks >= info.numTasks:
+                        progress.update(progress.total)
+                    progress.end()
+                    continue
+                if info is None or stage not in first_seen:
+                    first_seen.setdefault(stage, time.monotonic())
+                    continue
+                if stage not in shown:
+                    shown[stage] = Progress(
+                        info.numTasks,
+                        f"{label}: Spark stage {stage}",
+                        log,
+                        every_seconds=0,  # the watcher's looks set the pace
+                        started=first_seen[stage],
+                    )
+                shown[stage].update(min(info.numCompletedTasks, info.numTasks))
+            for stage in first_seen.keys() - active:
+                del first_seen[stage]
+        except Exception:  # noqa: BLE001 - the context is stopping; progress is not the job
+            return
+        if ending:
+            return

@@ -46,14 +46,16 @@ class Progress:
         log: logging.Logger,
         every_seconds: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
+        started: float | None = None,
     ):
+        """`started`: when the loop began, on `clock` (default: now)."""
         self.total = total
         self.label = label
         self.done = 0
         self._log = log
         self._every = every_seconds
         self._clock = clock
-        self._started = clock()
+        self._started = clock() if started is None else started
         self._logged_at: float | None = None
 
     @property
@@ -100,6 +102,10 @@ class Progress:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.end()
+
+    def end(self) -> None:
+        """The loop is over: say where it stopped if that was before its last step."""
         if self.done < self.total:
             log_progress(
                 self._log,

@@ -25,6 +25,7 @@ from algorhythms_ml.embeddings.playlist_vectors import (
 )
 from algorhythms_ml.embeddings.track_map import TrackMapConfig, build_track_map
 from algorhythms_ml.embeddings.train import GCNConfig
+from algorhythms_ml.spark import stage_progress
 from algorhythms_store.schema import PLAYLIST_VECTORS, TRACK_MAP
 
 # Kubernetes run launchers read these tags: the training step asks for one GPU.
@@ -93,9 +94,9 @@ def playlist_vectors(
 ) -> dg.MaterializeResult:
     """One vector per ingested playlist: the normalised mean of its tracks' unit GCN vectors."""
     wh = warehouse.warehouse()
-    stats = build_playlist_vectors(
-        pyspark.spark_session, wh, config.to(PlaylistVectorConfig), log=context.log
-    )
+    spark = pyspark.spark_session
+    with stage_progress(spark, "playlist_vectors", context.log):
+        stats = build_playlist_vectors(spark, wh, config.to(PlaylistVectorConfig), log=context.log)
     return dg.MaterializeResult(
         metadata=metadata.playlist_vectors(stats, config.model_dump(), wh.table(PLAYLIST_VECTORS))
     )

@@ -15,6 +15,7 @@ from algorhythms_assets.resources import WarehouseResource
 from algorhythms_ml.graph.cooccurrence import COOCCURRENCE_EDGES, EdgeConfig
 from algorhythms_ml.graph.cooccurrence_tables import build_cooccurrence_tables
 from algorhythms_ml.recommend.neighbors import NeighborConfig
+from algorhythms_ml.spark import stage_progress
 from algorhythms_store.schema import TRACK_NEIGHBORS
 
 CooccurrenceConfig = launchpad_config("CooccurrenceConfig", EdgeConfig, NeighborConfig)
@@ -58,14 +59,15 @@ def cooccurrence_edges(
     wh = warehouse.warehouse()
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     started = time.perf_counter()
-    stats = build_cooccurrence_tables(
-        spark,
-        wh,
-        config.to(EdgeConfig),
-        config.to(NeighborConfig),
-        tables=selected,
-        log=context.log,
-    )
+    with stage_progress(spark, "cooccurrence_edges", context.log):
+        stats = build_cooccurrence_tables(
+            spark,
+            wh,
+            config.to(EdgeConfig),
+            config.to(NeighborConfig),
+            tables=selected,
+            log=context.log,
+        )
     seconds = time.perf_counter() - started
     if stats.edges is not None:
         path = wh.table(COOCCURRENCE_EDGES)

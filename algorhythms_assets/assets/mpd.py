@@ -13,6 +13,7 @@ from algorhythms_assets.resources import MpdSourceResource, WarehouseResource
 from algorhythms_assets.slice_checks import RAW_CHECKS, raw_slice_checks
 from algorhythms_ml.mpd.ingest import QUARANTINE, QUARANTINE_SCHEMA, IngestResult, ingest_slices
 from algorhythms_ml.mpd.tracks import TRACK_METADATA, TrackTableConfig, build_track_metadata
+from algorhythms_ml.spark import stage_progress
 from algorhythms_ml.warehouse import read_table
 
 TrackMetadataConfig = launchpad_config("TrackMetadataConfig", TrackTableConfig)
@@ -54,13 +55,14 @@ def raw_mpd_slices(
     files = {key: mpd_source.file_for(key) for key in keys}
     missing = [key for key, path in files.items() if not path.is_file()]
     started = time.perf_counter()
-    result = ingest_slices(
-        spark,
-        # not percent-encoded: Spark takes the text after file:// as the path itself
-        [f"file://{path.resolve()}" for key, path in files.items() if key not in missing],
-        wh,
-        log=context.log,
-    )
+    with stage_progress(spark, "raw_mpd_slices", context.log):
+        result = ingest_slices(
+            spark,
+            # not percent-encoded: Spark takes the text after file:// as the path itself
+            [f"file://{path.resolve()}" for key, path in files.items() if key not in missing],
+            wh,
+            log=context.log,
+        )
     seconds = time.perf_counter() - started
     failures = {e.key: f"{e.file}: {e.message}" for e in result.failed.values()}
     failures.update({key: f"{files[key]}: file not found" for key in missing})
@@ -102,7 +104,8 @@ def track_metadata(
     spark = pyspark.spark_session
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    stats = build_track_metadata(spark, wh, config.to(TrackTableConfig), log=context.log)
+    with stage_progress(spark, "track_metadata", context.log):
+        stats = build_track_metadata(spark, wh, config.to(TrackTableConfig), log=context.log)
     seconds = time.perf_counter() - started
     path = wh.table(TRACK_METADATA)
     quarantined = read_table(spark, wh.table(QUARANTINE), QUARANTINE_SCHEMA).count()

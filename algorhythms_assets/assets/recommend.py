@@ -34,6 +34,7 @@ from algorhythms_ml.recommend.training import (
     train,
     with_playlists,
 )
+from algorhythms_ml.spark import stage_progress
 from algorhythms_store.schema import TITLE_TRACKS, TRACK_NEIGHBORS
 
 TitleTracksConfig = launchpad_config("TitleTracksConfig", TitleConfig)
@@ -60,7 +61,9 @@ def title_tracks(
     """For each playlist-title word, emoji or whole title: the tracks such playlists hold."""
     wh = warehouse.warehouse()
     started = time.perf_counter()
-    stats = build_title_tracks(pyspark.spark_session, wh, config.to(TitleConfig), log=context.log)
+    spark = pyspark.spark_session
+    with stage_progress(spark, "title_tracks", context.log):
+        stats = build_title_tracks(spark, wh, config.to(TitleConfig), log=context.log)
     counts = {
         "keys": stats.keys,
         "rows": stats.rows,
@@ -82,12 +85,11 @@ def playlist_tables(
     """Playlist members, per-track popularity and artist, and artist co-occurrence neighbours:
     what the ranker's playlist-kNN and artist features read."""
     started = time.perf_counter()
-    stats = build_playlist_tables(
-        pyspark.spark_session,
-        warehouse.warehouse(),
-        config.to(PlaylistTableConfig),
-        log=context.log,
-    )
+    spark = pyspark.spark_session
+    with stage_progress(spark, "playlist_tables", context.log):
+        stats = build_playlist_tables(
+            spark, warehouse.warehouse(), config.to(PlaylistTableConfig), log=context.log
+        )
     counts = {f"rows_{name}": n for name, n in stats.rows.items()}
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
@@ -113,19 +115,22 @@ def playlist_ranker(
     out), with the configuration the published tables and vectors were built with."""
     wh = warehouse.warehouse()
     holdout = config.to(HoldoutConfig)
-    result = with_playlists(
-        pyspark.spark_session,
-        wh,
-        lambda data: train(data, config.to(RankerConfig), holdout, log=context.log),
-        holdout.max_playlists,
-        TableConfigs(
-            built_with(context.instance, TRACK_NEIGHBORS, NeighborConfig),
-            built_with(context.instance, "title_tracks", TitleConfig),
-            built_with(context.instance, "playlist_tables", PlaylistTableConfig),
-            built_with(context.instance, COOCCURRENCE_EDGES, EdgeConfig),
-            built_with(context.instance, "gcn_embeddings", GCNConfig),
-        ),
+    configs = TableConfigs(
+        built_with(context.instance, TRACK_NEIGHBORS, NeighborConfig),
+        built_with(context.instance, "title_tracks", TitleConfig),
+        built_with(context.instance, "playlist_tables", PlaylistTableConfig),
+        built_with(context.instance, COOCCURRENCE_EDGES, EdgeConfig),
+        built_with(context.instance, "gcn_embeddings", GCNConfig),
     )
+    spark = pyspark.spark_session
+    with stage_progress(spark, "playlist_ranker", context.log):
+        result = with_playlists(
+            spark,
+            wh,
+            lambda data: train(data, config.to(RankerConfig), holdout, log=context.log),
+            holdout.max_playlists,
+            configs,
+        )
     uri = write_ranker(wh, result.ranker, result.ablation, result.eval_vectors)
     return dg.MaterializeResult(metadata=metadata.ranker(result, config.model_dump(), uri))
 
@@ -152,12 +157,14 @@ def recommendation_eval(
     ablation = read_ablation(wh)
     vectors = read_ranker_vectors(wh)
     holdout = config.to(HoldoutConfig)
-    evaluation = with_playlists(
-        pyspark.spark_session,
-        wh,
-        lambda data: run_evaluation(data, ranker, holdout, ablation, vectors),
-        holdout.max_playlists,
-    )
+    spark = pyspark.spark_session
+    with stage_progress(spark, "recommendation_eval", context.log):
+        evaluation = with_playlists(
+            spark,
+            wh,
+            lambda data: run_evaluation(data, ranker, holdout, ablation, vectors),
+            holdout.max_playlists,
+        )
     summary = evaluation.summary()
     ablated = summary["recommender"].isin(list(ablation))
     summary, ablated = summary[~ablated], summary[ablated | (summary["recommender"] == "model")]
