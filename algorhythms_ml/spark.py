@@ -1,4 +1,5 @@
-"""Spark session settings from the environment, shared by the pipeline, CLI and benchmarks."""
+"""Spark session settings from the environment, shared by the pipeline, CLI and benchmarks, and
+the progress lines of a step's long Spark stages."""
 
 from __future__ import annotations
 
@@ -95,13 +96,13 @@ def stage_progress(
     """While the block runs, log how far the long Spark stages have come: every `every_seconds`
     a watcher thread reads the running stages from Spark's status tracker, and each stage still
     running at a second look gets `Progress` lines (`label: Spark stage 14: 3/8 (38%), elapsed
-    4 min 2 s, about 6 min 44 s left`, tasks done of its tasks) up to its last (`(100%) in ...`,
-    or where it stopped). Stages that end between two looks say nothing, so a short step logs
-    nothing more. The watcher only reads; it ends with the block."""
+    4 min 2 s, about 6 min 44 s left`: its tasks done of its tasks, timed from the look that
+    first saw it) up to its last (`(100%) in ...`, or where it stopped). Stages that end between
+    two looks say nothing, so a short step logs nothing more. The watcher only reads."""
     stop = threading.Event()
     watcher = threading.Thread(
         target=_watch_stages,
-        args=(spark.sparkContext, label, log, every_seconds, stop),
+        args=(spark.sparkContext, StageLines(label, log), every_seconds, stop),
         name=f"stage-progress {label}",
         daemon=True,
     )
@@ -110,46 +111,84 @@ def stage_progress(
         yield
     finally:
         stop.set()
-        watcher.join(timeout=every_seconds)
+        watcher.join(timeout=10)
+
+
+class StageLines:
+    """What `stage_progress` says at each look at the running stages: a stage (attempt) seen
+    running at two looks gets a `Progress` of its tasks, updated at every later look and closed
+    when it ends (a retried stage's new attempt gets one of its own)."""
+
+    def __init__(self, label: str, log: logging.Logger, clock=time.monotonic):
+        self.label = label
+        self.log = log
+        self.clock = clock
+        self.first_seen: dict[tuple[int, int], float] = {}  # (stage, attempt): running since
+        self.shown: dict[tuple[int, int], Progress] = {}
+
+    def look(self, tracker, final: bool = False) -> bool:
+        """Read the running stages from `tracker` (a pyspark StatusTracker) and log; `final`:
+        the block has ended, so only close the stages that ended (Spark's status trails its
+        jobs by a moment). Whether a shown stage is still running."""
+        active = set(tracker.getActiveStageIds())
+        info = {s: tracker.getStageInfo(s) for s in active | {s for s, _ in self.shown}}
+        for key in list(self.shown):
+            stage, attempt = key
+            now = info.get(stage)
+            if stage in active and now is not None and now.currentAttemptId == attempt:
+                continue
+            progress = self.shown.pop(key)
+            done = now is not None and now.currentAttemptId == attempt and stage not in active
+            if done and now.numCompletedTasks >= now.numTasks and progress.done < progress.total:
+                progress.update(progress.total)
+            progress.end()
+        for stage in sorted(active):
+            now = info[stage]
+            if now is None:
+                continue
+            key = (stage, now.currentAttemptId)
+            if key in self.shown:
+                progress = self.shown[key]
+                if not final and progress.done < progress.total:  # 100% is said once
+                    progress.update(min(now.numCompletedTasks, now.numTasks))
+            elif key in self.first_seen and not final:
+                attempt = f" (attempt {now.currentAttemptId})" if now.currentAttemptId else ""
+                self.shown[key] = Progress(
+                    now.numTasks,
+                    f"{self.label}: Spark stage {stage}{attempt}",
+                    self.log,
+                    every_seconds=0,  # the looks set the pace
+                    clock=self.clock,
+                    started=self.first_seen[key],
+                )
+                self.shown[key].update(min(now.numCompletedTasks, now.numTasks))
+            else:
+                self.first_seen.setdefault(key, self.clock())
+        self.first_seen = {k: t for k, t in self.first_seen.items() if k[0] in active}
+        return any(stage in active for stage, _ in self.shown)
+
+    def close(self) -> None:
+        """Say where the stages still shown stopped."""
+        for progress in self.shown.values():
+            progress.end()
+        self.shown.clear()
 
 
 def _watch_stages(
     context: SparkContext,
-    label: str,
-    log: logging.Logger,
+    lines: StageLines,
     every_seconds: float,
     stop: threading.Event,
+    settle_seconds: float = 2.0,
 ) -> None:
-    tracker = context.statusTracker()
-    first_seen: dict[int, float] = {}  # running stages, when first seen
-    shown: dict[int, Progress] = {}
-    while True:
-        ending = stop.wait(every_seconds)  # the block ended: one last look closes its stages
-        try:
-            active = set(tracker.getActiveStageIds())
-            for stage in sorted(active | shown.keys()):
-                info = tracker.getStageInfo(stage)
-                if stage not in active:  # ended since the last look
-                    progress = shown.pop(stage)
-                    if info is not None and info.numCompletedTasks >= info.numTasks:
-                        progress.update(progress.total)
-                    progress.end()
-                    continue
-                if info is None or stage not in first_seen:
-                    first_seen.setdefault(stage, time.monotonic())
-                    continue
-                if stage not in shown:
-                    shown[stage] = Progress(
-                        info.numTasks,
-                        f"{label}: Spark stage {stage}",
-                        log,
-                        every_seconds=0,  # the watcher's looks set the pace
-                        started=first_seen[stage],
-                    )
-                shown[stage].update(min(info.numCompletedTasks, info.numTasks))
-            for stage in first_seen.keys() - active:
-                del first_seen[stage]
-        except Exception:  # noqa: BLE001 - the context is stopping; progress is not the job
-            return
-        if ending:
-            return
+    try:
+        tracker = context.statusTracker()
+        while not stop.wait(every_seconds):
+            lines.look(tracker)
+        # The block has ended: its stages end in the tracker a moment after their jobs return.
+        deadline = time.monotonic() + settle_seconds
+        while lines.look(tracker, final=True) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines.close()
+    except Exception:  # the context stopped under the watcher: progress is not the job
+        lines.log.debug("stage progress: the watcher stopped", exc_info=True)
