@@ -260,9 +260,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--warehouse",
-        help="with --compare-*: train on the co-occurrence graph of this built warehouse "
-        "(for example DATA/warehouse of a materialised run) instead of building one from "
-        "--playlists generated playlists",
+        help="compare on the co-occurrence graph of this built warehouse (for example "
+        "DATA/warehouse of a materialised run) instead of building one from --playlists "
+        "generated playlists: the defaults, and the budgets --compare-* ask for",
     )
     parser.add_argument("--work", default="/tmp/train-bench")
     parser.add_argument("--top-k", type=int, default=50)
@@ -276,19 +276,15 @@ def main() -> None:
         run_synthetic(args)
         return
     if args.warehouse:
-        graph, _ = load_graph(Warehouse.at(args.warehouse))
-        print(f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges")
-        compare(graph, compared_configs(args))
-        return
-
-    work = Path(args.work)
-    warehouse = build_graph(work, args.playlists, args.top_k)
+        warehouse = Warehouse.at(args.warehouse)
+    else:
+        warehouse = build_graph(Path(args.work), args.playlists, args.top_k)
     graph, _ = load_graph(warehouse)
     print(
         f"graph: {graph.num_nodes:,} nodes, {graph.edge_index.size(1):,} undirected edges, "
         f"torch threads {torch.get_num_threads()}"
     )
-    if args.compare_defaults or args.compare_fixed_batch:
+    if args.warehouse or args.compare_defaults or args.compare_fixed_batch:
         compare(graph, compared_configs(args))
         return
     config = GCNConfig(epochs=args.epochs, passes=args.passes, steps_per_epoch=args.steps_per_epoch)
