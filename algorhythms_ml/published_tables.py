@@ -44,8 +44,8 @@ WAREHOUSE_TABLES = (
     ARTIST_NEIGHBORS,
     TRACK_MAP,
 )
-# Playlist vectors read at once: a bounded share of a table of a million playlists.
-VECTOR_BATCH_ROWS = 65_536
+# Rows read from the warehouse at once when publishing: a bounded share of any table.
+BATCH_ROWS = 65_536
 
 
 def _optional(values: pd.Series) -> list:
@@ -76,18 +76,21 @@ def published_tracks(warehouse: Warehouse) -> Tracks:
 
 
 def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
-    """The rows of a warehouse table as tuples of Python values, in the published table's
-    column order."""
+    """The rows of a warehouse table as tuples of Python values (None for null), in the
+    published table's column order, read a batch at a time: as Python objects a whole table
+    would take several times its size in Parquet (`track_neighbors` of 200,000 playlists,
+    107M rows, more than 10 GB)."""
     columns = [c.name for c in published_table(name).row_columns]
-    table = read_parquet(warehouse.table(name), columns)
-    return zip(*(table[c].tolist() for c in columns), strict=True)
+    table = arrow_dataset(warehouse.table(name))
+    for batch in table.to_batches(columns=columns, batch_size=BATCH_ROWS):
+        yield from zip(*(batch[c].to_pylist() for c in columns), strict=True)
 
 
 def playlist_vectors(warehouse: Warehouse) -> Iterable[tuple]:
     """`playlist_vectors`: (pid, name, length, track_ids, vector) per playlist, read from the
     warehouse a batch at a time."""
     table = arrow_dataset(warehouse.table(PLAYLIST_VECTORS))
-    for batch in table.to_batches(batch_size=VECTOR_BATCH_ROWS):
+    for batch in table.to_batches(batch_size=BATCH_ROWS):
         column = batch["vector"]
         vectors = column.flatten().to_numpy().reshape(-1, column.type.list_size)
         columns = [batch[c].to_pylist() for c in ("pid", "name", "length", "track_ids")]
