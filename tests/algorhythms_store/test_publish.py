@@ -120,3 +120,32 @@ def test_title_keys_cover_whole_title_words_and_emoji():
     assert title_keys("Rock rock") == ["=rock rock", "rock"]
     assert title_keys("") == [] and title_keys(None) == []
     assert title_keys("Ｒｏｃｋ") == ["=rock", "rock"]  # NFKC folds full-width letters
+
+
+def test_an_hnsw_build_gets_memory_for_its_graph_within_bounds():
+    from algorhythms_store.publish import hnsw_build_memory
+
+    def megabytes(setting: str) -> int:
+        return int(setting.removesuffix("MB"))
+
+    # 1,085,211 vectors of 64 dimensions outgrew 512MB at 570,000: about 940 bytes each
+    graph = 1_085_211 * 940 / (1 << 20)
+    assert graph < megabytes(hnsw_build_memory(1_085_211, 64, 16)) < 2 * graph
+    assert hnsw_build_memory(5_000, 64, 16) == "512MB"  # never below the former setting
+    assert hnsw_build_memory(50_000_000, 64, 16) == "8192MB"
+    assert megabytes(hnsw_build_memory(1_000_000, 128, 16)) > megabytes(
+        hnsw_build_memory(1_000_000, 64, 16)
+    )
+
+
+def test_the_hnsw_build_runs_with_the_memory_sized_for_it(database, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    tracks = catalogue("memory")
+    publish_catalogue(database, tracks)
+    started = [r.getMessage() for r in caplog.records if "building over" in r.getMessage()]
+    assert started == [
+        f"hnsw index on {table}: building over {rows:,} vectors in 512MB of maintenance_work_mem"
+        for table, rows in (("track_vectors", len(tracks)), ("playlist_vectors", 0))
+    ]
