@@ -56,10 +56,10 @@ def test_the_lines_reach_the_dagster_run_log(spark):
         with stage_progress(spark, "slow_asset", context.log, every_seconds=0.2):
             _slow_tasks(spark)
 
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([slow_asset], instance=instance)
-    assert result.success
-    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([slow_asset], instance=instance)
+        assert result.success
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     shown = [m for m in messages if "slow_asset: Spark stage" in m]
     assert shown and "(100%) in" in shown[-1]
 
