@@ -365,7 +365,8 @@ def _build_indexes(
 ) -> None:
     """Keys and indexes on the loaded staging tables (`rows` per table); each HNSW build's
     time goes in `seconds["hnsw_index_<table>"]` and its progress in the log."""
-    _set_build_memory(conn, hnsw.maintenance_work_mem or KEY_BUILD_MEMORY)
+    key_memory = hnsw.maintenance_work_mem or KEY_BUILD_MEMORY
+    _set_build_memory(conn, key_memory)
     if hnsw.parallel_workers is not None:
         conn.execute(
             sql.SQL("SET max_parallel_maintenance_workers = {}").format(hnsw.parallel_workers)
@@ -385,7 +386,7 @@ def _build_indexes(
             with _index_build_progress(url, pid, rows[table.name], label, memory, log):
                 conn.execute(statement)
             seconds[f"hnsw_index_{table.name}"] = time.perf_counter() - started
-            _set_build_memory(conn, hnsw.maintenance_work_mem or KEY_BUILD_MEMORY)
+            _set_build_memory(conn, key_memory)
 
 
 def _analyze(conn: psycopg.Connection) -> None:
