@@ -62,7 +62,11 @@ Count = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_int
 PlaylistCount = Annotated[int, Strict(), Ge(1), Le(MAX_PLAYLISTS), BeforeValidator(_json_integer)]
 Share = Annotated[float, Strict(), Ge(0.0), Le(1.0)]
 PerArtist = Annotated[int, Strict(), Ge(1), Le(MAX_COUNT), BeforeValidator(_json_integer)]
-RandomSeed = Annotated[int, Strict(), Ge(0), Le(2**63 - 1), BeforeValidator(_json_integer)]
+# At most 2**53 - 1: the largest integer every JSON client holds exactly (a JavaScript number,
+# a float64 parser). A bound of 2**63 - 1 reads back from the schema as the float 2**63, one above
+# what the API accepts.
+MAX_SEED = 2**53 - 1
+RandomSeed = Annotated[int, Strict(), Ge(0), Le(MAX_SEED), BeforeValidator(_json_integer)]
 DurationMs = Annotated[int, Strict(), Ge(0), Le(86_400_000), BeforeValidator(_json_integer)]
 
 

@@ -264,6 +264,8 @@ def test_explore_is_random_but_repeatable_by_seed(api):
         {"max_per_artist": 1.5},
         {"seed": -1},
         {"seed": "7"},
+        {"seed": 2**53},
+        {"seed": 2**63},
         {"dislikes": [""]},
     ],
 )
@@ -275,6 +277,17 @@ def test_bad_diversity_settings_are_refused(api, extra):
     for route, body in bodies.items():
         response = api.post(route, json=body)
         assert response.status_code == 422, (route, response.text)
+
+
+def test_the_largest_seed_is_one_every_json_client_holds_exactly(api):
+    """The schema's bound survives a float64 round trip: a client that reads the maximum as a
+    double and sends it gets an answer, not a 422."""
+    schema = api.get("/openapi.json").json()
+    body = schema["components"]["schemas"]["ContinuationRequest"]["properties"]["seed"]
+    bound = next(b["maximum"] for b in body["anyOf"] if "maximum" in b)
+    assert float(bound) == bound == 2**53 - 1
+    response = _continue(api, SEEDS, explore=0.5, seed=int(float(bound)))
+    assert response["items"]
 
 
 def _exact_similar(vector: np.ndarray, k: int, exclude: int | None = None) -> list[int]:
