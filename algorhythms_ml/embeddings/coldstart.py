@@ -105,24 +105,38 @@ class ColdStartResult:
     metrics: dict[str, float]
 
 
+# The most scores one block of the recall's search holds (256 MB of float32): the block's rows
+# shrink as the catalogue grows, so the search's memory stays bounded at any size.
+RECALL_BLOCK_SCORES = 1 << 26
+
+
 def neighbour_recall(
     predicted: np.ndarray,
     vectors: np.ndarray,
     ids: np.ndarray,
     neighbours: dict[int, set[int]],
     k: int,
+    block_scores: int = RECALL_BLOCK_SCORES,
 ) -> float:
     """Mean over `ids` of |top-k by cosine of the predicted vector ∩ true neighbours| /
-    min(k, |neighbours|); the track itself is excluded from the search."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    q = predicted / np.maximum(np.linalg.norm(predicted, axis=1, keepdims=True), 1e-12)
+    min(k, |neighbours|); the track itself is excluded from the search. The queries are scored
+    against every vector in blocks of at most `block_scores` scores."""
+    unit = torch.from_numpy(
+        vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    ).float()
+    q = torch.from_numpy(
+        predicted / np.maximum(np.linalg.norm(predicted, axis=1, keepdims=True), 1e-12)
+    ).float()
+    k = min(k, max(len(unit) - 1, 1))
+    rows = max(1, block_scores // max(len(unit), 1))
     scores = []
-    for start in range(0, len(ids), 512):
-        block = q[start : start + 512] @ unit.T
-        block[np.arange(block.shape[0]), ids[start : start + 512]] = -np.inf
-        top = np.argpartition(-block, k, axis=1)[:, :k]
-        for row, track in enumerate(ids[start : start + 512]):
-            truth = neighbours.get(int(track), set())
+    for start in range(0, len(ids), rows):
+        block_ids = torch.from_numpy(np.asarray(ids[start : start + rows], dtype=np.int64))
+        block = q[start : start + rows] @ unit.T
+        block[torch.arange(block.shape[0]), block_ids] = -torch.inf
+        top = torch.topk(block, k, dim=1, sorted=False).indices.numpy()
+        for row, track in enumerate(block_ids.tolist()):
+            truth = neighbours.get(track, set())
             if truth:
                 scores.append(len(truth & set(top[row].tolist())) / min(k, len(truth)))
     return float(np.mean(scores)) if scores else 0.0

@@ -40,16 +40,34 @@ class TrackGraph:
     ) -> TrackGraph:
         """From `cooccurrence_edges` (src, dst, weight; both directions) and `track_metadata`
         (track_id, num_playlists). Nodes are all track ids, isolated ones included."""
-        num_nodes = int(tracks["track_id"].max()) + 1 if len(tracks) else 0
         upper = edges[edges["src"] < edges["dst"]]
+        return cls.from_upper(
+            upper["src"].to_numpy(),
+            upper["dst"].to_numpy(),
+            upper["weight"].to_numpy(),
+            tracks,
+            features,
+        )
+
+    @classmethod
+    def from_upper(
+        cls,
+        src: np.ndarray,
+        dst: np.ndarray,
+        weight: np.ndarray,
+        tracks: pd.DataFrame,
+        features: np.ndarray | None = None,
+    ) -> TrackGraph:
+        """From each undirected edge once (src < dst) and `track_metadata`."""
+        num_nodes = int(tracks["track_id"].max()) + 1 if len(tracks) else 0
         popularity = np.zeros(num_nodes, dtype=np.float32)
         popularity[tracks["track_id"].to_numpy()] = tracks["num_playlists"].to_numpy()
+        edge_index = np.empty((2, len(src)), dtype=np.int64)
+        edge_index[0], edge_index[1] = src, dst
         return cls(
             num_nodes=num_nodes,
-            edge_index=torch.from_numpy(
-                np.stack([upper["src"].to_numpy(), upper["dst"].to_numpy()]).astype(np.int64)
-            ),
-            edge_weight=torch.from_numpy(upper["weight"].to_numpy(np.float32)),
+            edge_index=torch.from_numpy(edge_index),
+            edge_weight=torch.from_numpy(np.asarray(weight, dtype=np.float32)),
             popularity=torch.from_numpy(popularity),
             features=None if features is None else torch.as_tensor(features, dtype=torch.float32),
         )

@@ -53,3 +53,33 @@ def test_processes_started_afterwards_get_the_same_settings_unless_set_already()
     assert keep_freed_blocks(environ)
     assert environ["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
     assert environ["MALLOC_TRIM_THRESHOLD_"] == "1234"
+
+
+# Touch and free 512 MB in 64 MB blocks with the heap keeping them; print the resident growth
+# after the free and after release_freed_memory, in MB.
+_RELEASE = """
+import numpy as np, psutil
+from algorhythms_ml.allocator import keep_freed_blocks, release_freed_memory
+assert keep_freed_blocks()
+process = psutil.Process()
+base = process.memory_info().rss
+blocks = [np.ones(8 << 20) for _ in range(8)]
+del blocks
+kept = process.memory_info().rss - base
+release_freed_memory()
+print(kept >> 20, (process.memory_info().rss - base) >> 20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_a_step_gives_back_what_the_heap_kept_once_it_ends():
+    out = subprocess.run(
+        [sys.executable, "-c", _RELEASE],
+        env={"ALGORHYTHMS_MALLOC_TUNING": "1", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    kept, released = int(out[0]), int(out[1])
+    assert kept > 400  # the heap kept the freed blocks' pages
+    assert released < 100

@@ -11,6 +11,7 @@ from algorhythms_ml.embeddings.coldstart import (
     _tensors,
     export,
     fit_coldstart,
+    neighbour_recall,
 )
 from algorhythms_ml.embeddings.gcn import TrackGCN
 from algorhythms_ml.embeddings.graph import Adjacency, NeighborSampler, TrackGraph, split_edges
@@ -379,3 +380,63 @@ def test_gcn_projects_content_features_when_present():
     assert model.feature_proj is not None and model.feature_proj.in_features == 10
     assert history.test["auc_uniform"] > PLANTED_AUC_FLOOR
     assert np.isfinite(embeddings_of(model, graph)).all()
+
+
+def test_neighbour_recall_in_small_blocks_is_the_plain_search():
+    """The recall's search, in blocks of a few rows (as at a catalogue of millions), finds the
+    same top k as a plain sort of every cosine, the query's own track left out."""
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 8)).astype(np.float32)
+    ids = rng.choice(500, 40, replace=False)
+    predicted = vectors[ids] + rng.normal(scale=0.5, size=(40, 8)).astype(np.float32)
+    neighbours = {int(t): set(rng.choice(500, 30, replace=False).tolist()) for t in ids[:35]}
+    k = 20
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = []
+    for query, track in zip(predicted, ids, strict=True):
+        cosine = unit @ (query / np.linalg.norm(query))
+        cosine[track] = -np.inf
+        top = set(np.argsort(-cosine)[:k].tolist())
+        truth = neighbours.get(int(track))
+        if truth:
+            expected.append(len(truth & top) / min(k, len(truth)))
+    plain = neighbour_recall(predicted, vectors, ids, neighbours, k)
+    blocked = neighbour_recall(predicted, vectors, ids, neighbours, k, block_scores=3 * 500)
+    assert plain == blocked == pytest.approx(float(np.mean(expected)), abs=1e-12)
+    assert 0 < plain < 1
+
+
+def test_the_graph_read_from_the_warehouse_is_the_upper_half_of_its_edges(tmp_path):
+    """load_graph filters src < dst as it reads, over several files, and gets the graph that
+    the whole table read as a frame gives."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from algorhythms_ml.embeddings.pipeline import load_graph
+    from algorhythms_ml.warehouse import Warehouse, write_parquet
+
+    rng = np.random.default_rng(5)
+    pairs = {(int(a), int(b)) for a, b in rng.integers(0, 60, size=(300, 2)) if a != b}
+    upper = sorted({(min(a, b), max(a, b)) for a, b in pairs})
+    weight = {edge: float(rng.random()) for edge in upper}
+    rows = [(a, b, 1, weight[(a, b)]) for a, b in upper]
+    rows += [(b, a, 1, w) for a, b, _, w in rows]
+    rng.shuffle(rows)
+    frame = pd.DataFrame(rows, columns=["src", "dst", "count", "weight"])
+    warehouse = Warehouse.at(tmp_path)
+    folder = tmp_path / "cooccurrence_edges"
+    folder.mkdir()
+    for i, part in enumerate([frame.iloc[k::3] for k in range(3)]):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"p{i}.parquet")
+    tracks = pd.DataFrame(
+        {"track_id": np.arange(62), "track_uri": [f"t{i}" for i in range(62)]}
+        | {"num_playlists": np.arange(62) % 7 + 1}
+    )
+    write_parquet(warehouse.table("track_metadata"), pa.Table.from_pandas(tracks))
+    graph, _ = load_graph(warehouse)
+    expected = TrackGraph.from_frames(frame, tracks)
+    assert graph.num_nodes == expected.num_nodes == 62
+    assert torch.equal(graph.edge_index, expected.edge_index)
+    assert torch.equal(graph.edge_weight, expected.edge_weight)
+    assert torch.equal(graph.popularity, expected.popularity)
+    assert {tuple(e) for e in graph.edge_index.T.tolist()} == set(upper)
