@@ -26,17 +26,21 @@ of the data folder.
 
     PYTHONPATH=. .venv/bin/python benchmarks/scale.py --playlists 50000,100000,200000 \\
         [--config run.yaml] [--keep DIR] [--json figures.json]
-    PYTHONPATH=. .venv/bin/python benchmarks/scale.py --reuse DIR [--json figures.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/scale.py --reuse DIR [--json figures.json] \\
+        [--extrapolate 1000000]
 
 `--config` is the Dagster run config of the build, passed to `algorhythms materialize`;
 `--keep DIR` keeps each size's data (DIR/playlists-<n>/{mpd,data}) and its measurements, which
-`--reuse DIR` reports again without rebuilding.
+`--reuse DIR` reports again without rebuilding. `--extrapolate N` adds each asset's time, rows
+and peak memory carried from the two largest sizes to N playlists, marked as not measured: time
+and rows by the power law through the two sizes, memory by the straight line through them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -533,6 +537,86 @@ def growth_table(sizes: list[SizeFigures]) -> list[Growth]:
     return growth
 
 
+@dataclass(frozen=True)
+class Extrapolation:
+    """One step's figures carried from the two largest measured sizes to a target size: time
+    and rows by the power law through both (exponent log(ratio) / log(size ratio), at least 0),
+    peak memory by the straight line through both (a step's memory has a fixed part)."""
+
+    name: str
+    playlists: int
+    time_exponent: float | None
+    seconds: float | None
+    rows: int | None
+    peak_driver: int | None
+    peak_spark: int | None
+
+
+def _exponent(ratio: float | None, size_ratio: float) -> float | None:
+    if ratio is None or ratio <= 0 or size_ratio <= 1:
+        return None
+    return max(0.0, math.log(ratio) / math.log(size_ratio))
+
+
+def _line(small: int | None, large: int | None, fraction: float) -> int | None:
+    """The value at `fraction` of the way from the small size (0) to the large one (1) and on."""
+    if small is None or large is None:
+        return None
+    return max(0, round(large + (large - small) * (fraction - 1)))
+
+
+def extrapolate(sizes: list[SizeFigures], playlists: int) -> list[Extrapolation]:
+    """Each asset step measured at both of the two largest sizes, carried to `playlists`."""
+    ordered = sorted(sizes, key=lambda s: s.playlists)
+    if len(ordered) < 2 or playlists <= ordered[-1].playlists:
+        return []
+    small, large = ordered[-2], ordered[-1]
+    size_ratio = large.playlists / small.playlists
+    onward = playlists / large.playlists
+    fraction = (playlists - small.playlists) / (large.playlists - small.playlists)
+    before = {s.name: s for s in small.steps if s.kind == "asset"}
+    out = []
+    for step in large.steps:
+        old = before.get(step.name)
+        if step.kind != "asset" or old is None or step.status != "ok":
+            continue
+        time_exp = _exponent(_ratio(step.seconds, old.seconds), size_ratio)
+        rows_exp = _exponent(_ratio(step.rows, old.rows), size_ratio)
+        out.append(
+            Extrapolation(
+                name=step.name,
+                playlists=playlists,
+                time_exponent=time_exp,
+                seconds=None if time_exp is None else step.seconds * onward**time_exp,
+                rows=None if rows_exp is None else round(step.rows * onward**rows_exp),
+                peak_driver=_line(old.peak_driver, step.peak_driver, fraction),
+                peak_spark=_line(old.peak_spark, step.peak_spark, fraction),
+            )
+        )
+    return out
+
+
+def print_extrapolation(rows: list[Extrapolation]) -> None:
+    if not rows:
+        return
+    print(f"extrapolated to {rows[0].playlists:,} playlists (not measured):")
+    header = (
+        f"{'step':<58} {'exponent':>8} {'seconds':>9} {'rows':>14} {'driver MB':>9} {'Spark MB':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        exponent = "-" if r.time_exponent is None else f"{r.time_exponent:.2f}"
+        seconds = "-" if r.seconds is None else f"{r.seconds:,.0f}"
+        print(
+            f"{r.name:<58} {exponent:>8} {seconds:>9} {_count(r.rows):>14} "
+            f"{_mb(r.peak_driver):>9} {_mb(r.peak_spark):>8}"
+        )
+    total = sum(r.seconds for r in rows if r.seconds is not None)
+    print(f"{'assets in all':<58} {'':>8} {total:>9,.0f}")
+    print()
+
+
 # ---------------------------------------------------------------------------------------------
 # Printing
 
@@ -610,15 +694,20 @@ def print_totals(sizes: list[SizeFigures]) -> None:
         )
 
 
-def report(sizes: list[SizeFigures], json_path: Path | None) -> None:
+def report(
+    sizes: list[SizeFigures], json_path: Path | None, extrapolate_to: int | None = None
+) -> None:
     print_steps(sizes)
     growth = growth_table(sizes)
     print_growth(growth)
+    carried = extrapolate(sizes, extrapolate_to) if extrapolate_to else []
+    print_extrapolation(carried)
     print_totals(sizes)
     if json_path is not None:
         figures = {
             "sizes": [asdict(s) for s in sizes],
             "growth": [{**asdict(g), "flagged": g.flagged} for g in growth],
+            "extrapolated": [asdict(e) for e in carried],
         }
         json_path.write_text(json.dumps(figures, indent=2))
         print(f"\nfigures written to {json_path}")
@@ -641,6 +730,13 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep each size's data and figures here")
     parser.add_argument("--reuse", type=Path, help="report a folder kept by --keep again")
     parser.add_argument("--json", type=Path, help="write every figure to this JSON file too")
+    parser.add_argument(
+        "--extrapolate",
+        type=int,
+        metavar="N",
+        help="also carry each asset's time, rows and memory from the two largest sizes to N "
+        "playlists (e.g. 1000000), marked as not measured",
+    )
     args = parser.parse_args()
     sizes = sorted({int(n) for n in args.playlists.split(",")}) if args.playlists else []
 
@@ -648,7 +744,7 @@ def main() -> int:
         folders = [_size_folder(args.reuse, n) for n in sizes] or sorted(
             args.reuse.glob("playlists-*"), key=lambda p: int(p.name.split("-")[1])
         )
-        report([read_size(f) for f in folders], args.json)
+        report([read_size(f) for f in folders], args.json, args.extrapolate)
         return 0
     if not sizes:
         parser.error("--playlists is required unless --reuse is given")
@@ -660,7 +756,7 @@ def main() -> int:
             folder = _size_folder(work, n)
             build_size(folder, n, args.config)
             figures.append(read_size(folder))
-        report(figures, args.json)
+        report(figures, args.json, args.extrapolate)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
