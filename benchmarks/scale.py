@@ -31,9 +31,9 @@ of the data folder.
 
 `--config` is the Dagster run config of the build, passed to `algorhythms materialize`;
 `--keep DIR` keeps each size's data (DIR/playlists-<n>/{mpd,data}) and its measurements, which
-`--reuse DIR` reports again without rebuilding. `--extrapolate N` adds each asset's time, rows
-and peak memory carried from the two largest sizes to N playlists, marked as not measured: time
-and rows by the power law through the two sizes, memory by the straight line through them.
+`--reuse DIR` reports again without rebuilding. `--extrapolate N` adds each asset's time and
+rows carried from the two largest sizes to N playlists by the power law through them, marked as
+not measured (memory is not carried: see Extrapolation).
 """
 
 from __future__ import annotations
@@ -539,30 +539,23 @@ def growth_table(sizes: list[SizeFigures]) -> list[Growth]:
 
 @dataclass(frozen=True)
 class Extrapolation:
-    """One step's figures carried from the two largest measured sizes to a target size: time
-    and rows by the power law through both (exponent log(ratio) / log(size ratio), at least 0),
-    peak memory by the straight line through both (a step's memory has a fixed part)."""
+    """One step's time and rows carried from the two largest measured sizes to a target size, by
+    the power law through both (exponent log(ratio) / log(size ratio), at least 0). Memory is
+    not carried: it is set by fixed limits (the Spark JVM's heap) and by choices made at run time
+    from the free memory (a full-batch or a sampled GCN), which no curve through two sizes
+    follows."""
 
     name: str
     playlists: int
     time_exponent: float | None
     seconds: float | None
     rows: int | None
-    peak_driver: int | None
-    peak_spark: int | None
 
 
 def _exponent(ratio: float | None, size_ratio: float) -> float | None:
     if ratio is None or ratio <= 0 or size_ratio <= 1:
         return None
     return max(0.0, math.log(ratio) / math.log(size_ratio))
-
-
-def _line(small: int | None, large: int | None, fraction: float) -> int | None:
-    """The value at `fraction` of the way from the small size (0) to the large one (1) and on."""
-    if small is None or large is None:
-        return None
-    return max(0, round(large + (large - small) * (fraction - 1)))
 
 
 def extrapolate(sizes: list[SizeFigures], playlists: int) -> list[Extrapolation]:
@@ -573,7 +566,6 @@ def extrapolate(sizes: list[SizeFigures], playlists: int) -> list[Extrapolation]
     small, large = ordered[-2], ordered[-1]
     size_ratio = large.playlists / small.playlists
     onward = playlists / large.playlists
-    fraction = (playlists - small.playlists) / (large.playlists - small.playlists)
     before = {s.name: s for s in small.steps if s.kind == "asset"}
     out = []
     for step in large.steps:
@@ -589,8 +581,6 @@ def extrapolate(sizes: list[SizeFigures], playlists: int) -> list[Extrapolation]
                 time_exponent=time_exp,
                 seconds=None if time_exp is None else step.seconds * onward**time_exp,
                 rows=None if rows_exp is None else round(step.rows * onward**rows_exp),
-                peak_driver=_line(old.peak_driver, step.peak_driver, fraction),
-                peak_spark=_line(old.peak_spark, step.peak_spark, fraction),
             )
         )
     return out
@@ -608,10 +598,7 @@ def print_extrapolation(rows: list[Extrapolation]) -> None:
     for r in rows:
         exponent = "-" if r.time_exponent is None else f"{r.time_exponent:.2f}"
         seconds = "-" if r.seconds is None else f"{r.seconds:,.0f}"
-        print(
-            f"{r.name:<58} {exponent:>8} {seconds:>9} {_count(r.rows):>14} "
-            f"{_mb(r.peak_driver):>9} {_mb(r.peak_spark):>8}"
-        )
+        print(f"{r.name:<58} {exponent:>8} {seconds:>9} {_count(r.rows):>14}")
     total = sum(r.seconds for r in rows if r.seconds is not None)
     print(f"{'assets in all':<58} {'':>8} {total:>9,.0f}")
     print()
@@ -734,7 +721,7 @@ def main() -> int:
         "--extrapolate",
         type=int,
         metavar="N",
-        help="also carry each asset's time, rows and memory from the two largest sizes to N "
+        help="also carry each asset's time and rows from the two largest sizes to N "
         "playlists (e.g. 1000000), marked as not measured",
     )
     args = parser.parse_args()
