@@ -1,8 +1,10 @@
 """The warehouse's rows for each published table, and publishing them as a new version.
 
-The ranking tables (`title_tracks`, `track_neighbors`, `playlist_members`, `track_stats`,
-`artist_neighbors`) are warehouse tables of the same name and columns; `whole_titles` groups
-the whole-title rows of `title_tracks`; `track_vectors` joins the GCN vectors with the track
+The ranking tables (`title_tracks`, `playlist_members`, `track_stats`, `artist_neighbors`) are
+warehouse tables of the same name and columns; `track_neighbors` groups the warehouse's
+(src, dst, weight) rows of the same name into one row of arrays per src
+(algorhythms_store.neighbor_lists); `whole_titles` groups the whole-title rows of
+`title_tracks`; `track_vectors` joins the GCN vectors with the track
 metadata; `playlist_vectors` and `track_map` are the warehouse tables of the same name, the
 playlist vectors read in batches; `track_model` holds the cold-start model and the ranker as
 the pipeline wrote them (algorhythms_ml.artefacts).
@@ -20,6 +22,7 @@ from algorhythms_ml.artefacts import read_coldstart, read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.warehouse import Warehouse, arrow_dataset, read_parquet
+from algorhythms_store.neighbor_lists import neighbor_list_rows
 from algorhythms_store.publish import PublishOptions, PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import (
     ARTIST_NEIGHBORS,
@@ -38,7 +41,6 @@ from algorhythms_store.title_index import WHOLE, whole_title_rows
 # Published as the warehouse holds them.
 WAREHOUSE_TABLES = (
     TITLE_TRACKS,
-    TRACK_NEIGHBORS,
     PLAYLIST_MEMBERS,
     TRACK_STATS,
     ARTIST_NEIGHBORS,
@@ -78,12 +80,25 @@ def published_tracks(warehouse: Warehouse) -> Tracks:
 def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
     """The rows of a warehouse table as tuples of Python values (None for null), in the
     published table's column order, read a batch at a time: as Python objects a whole table
-    would take several times its size in Parquet (`track_neighbors` of 200,000 playlists,
-    107M rows, more than 10 GB)."""
+    would take several times its size in Parquet (`playlist_members` of 1,000,000 playlists,
+    66M rows, several GB)."""
     columns = [c.name for c in published_table(name).row_columns]
     table = arrow_dataset(warehouse.table(name))
     for batch in table.to_batches(columns=columns, batch_size=BATCH_ROWS):
         yield from zip(*(batch[c].to_pylist() for c in columns), strict=True)
+
+
+def track_neighbors(warehouse: Warehouse) -> Iterable[tuple]:
+    """`track_neighbors`: (src, dst ids, weights) per source track, from the warehouse's rows
+    (clustered by src) read a batch at a time."""
+    table = arrow_dataset(warehouse.table(TRACK_NEIGHBORS))
+    columns = ["src", "dst", "weight"]
+    batches = (
+        batch
+        for fragment in table.get_fragments()  # file by file, each in its own order
+        for batch in fragment.to_batches(columns=columns, batch_size=BATCH_ROWS)
+    )
+    return neighbor_list_rows(tuple(b[c].to_numpy() for c in columns) for b in batches)
 
 
 def playlist_vectors(warehouse: Warehouse) -> Iterable[tuple]:
@@ -143,6 +158,7 @@ def publish_warehouse(
     tracks = published_tracks(warehouse)
     rows = {TRACK_VECTORS: tracks.rows()}
     rows.update({name: table_rows(warehouse, name) for name in WAREHOUSE_TABLES})
+    rows[TRACK_NEIGHBORS] = track_neighbors(warehouse)
     rows[WHOLE_TITLES] = whole_titles(warehouse)
     rows[PLAYLIST_VECTORS] = playlist_vectors(warehouse)
     return publish(

@@ -26,6 +26,7 @@ from psycopg import sql
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from algorhythms_store import binary_arrays
 from algorhythms_store.database import connect, ensure_extension
 from algorhythms_store.progress import Progress, log_progress
 from algorhythms_store.schema import (
@@ -260,11 +261,13 @@ def _copy(conn: psycopg.Connection, table: Table, rows: Iterable[tuple]) -> int:
         _name(table.name, STAGING), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     )
     n = 0
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.set_types([c.type.copy for c in columns])
-        for row in rows:
-            copy.write_row(row)
-            n += 1
+    with conn.cursor() as cur:
+        binary_arrays.register(cur)
+        with cur.copy(statement) as copy:
+            copy.set_types([c.type.copy for c in columns])
+            for row in rows:
+                copy.write_row(row)
+                n += 1
     return n
 
 

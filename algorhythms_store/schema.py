@@ -8,8 +8,11 @@ A version is published as a set of tables swapped in together:
   num_playlists, degree (graph neighbours; 0 means the vector was not trained on edges) and
   `embedding vector(dim)`, with an HNSW index (`vector_cosine_ops`, query with `<=>`), a
   full-text index over name and artist, and a popularity index.
-- `track_neighbors`: item-kNN lists: track -> its most frequent co-occurring tracks, with
-  cosine weights (primary key (src, dst), so a playlist's neighbours are an index range scan).
+- `track_neighbors`: item-kNN lists: one row per track (src) with its most frequent
+  co-occurring tracks and their cosine weights as two arrays (dst, weight), heaviest first
+  (ties: the smaller dst). A row per pair would cost a tuple header and a (src, dst) key entry
+  for each of its 8 bytes of payload: the arrays take about a seventh of the disk, and a
+  playlist's neighbours are one primary-key lookup per seed (`unnest(dst, weight)`).
 - `title_tracks`: playlist-title key (algorhythms_store.text.title_keys) -> track and score
   (the share of playlists with that key that hold the track), and how many playlists carry
   the key.
@@ -156,6 +159,11 @@ def _neighbors(name: str) -> Table:
     return Table(name, columns, primary_key=("src", "dst"))
 
 
+def _neighbor_lists(name: str) -> Table:
+    columns = (Column("src", INTEGER), Column("dst", INTEGER_ARRAY), Column("weight", REAL_ARRAY))
+    return Table(name, columns, primary_key=("src",))
+
+
 # In lock order: track_model first.
 PUBLISHED_TABLES = (
     Table(
@@ -211,7 +219,7 @@ PUBLISHED_TABLES = (
         ),
         primary_key=("key",),
     ),
-    _neighbors(TRACK_NEIGHBORS),
+    _neighbor_lists(TRACK_NEIGHBORS),
     Table(
         PLAYLIST_MEMBERS,
         (Column("pid", INTEGER), Column("track_id", INTEGER), Column("length", INTEGER)),

@@ -26,18 +26,40 @@ TABLES = {
     "track_vectors": "id, uri, name, artist, album, duration_ms, num_playlists, degree, "
     "(SELECT array_agg(round(x::numeric, {d})) FROM unnest(embedding::real[]) x)",
     "title_tracks": "key, track_id, round(score::numeric, 6), key_playlists",
-    "track_neighbors": "src, dst, round(weight::numeric, 6)",
+    "track_neighbors": "src, dst, round(weight::numeric, 6)",  # pairs: see PAIRS
     "playlist_members": "pid, track_id, length",
     "track_stats": "track_id, artist_id, popularity, artist_popularity, artist_tracks_popularity",
     "artist_neighbors": "src, dst, round(weight::numeric, 6)",
 }
 
 
+# Tables published as one row of arrays per source track are digested as their (src, dst,
+# weight) pairs, so a publish of either layout gives the same digest and the row count says
+# how many pairs.
+PAIRS = {
+    "track_neighbors": "(SELECT n.src, u.dst, u.weight FROM track_neighbors n "
+    "CROSS JOIN LATERAL unnest(n.dst, n.weight) AS u(dst, weight))"
+}
+
+
+def _source(conn: psycopg.Connection, table: str) -> str:
+    """What to read `table`'s rows from: its pairs when it holds arrays."""
+    if table not in PAIRS:
+        return table
+    kind = conn.execute(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attname = 'dst'",
+        [table],
+    ).fetchone()[0]
+    return f"{PAIRS[table]} AS {table}" if kind.endswith("[]") else table
+
+
 def table_digest(conn: psycopg.Connection, table: str, columns: str) -> dict:
     digest = hashlib.sha256()
     rows = 0
+    source = _source(conn, table)
     with conn.cursor(name=f"digest_{table}") as cur:
-        cur.execute(f"SELECT ({columns})::text FROM {table} ORDER BY 1")
+        cur.execute(f"SELECT ({columns})::text FROM {source} ORDER BY 1")
         for (text,) in cur:
             digest.update(text.encode())
             digest.update(b"\n")

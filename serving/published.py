@@ -57,6 +57,23 @@ async def _rows(
     return rows
 
 
+async def _neighbor_rows(
+    conn: AsyncConnection,
+    statements: tuple[str, str],
+    params: dict,
+    version: int,
+    binary: bool = False,
+) -> list[tuple]:
+    """The rows of a statement that reads `track_neighbors`: the first of `statements` reads it
+    as one row of arrays per track; a version published with one row per pair (before that
+    layout; a rollback can make one live again) has no `unnest` of its columns, and is read by
+    the second."""
+    try:
+        return await _rows(conn, statements[0], params, version, binary)
+    except psycopg.errors.UndefinedFunction:
+        return await _rows(conn, statements[1], params, version, binary)
+
+
 def int_array(values) -> str:
     """An int[] literal: cheaper to send than a long Python list."""
     return "{" + ",".join(map(str, np.asarray(values, np.int64).tolist())) + "}"
@@ -154,7 +171,8 @@ async def songs(
         "embedding_weight": embedding_weight,
         "dislike_weight": dislike_weight,
     }
-    rows = await _rows(conn, sql.SONGS, params, query.version)
+    statements = (sql.SONGS, sql.SONGS_FROM_NEIGHBOR_ROWS)
+    rows = await _neighbor_rows(conn, statements, params, query.version)
     return [SongRow(r[1], r[2:6], float(r[6]), r[7], r[8]) for r in rows if r[1] is not None]
 
 
@@ -257,7 +275,8 @@ async def evidence(
         "nearest": NEAREST,
         "q": None if q is None else "[" + ",".join(map(repr, q.tolist())) + "]",
     }
-    row = (await _rows(conn, sql.EVIDENCE, params, query.version, binary=True))[0]
+    statements = (sql.EVIDENCE, sql.EVIDENCE_FROM_NEIGHBOR_ROWS)
+    row = (await _neighbor_rows(conn, statements, params, query.version, binary=True))[0]
     i8, f4 = np.int64, np.float32
     return Evidence(
         seeds=np.array(seeds, i8),

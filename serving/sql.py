@@ -129,6 +129,24 @@ FROM published p LEFT JOIN LATERAL (
 ) m ON true"""
 )
 
+
+def _seed_neighbors(param: str) -> str:
+    """The (src, dst, weight) item-kNN pairs of the seeds %(<param>)s: `track_neighbors` holds
+    one row of arrays per source track (algorhythms_store.schema)."""
+    return f"""(
+    SELECT n.src, u.dst, u.weight
+    FROM {TRACK_NEIGHBORS} n CROSS JOIN LATERAL unnest(n.dst, n.weight) AS u(dst, weight)
+    WHERE n.src = ANY(%({param})s::int[])
+)"""
+
+
+def _seed_neighbor_rows(param: str) -> str:
+    """The same pairs from a version published with one `track_neighbors` row per pair."""
+    return (
+        f"""(SELECT src, dst, weight FROM {TRACK_NEIGHBORS} WHERE src = ANY(%({param})s::int[]))"""
+    )
+
+
 # Songs: candidates from two sources, item-kNN (the summed neighbour weights of the catalogue
 # seeds %(seeds)s, scaled so the best candidate has 1) and the nearest tracks to the query
 # vector (HNSW). The query is the normalised sum of the seeds' unit vectors and %(cold)s (the sum
@@ -138,7 +156,7 @@ FROM published p LEFT JOIN LATERAL (
 # out; the best %(k)s come back with the seed of their heaviest neighbour row (null when item-kNN
 # did not find them) and whether the vector search did, one row with null track fields when
 # there are none.
-SONGS = (
+_SONGS = (
     PUBLISHED
     + f""", seeds AS (SELECT embedding FROM {TRACK_VECTORS} WHERE id = ANY(%(seeds)s::int[])),
 query AS (
@@ -154,8 +172,7 @@ disliked AS MATERIALIZED (
 knn AS (
     SELECT n.dst AS id, sum(n.weight) AS s,
         (array_agg(n.src ORDER BY n.weight DESC, n.src))[1] AS best
-    FROM {TRACK_NEIGHBORS} n
-    WHERE n.src = ANY(%(seeds)s::int[]) GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
+    FROM {{seed_neighbors}} n GROUP BY n.dst ORDER BY s DESC, n.dst LIMIT %(pool)s
 ),
 ann AS (
     SELECT t.id FROM {TRACK_VECTORS} t
@@ -178,6 +195,9 @@ FROM published p LEFT JOIN LATERAL (
     SELECT * FROM candidates ORDER BY score DESC, id LIMIT %(k)s
 ) n ON true"""
 )
+
+SONGS = _SONGS.replace("{seed_neighbors}", _seed_neighbors("seeds"))
+SONGS_FROM_NEIGHBOR_ROWS = _SONGS.replace("{seed_neighbors}", _seed_neighbor_rows("seeds"))
 
 # The `title_tracks` rows of the title keys %(keys)s as arrays (whole title?, track, score,
 # key playlists), scored by algorhythms_store.ranking.title_scores.
@@ -261,12 +281,12 @@ FROM published p, LATERAL (
 # score, key playlists); and the %(nearest)s tracks nearest to the seeds' mean song vector %(q)s
 # (the HNSW index, seeds included: a filter on them made the index scan on past its candidate
 # list; none when it is null). Arrays are null where empty.
-EVIDENCE = (
+_EVIDENCE = (
     PUBLISHED
     + f""", neighbors AS (
-    SELECT array_agg(src)::int4[] AS src, array_agg(dst)::int4[] AS dst,
-        array_agg(weight)::float4[] AS weight
-    FROM {TRACK_NEIGHBORS} WHERE src = ANY(%(ids)s::int[])
+    SELECT array_agg(n.src)::int4[] AS src, array_agg(n.dst)::int4[] AS dst,
+        array_agg(n.weight)::float4[] AS weight
+    FROM {{seed_neighbors}} n
 ),
 top AS (
     SELECT pid, count(*) AS overlap, max(length) AS length
@@ -309,6 +329,9 @@ SELECT p.version, n.src, n.dst, n.weight, l.pid, l.overlap, l.length, m.pid, m.t
 FROM published p, neighbors n, playlists l, members m, artists a, artist_tracks t, titles x,
     nearest e"""
 )
+
+EVIDENCE = _EVIDENCE.replace("{seed_neighbors}", _seed_neighbors("ids"))
+EVIDENCE_FROM_NEIGHBOR_ROWS = _EVIDENCE.replace("{seed_neighbors}", _seed_neighbor_rows("ids"))
 
 # The ranking statistics of the tracks %(ids)s, as arrays (null when there are none).
 STATS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from algorhythms_store.coldstart import FeatureSpec, pack_arrays
+from algorhythms_store.neighbor_lists import neighbor_lists
 from algorhythms_store.publish import PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import TRACK_VECTORS
 from algorhythms_store.title_index import whole_title_rows
@@ -67,10 +68,13 @@ def publish_catalogue(
     **rows,
 ) -> PublishResult:
     """Publish `tracks`, the cold-start model `coldstart` (arrays, spec), the ranker, the
-    version's `metrics` and `rows` (published table name -> its rows) as a new version."""
+    version's `metrics` and `rows` (published table name -> its rows; `track_neighbors` as
+    (src, dst, weight) pairs) as a new version."""
     arrays, spec = coldstart or (None, None)
     if rows.get("title_tracks") and "whole_titles" not in rows:  # as the pipeline publishes it
         rows["whole_titles"] = list(whole_title_rows(*zip(*rows["title_tracks"], strict=True)))
+    if rows.get("track_neighbors"):  # (src, dst, weight) pairs, published as lists
+        rows["track_neighbors"] = neighbor_lists(*zip(*rows["track_neighbors"], strict=True))
     model = TrackModel(
         dimension=tracks.dimension,
         coldstart_spec=spec,

@@ -123,7 +123,8 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
     assert published["version"].value == 1 and published["rows_track_vectors"].value == len(tracks)
     assert published["dimension"].value == 32 and published["rows_title_tracks"].value > 0
     neighbors = pd.read_parquet(tmp_path / "warehouse" / "track_neighbors")
-    assert published["rows_track_neighbors"].value == len(neighbors) > 0
+    # published as one row of arrays per source track
+    assert published["rows_track_neighbors"].value == neighbors["src"].nunique() > 0
     assert neighbors.groupby("src").size().max() <= NeighborConfig().neighbor_top_k
     assert (neighbors["weight"] > 0).all()
     assert checks["check_published_version_one_row_per_track"]
@@ -135,6 +136,16 @@ def test_embeddings_cold_start_model_and_published_vectors_materialise_with_chec
         ).fetchone()
         metrics, status = conn.execute("SELECT metrics, status FROM model_versions").fetchone()
         spec = conn.execute("SELECT coldstart_spec FROM track_model").fetchone()[0]
+        lists = conn.execute("SELECT src, dst, weight FROM track_neighbors").fetchall()
+    # every warehouse pair, each track's list heaviest first (ties: the smaller dst)
+    pairs = sorted(
+        (s, d, np.float32(w)) for s, ds, ws in lists for d, w in zip(ds, ws, strict=True)
+    )
+    assert pairs == sorted(neighbors[["src", "dst", "weight"]].itertuples(index=False, name=None))
+    for _, ds, ws in lists:
+        assert list(zip(ws, ds, strict=True)) == sorted(
+            zip(ws, ds, strict=True), key=lambda p: (-p[0], p[1])
+        )
     first = frame.sort_values("track_id").iloc[0]
     assert uri == tracks.set_index("track_id").loc[first["track_id"], "track_uri"]
     assert np.allclose(vector.to_numpy(), vectors[first["track_id"]])

@@ -1,0 +1,107 @@
+"""`track_neighbors` as it is published: one row per source track with its neighbours as arrays.
+
+The warehouse holds the item-kNN lists as (src, dst, weight) rows, clustered by src (each src's
+rows in one file, each file sorted by src). `neighbor_list_rows` turns a stream of such rows,
+read a batch at a time, into the published rows (src, dst ids, weights: numpy arrays, which
+the publish's COPY writes whole, algorhythms_store.binary_arrays), heaviest first (ties: the
+smaller dst), holding no more than a batch and one track's list in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # src, dst, weight
+
+
+class NotClustered(ValueError):
+    """A source track's rows came in two runs apart: the rows are not clustered by src."""
+
+
+def _runs(src: np.ndarray) -> np.ndarray:
+    """The start of each run of equal `src` values, and its end as a last entry."""
+    if not len(src):
+        return np.zeros(1, np.intp)
+    return np.r_[np.flatnonzero(np.r_[True, src[1:] != src[:-1]]), len(src)]
+
+
+class _Seen:
+    """Which source ids have had their list written (a bitmap grown as ids come)."""
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(0, bool)
+
+    def add(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if ids.min() < 0:
+            raise ValueError(f"track_neighbors: negative source id {int(ids.min())}")
+        top = int(ids.max()) + 1
+        if top > len(self.bits):
+            grown = np.zeros(max(top, 2 * len(self.bits)), bool)
+            grown[: len(self.bits)] = self.bits
+            self.bits = grown
+        repeated = ids[self.bits[ids]]
+        if len(repeated) or len(np.unique(ids)) < len(ids):
+            again = int(repeated[0]) if len(repeated) else int(ids[np.argmax(_duplicated(ids))])
+            raise NotClustered(
+                f"track_neighbors: the rows of source track {again} are not contiguous; "
+                "the table must be clustered by src (each src's rows together)"
+            )
+        self.bits[ids] = True
+
+
+def _duplicated(ids: np.ndarray) -> np.ndarray:
+    order = np.argsort(ids, kind="stable")
+    dup = np.zeros(len(ids), bool)
+    dup[order[1:]] = ids[order][1:] == ids[order][:-1]
+    return dup
+
+
+def _lists(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, bounds: np.ndarray):
+    """The rows of the runs `bounds` (their starts from 0, then the end of the last) of one
+    batch, which may go on past them."""
+    starts, ends = bounds[:-1], bounds[1:]
+    end = int(bounds[-1])
+    run = np.repeat(np.arange(len(starts)), ends - starts)
+    order = np.lexsort((dst[:end], -weight[:end], run))
+    dst, weight = dst[:end][order], weight[:end][order]
+    for s, a, b in zip(src[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
+        yield s, dst[a:b], weight[a:b]
+
+
+def neighbor_list_rows(batches: Iterable[Batch]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The published `track_neighbors` rows of (src, dst, weight) row batches in which each
+    src's rows are contiguous (they may span batches): per src, in the order met, (src, dst
+    ids, weights), heaviest first, ties by the smaller dst. Raises NotClustered when a src's
+    rows come apart."""
+    seen = _Seen()
+    carry: Batch | None = None
+    for batch in batches:
+        src, dst, weight = (np.asarray(a) for a in batch)
+        src = src.astype(np.int64, copy=False)
+        if carry is not None:
+            src, dst, weight = (
+                np.concatenate(p) for p in zip(carry, (src, dst, weight), strict=True)
+            )
+        bounds = _runs(src)
+        whole = bounds[:-1]  # the last run may go on in the next batch
+        if len(whole) > 1:
+            seen.add(src[whole[:-1]])
+            yield from _lists(src, dst, weight, bounds[:-1])
+        last = int(bounds[-2]) if len(bounds) > 1 else 0
+        carry = (src[last:], dst[last:], weight[last:])
+    if carry is not None and len(carry[0]):
+        seen.add(carry[0][:1])
+        yield from _lists(*carry, np.array([0, len(carry[0])]))
+
+
+def neighbor_lists(
+    src: Iterable[int], dst: Iterable[int], weight: Iterable[float]
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The published rows of (src, dst, weight) rows in any order, by src."""
+    src, dst, weight = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weight)
+    order = np.argsort(src, kind="stable")
+    return list(neighbor_list_rows([(src[order], dst[order], weight[order])]))
