@@ -17,9 +17,8 @@ log = logging.getLogger("algorhythms")
 def _generate(args: argparse.Namespace) -> int:
     from algorhythms_ml.mpd.generator import GeneratorConfig, generate_mpd
 
-    paths = generate_mpd(
-        GeneratorConfig(playlists=args.playlists, seed=args.seed), Path(args.out), log=log
-    )
+    config = GeneratorConfig(playlists=args.playlists, seed=args.seed)
+    paths = generate_mpd(config, Path(args.out), log=log, gzipped=args.gzip)
     print(f"wrote {len(paths)} slice files ({args.playlists} playlists) to {args.out}")
     return 0
 
@@ -308,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--playlists", type=int, required=True)
     gen.add_argument("--out", required=True)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--gzip", action="store_true", help="write .json.gz slices (ingested alike)")
     gen.set_defaults(func=_generate)
 
     mat = sub.add_parser("materialize", help="ingest the MPD folder and build every asset")

@@ -53,9 +53,9 @@ def slice_files(folder: Path) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
-def slice_file_name(key: str) -> str:
-    """The name of the slice file whose key is `key`."""
-    return f"{key}{SUFFIX}"
+def slice_file_name(key: str, gzipped: bool = False) -> str:
+    """The name of the slice file whose key is `key` (`gzipped`: its .json.gz)."""
+    return f"{key}{GZIP_SUFFIX if gzipped else SUFFIX}"
 
 
 def slice_key_for_pids(first: int, last: int) -> str:

@@ -1,4 +1,5 @@
 import collections
+import gzip
 import json
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from algorhythms_ml.mpd.generator import GENRE_TITLES, GeneratorConfig, generate_mpd
+from algorhythms_ml.mpd.slices import slice_key
 
 PLAYLIST_FIELDS = {
     "name",
@@ -69,6 +71,18 @@ def test_generator_is_deterministic_for_a_seed(tmp_path: Path):
     assert a[0].read_bytes() == b[0].read_bytes()
     assert a[0].read_bytes() != c[0].read_bytes()
     assert a[0].name == "mpd.slice.0-299.json"
+
+
+def test_gzipped_slices_hold_the_same_bytes_in_a_fraction_of_the_disk(tmp_path: Path):
+    config = GeneratorConfig(playlists=2500, seed=5)
+    plain = generate_mpd(config, tmp_path / "plain")
+    packed = generate_mpd(config, tmp_path / "packed", gzipped=True)
+    assert [p.name for p in packed] == [p.name + ".gz" for p in plain]
+    assert [slice_key(p.name) for p in packed] == [slice_key(p.name) for p in plain]
+    for a, b in zip(plain, packed, strict=True):
+        assert gzip.decompress(b.read_bytes()) == a.read_bytes()
+    assert sum(p.stat().st_size for p in packed) < 0.35 * sum(p.stat().st_size for p in plain)
+    assert not list((tmp_path / "packed").glob("*.tmp"))
 
 
 def test_playlist_lengths_follow_mpd_shape(playlists):
