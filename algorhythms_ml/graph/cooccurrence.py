@@ -289,20 +289,7 @@ def block_pass(
         yield pd.DataFrame({"table": [DISTINCT_PAIRS], "src": -1, "dst": -1, "count": distinct})
 
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        frames = list(batches)
-        if not frames:
-            return
-        frame = pd.concat(frames, ignore_index=True)
-        for block, part in frame.groupby("block", sort=True):
-            for src, dst, count in block_rows(
-                part["pid"].to_numpy(),
-                part["track_id"].to_numpy(),
-                part["pos"].to_numpy(),
-                window,
-                owned=lambda ids, b=int(block): ids % blocks == b,
-            ):
-                for out in chosen(src, dst, count):
-                    yield out.reindex(columns=PASS_SCHEMA.fieldNames(), fill_value=0.0)
+        return partition_rows(batches, blocks, window, chosen)
 
     rows = rows.select("pid", "track_id", "pos")
     touched = rows.groupBy("pid").agg(
@@ -314,6 +301,30 @@ def block_pass(
     # One block per partition (range partitioning over the block ids); a task streams its
     # block's output in bounded chunks.
     return replicated.repartitionByRange(blocks, "block").mapInPandas(per_partition, PASS_SCHEMA)
+
+
+def partition_rows(
+    batches: Iterator[pd.DataFrame],
+    blocks: int,
+    window: int | None,
+    chosen: Callable[[np.ndarray, np.ndarray, np.ndarray], Iterator[pd.DataFrame]],
+) -> Iterator[pd.DataFrame]:
+    """What one task of the block pass writes (PASS_SCHEMA): the rows `chosen` keeps from the
+    whole rows of each block among its (pid, track_id, pos, block) batches."""
+    frames = list(batches)
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    for block, part in frame.groupby("block", sort=True):
+        for src, dst, count in block_rows(
+            part["pid"].to_numpy(),
+            part["track_id"].to_numpy(),
+            part["pos"].to_numpy(),
+            window,
+            owned=lambda ids, b=int(block): ids % blocks == b,
+        ):
+            for out in chosen(src, dst, count):
+                yield out.reindex(columns=PASS_SCHEMA.fieldNames(), fill_value=0.0)
 
 
 def chosen_rows(passed: DataFrame, table: int) -> DataFrame:
