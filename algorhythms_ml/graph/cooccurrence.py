@@ -135,11 +135,16 @@ def block_rows(
     `pids`, `tracks` (and `positions`) are aligned arrays of de-duplicated rows. With `owned`
     (a function from track ids to a boolean mask), only rows of owned sources are returned: the
     block's share of the whole product.
+
+    Memory: a block holds nearly every playlist (a long one touches every block), so what it
+    keeps per playlist-track row is what bounds a task: the 32-bit codes of both ends while the
+    matrix is built, then the matrix in both orientations (12 bytes a row each).
     """
     if pids.size == 0:
         return
-    uniq_tracks, col = np.unique(tracks, return_inverse=True)
-    uniq_pids, row = np.unique(pids, return_inverse=True)
+    uniq_tracks, col = dense_codes(tracks)
+    uniq_pids, row = dense_codes(pids)
+    del pids, tracks
     owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
     windowed = None
     if window is not None and positions is not None:
@@ -149,10 +154,11 @@ def block_rows(
                 row[is_long], col[is_long], positions[is_long], window, uniq_tracks.size
             )
             row, col = row[~is_long], col[~is_long]
-    x = sp.csr_matrix(
+    x = sp.coo_matrix(
         (np.ones(row.size, dtype=np.float32), (row, col)),
         shape=(uniq_pids.size, uniq_tracks.size),
-    )
+    ).tocsr()
+    del row, col
     xt = x.T.tocsr()
     sources = np.flatnonzero(owns)
     # A source's row is at most the summed length of its playlists: chunk by that bound.
@@ -281,12 +287,7 @@ def block_pass(
     n_by_track[counts["track_id"].to_numpy()] = counts["n"].to_numpy()
     n_playlists = rows.select("pid").distinct().count()
 
-    def chosen(src: np.ndarray, dst: np.ndarray, count: np.ndarray) -> Iterator[pd.DataFrame]:
-        whole = WholeRows(src, dst, count, n_by_track[src], n_by_track[dst], n_playlists)
-        for table, select in enumerate(selectors):
-            yield select(whole).assign(table=np.int32(table))
-        distinct = np.count_nonzero(src < dst)
-        yield pd.DataFrame({"table": [DISTINCT_PAIRS], "src": -1, "dst": -1, "count": distinct})
+    chosen = row_chooser(selectors, n_by_track, n_playlists)
 
     def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         return partition_rows(batches, blocks, window, chosen)
@@ -303,28 +304,81 @@ def block_pass(
     return replicated.repartitionByRange(blocks, "block").mapInPandas(per_partition, PASS_SCHEMA)
 
 
+Chooser = Callable[[np.ndarray, np.ndarray, np.ndarray], Iterator[pd.DataFrame]]
+
+
+def row_chooser(
+    selectors: Sequence[RowSelector], n_by_track: np.ndarray, n_playlists: int
+) -> Chooser:
+    """From a chunk's whole rows (src, dst, count): each selector's rows tagged with its index,
+    then a DISTINCT_PAIRS row counting the chunk's pairs src < dst."""
+
+    def chosen(src: np.ndarray, dst: np.ndarray, count: np.ndarray) -> Iterator[pd.DataFrame]:
+        whole = WholeRows(src, dst, count, n_by_track[src], n_by_track[dst], n_playlists)
+        for table, select in enumerate(selectors):
+            yield select(whole).assign(table=np.int32(table))
+        distinct = np.count_nonzero(src < dst)
+        yield pd.DataFrame({"table": [DISTINCT_PAIRS], "src": -1, "dst": -1, "count": distinct})
+
+    return chosen
+
+
 def partition_rows(
     batches: Iterator[pd.DataFrame],
     blocks: int,
     window: int | None,
-    chosen: Callable[[np.ndarray, np.ndarray, np.ndarray], Iterator[pd.DataFrame]],
+    chosen: Chooser,
 ) -> Iterator[pd.DataFrame]:
     """What one task of the block pass writes (PASS_SCHEMA): the rows `chosen` keeps from the
-    whole rows of each block among its (pid, track_id, pos, block) batches."""
-    frames = list(batches)
-    if not frames:
+    whole rows of each block among its (pid, track_id, pos, block) batches.
+
+    The batches are kept as compact arrays, not frames (a block's rows are nearly all the
+    playlist-track rows, so bytes per row are the task's memory); `pos` only with a window."""
+    names = ["pid", "track_id", "block"] + (["pos"] if window is not None else [])
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for batch in batches:
+        for name in names:
+            parts[name].append(compact_ints(batch[name].to_numpy()))
+    if not parts["pid"]:
         return
-    frame = pd.concat(frames, ignore_index=True)
-    for block, part in frame.groupby("block", sort=True):
+    columns = {}
+    for name in names:  # one column's pieces and its whole at a time
+        columns[name] = np.concatenate(parts.pop(name))
+    block_of = columns.pop("block")
+    for block in np.unique(block_of):
+        mine = block_of == block
+        mine = slice(None) if mine.all() else mine
         for src, dst, count in block_rows(
-            part["pid"].to_numpy(),
-            part["track_id"].to_numpy(),
-            part["pos"].to_numpy(),
+            columns["pid"][mine],
+            columns["track_id"][mine],
+            columns["pos"][mine] if "pos" in columns else None,
             window,
             owned=lambda ids, b=int(block): ids % blocks == b,
         ):
             for out in chosen(src, dst, count):
                 yield out.reindex(columns=PASS_SCHEMA.fieldNames(), fill_value=0.0)
+
+
+def compact_ints(values: np.ndarray) -> np.ndarray:
+    """Integer `values` as int32 when they all fit (the same numbers in half the bytes)."""
+    if values.dtype.kind in "iu" and values.dtype.itemsize > 4 and values.size:
+        if values.min() >= np.iinfo(np.int32).min and values.max() <= np.iinfo(np.int32).max:
+            return values.astype(np.int32)
+    return values
+
+
+def dense_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct ids in order as int64, each id's index among them as int32), as `np.unique`
+    with `return_inverse` gives them. Ids that are non-negative and no larger than a few times their
+    count (track ids, pids) are coded through a table indexed by id, without sorting; others
+    through `np.unique`."""
+    if ids.size and ids.dtype.kind in "iu" and ids.min() >= 0 and ids.max() < 4 * ids.size + 2**20:
+        present = np.zeros(int(ids.max()) + 1, bool)
+        present[ids] = True
+        code = np.cumsum(present, dtype=np.int32) - 1
+        return np.flatnonzero(present), code[ids]
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    return distinct.astype(np.int64, copy=False), inverse.astype(np.int32).reshape(-1)
 
 
 def chosen_rows(passed: DataFrame, table: int) -> DataFrame:

@@ -13,6 +13,8 @@ from algorhythms_ml.graph.cooccurrence import (
     WholeRows,
     block_rows,
     cooccurrence_counts,
+    dense_codes,
+    partition_rows,
     pruned_edge_rows,
     symmetric_edges,
 )
@@ -67,6 +69,62 @@ def test_block_rows_of_owned_sources_only_in_small_chunks():
     assert [sorted(set(src.tolist())) for src, _, _ in chunks] == [[2], [4]]
     got = {(int(a), int(b)): int(c) for s, d, n in chunks for a, b, c in zip(s, d, n, strict=True)}
     assert got == {(2, 1): 2, (2, 3): 1, (2, 4): 1, (4, 1): 1, (4, 2): 1}
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.array([5, 3, 5, 9, 0, 3], np.int64),  # dense: coded through a table
+        np.array([7, 2**40, 7, -3, 2**40 + 1], np.int64),  # sparse, negative: np.unique
+        np.array([4, 4, 1], np.int32),
+        np.zeros(0, np.int64),
+    ],
+)
+def test_dense_codes_are_what_np_unique_gives(ids):
+    distinct, codes = dense_codes(ids)
+    want_distinct, want_codes = np.unique(ids, return_inverse=True)
+    assert distinct.dtype == np.int64 and codes.dtype == np.int32
+    assert distinct.tolist() == want_distinct.tolist()
+    assert codes.tolist() == want_codes.reshape(-1).tolist()
+
+
+def _chosen_all(src, dst, count):
+    yield pd.DataFrame({"src": src, "dst": dst, "count": count, "weight": 0.0, "table": 0})
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_a_task_holding_several_blocks_writes_each_block_s_whole_rows(window):
+    """A task's batches, which may hold rows of more than one block (and ids past int32), give
+    the rows each block's own sources have, as block_rows gives them block by block."""
+    rng = np.random.default_rng(3)
+    pids = np.repeat(np.arange(40), 6) + 2**33  # past int32: kept as they are
+    tracks = rng.integers(0, 30, size=pids.size) * 1000  # sparse ids
+    pos = np.tile(np.arange(6), 40).astype(np.int32)
+    first = pd.DataFrame({"pid": pids, "track_id": tracks, "pos": pos}).drop_duplicates(
+        ["pid", "track_id"]
+    )
+    blocks = 3
+    frames = []
+    for b in (2, 0):  # the blocks' rows as replicated to them, in two batches each
+        part = first.assign(block=b)
+        frames += [part.iloc[: len(part) // 2], part.iloc[len(part) // 2 :]]
+    got = pd.concat(list(partition_rows(iter(frames), blocks, window, _chosen_all)))
+    want = []
+    for b in (0, 2):
+        for src, dst, count in block_rows(
+            first["pid"].to_numpy(),
+            first["track_id"].to_numpy(),
+            first["pos"].to_numpy(),
+            window,
+            owned=lambda ids, b=b: ids % blocks == b,
+        ):
+            want.append(pd.DataFrame({"src": src, "dst": dst, "count": count}))
+    key = ["src", "dst"]
+    got = got[key + ["count"]].sort_values(key).reset_index(drop=True)
+    want = pd.concat(want).sort_values(key).reset_index(drop=True)
+    assert len(got) > 0 and got.astype("int64").equals(want.astype("int64"))
+    assert set(got["src"] % blocks) == {0, 2}
+    assert list(partition_rows(iter([]), blocks, window, _chosen_all)) == []
 
 
 def test_window_limits_pairs_in_long_playlists_only_and_adds_up_with_short_ones():
