@@ -13,7 +13,7 @@ the pipeline wrote them (algorhythms_ml.artefacts).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from algorhythms_ml.artefacts import read_coldstart, read_ranker
 from algorhythms_ml.embeddings.pipeline import read_vectors
 from algorhythms_ml.mpd.tracks import TRACK_METADATA
 from algorhythms_ml.warehouse import Warehouse, arrow_dataset, read_parquet
-from algorhythms_store.neighbor_lists import neighbor_list_rows
+from algorhythms_store.neighbor_lists import NotClustered, neighbor_list_rows
 from algorhythms_store.publish import PublishOptions, PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import (
     ARTIST_NEIGHBORS,
@@ -88,9 +88,9 @@ def table_rows(warehouse: Warehouse, name: str) -> Iterable[tuple]:
         yield from zip(*(batch[c].to_pylist() for c in columns), strict=True)
 
 
-def track_neighbors(warehouse: Warehouse) -> Iterable[tuple]:
+def track_neighbors(warehouse: Warehouse) -> Iterator[tuple]:
     """`track_neighbors`: (src, dst ids, weights) per source track, from the warehouse's rows
-    (clustered by src) read a batch at a time."""
+    (clustered by src, as the co-occurrence pass writes them) read a batch at a time."""
     table = arrow_dataset(warehouse.table(TRACK_NEIGHBORS))
     columns = ["src", "dst", "weight"]
     batches = (
@@ -98,7 +98,13 @@ def track_neighbors(warehouse: Warehouse) -> Iterable[tuple]:
         for fragment in table.get_fragments()  # file by file, each in its own order
         for batch in fragment.to_batches(columns=columns, batch_size=BATCH_ROWS)
     )
-    return neighbor_list_rows(tuple(b[c].to_numpy() for c in columns) for b in batches)
+    try:
+        yield from neighbor_list_rows(tuple(b[c].to_numpy() for c in columns) for b in batches)
+    except NotClustered as error:
+        raise NotClustered(
+            f"{error}. Materialise cooccurrence_edges again: it writes track_neighbors "
+            "clustered by src (a warehouse table written by an older release may not be)"
+        ) from error
 
 
 def playlist_vectors(warehouse: Warehouse) -> Iterable[tuple]:
