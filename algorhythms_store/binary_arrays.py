@@ -33,6 +33,10 @@ def array_bytes(values, element: str) -> bytes:
             raise DataError(f"int4[] takes integers, got {array.dtype}")
         if array.min() < INT4_MIN or array.max() > INT4_MAX:
             raise DataError("int4[] value out of range")
+    if element == "float4" and array.size:
+        finite = array[np.isfinite(array)]
+        if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+            raise DataError("float4[] value out of range")
     oid = types[element].oid
     if not array.size:
         return struct.pack(">iiI", 0, 0, oid)

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # src, dst, weight
+# Source ids below this are remembered in a bitmap (at most 256 MB), others in a set.
+BITMAP_IDS = 1 << 28
 
 
 class NotClustered(ValueError):
@@ -28,29 +30,34 @@ def _runs(src: np.ndarray) -> np.ndarray:
 
 
 class _Seen:
-    """Which source ids have had their list written (a bitmap grown as ids come)."""
+    """Which source ids have had their list written: a bitmap for ids from 0 below BITMAP_IDS
+    (track ids are dense), a set for any others."""
 
     def __init__(self) -> None:
         self.bits = np.zeros(0, bool)
+        self.others: set[int] = set()
 
     def add(self, ids: np.ndarray) -> None:
         if not len(ids):
             return
-        if ids.min() < 0:
-            raise ValueError(f"track_neighbors: negative source id {int(ids.min())}")
-        top = int(ids.max()) + 1
-        if top > len(self.bits):
-            grown = np.zeros(max(top, 2 * len(self.bits)), bool)
+        small = (ids >= 0) & (ids < BITMAP_IDS)
+        inside, outside = ids[small], ids[~small]
+        if len(inside) and int(inside.max()) >= len(self.bits):
+            grown = np.zeros(min(BITMAP_IDS, max(int(inside.max()) + 1, 2 * len(self.bits))), bool)
             grown[: len(self.bits)] = self.bits
             self.bits = grown
-        repeated = ids[self.bits[ids]]
-        if len(repeated) or len(np.unique(ids)) < len(ids):
-            again = int(repeated[0]) if len(repeated) else int(ids[np.argmax(_duplicated(ids))])
+        again = inside[self.bits[inside]].tolist() + [
+            i for i in outside.tolist() if i in self.others
+        ]
+        if not again and len(np.unique(ids)) < len(ids):
+            again = [int(ids[np.argmax(_duplicated(ids))])]
+        if again:
             raise NotClustered(
-                f"track_neighbors: the rows of source track {again} are not contiguous; "
+                f"track_neighbors: the rows of source track {int(again[0])} are not contiguous; "
                 "the table must be clustered by src (each src's rows together)"
             )
-        self.bits[ids] = True
+        self.bits[inside] = True
+        self.others.update(outside.tolist())
 
 
 def _duplicated(ids: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ async def _rows(
     return rows
 
 
+# Versions whose `track_neighbors` holds a row per pair, as this process found them.
+_PAIR_VERSIONS: set[int] = set()
+
+
 async def _neighbor_rows(
     conn: AsyncConnection,
     statements: tuple[str, str],
@@ -68,10 +72,14 @@ async def _neighbor_rows(
     as one row of arrays per track; a version published with one row per pair (before that
     layout; a rollback can make one live again) has no `unnest` of its columns, and is read by
     the second."""
+    if version in _PAIR_VERSIONS:
+        return await _rows(conn, statements[1], params, version, binary)
     try:
         return await _rows(conn, statements[0], params, version, binary)
     except psycopg.errors.UndefinedFunction:
-        return await _rows(conn, statements[1], params, version, binary)
+        rows = await _rows(conn, statements[1], params, version, binary)
+        _PAIR_VERSIONS.add(version)  # a version's tables never change: ask it so from now on
+        return rows
 
 
 def int_array(values) -> str:

@@ -58,7 +58,10 @@ def test_track_neighbors_are_published_as_one_list_per_track_from_clustered_file
         [[(5, 1, 0.2), (5, 2, 0.9), (5, 3, 0.2), (9, 4, 0.5)], [(2, 5, 0.1), (2, 9, 0.3)]],
     )
     monkeypatch.setattr(published_tables, "BATCH_ROWS", 1)  # lists across batches
-    got = {s: (d.tolist(), np.round(w.astype(float), 3).tolist()) for s, d, w in track_neighbors(warehouse)}
+    got = {
+        s: (d.tolist(), np.round(w.astype(float), 3).tolist())
+        for s, d, w in track_neighbors(warehouse)
+    }
     assert got == {5: ([2, 1, 3], [0.9, 0.2, 0.2]), 9: ([4], [0.5]), 2: ([9, 5], [0.3, 0.1])}
 
 

@@ -54,6 +54,7 @@ def test_arrays_read_back_as_written(postgres_server):
         (np.array([1.5]), "int4", "integers"),
         (np.zeros((2, 2), np.int32), "int4", "one dimension"),
         ([1, None], "float4", "without nulls"),
+        (np.array([1e39]), "float4", "out of range"),
     ],
 )
 def test_what_the_arrays_cannot_hold_is_refused(values, element, message):

@@ -77,3 +77,13 @@ def test_no_rows_give_no_lists():
     empty = (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
     assert list(neighbor_list_rows([])) == []
     assert list(neighbor_list_rows([empty, empty])) == []
+
+
+def test_source_ids_negative_or_past_the_bitmap_are_grouped_and_checked_too():
+    big = 3_000_000_000
+    src = np.array([big, big, -4, 7])
+    rows = as_lists(neighbor_list_rows([(src, np.array([1, 2, 3, 4]), np.ones(4, np.float32))]))
+    assert [(s, d) for s, d, _ in rows] == [(big, [1, 2]), (-4, [3]), (7, [4])]
+    apart = np.array([big, -4, big])
+    with pytest.raises(NotClustered, match=f"source track {big}"):
+        list(neighbor_list_rows([(apart, np.arange(3), np.ones(3, np.float32))]))
