@@ -38,33 +38,23 @@ class _Seen:
         self.others: set[int] = set()
 
     def add(self, ids: np.ndarray) -> None:
-        if not len(ids):
-            return
-        small = (ids >= 0) & (ids < BITMAP_IDS)
-        inside, outside = ids[small], ids[~small]
-        if len(inside) and int(inside.max()) >= len(self.bits):
-            grown = np.zeros(min(BITMAP_IDS, max(int(inside.max()) + 1, 2 * len(self.bits))), bool)
+        """Mark `ids` written; NotClustered if one was before or comes twice among them."""
+        distinct, times = np.unique(ids, return_counts=True)
+        small = (distinct >= 0) & (distinct < BITMAP_IDS)
+        inside, outside = distinct[small], distinct[~small]
+        if len(inside) and int(inside[-1]) >= len(self.bits):
+            grown = np.zeros(min(BITMAP_IDS, max(int(inside[-1]) + 1, 2 * len(self.bits))), bool)
             grown[: len(self.bits)] = self.bits
             self.bits = grown
-        again = inside[self.bits[inside]].tolist() + [
-            i for i in outside.tolist() if i in self.others
-        ]
-        if not again and len(np.unique(ids)) < len(ids):
-            again = [int(ids[np.argmax(_duplicated(ids))])]
+        again = distinct[times > 1].tolist() + inside[self.bits[inside]].tolist()
+        again += [i for i in outside.tolist() if i in self.others]
         if again:
             raise NotClustered(
-                f"track_neighbors: the rows of source track {int(again[0])} are not contiguous; "
+                f"track_neighbors: the rows of source track {again[0]} are not contiguous; "
                 "the table must be clustered by src (each src's rows together)"
             )
         self.bits[inside] = True
         self.others.update(outside.tolist())
-
-
-def _duplicated(ids: np.ndarray) -> np.ndarray:
-    order = np.argsort(ids, kind="stable")
-    dup = np.zeros(len(ids), bool)
-    dup[order[1:]] = ids[order][1:] == ids[order][:-1]
-    return dup
 
 
 def _lists(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, bounds: np.ndarray):
@@ -103,12 +93,3 @@ def neighbor_list_rows(batches: Iterable[Batch]) -> Iterator[tuple[int, np.ndarr
     if carry is not None and len(carry[0]):
         seen.add(carry[0][:1])
         yield from _lists(*carry, np.array([0, len(carry[0])]))
-
-
-def neighbor_lists(
-    src: Iterable[int], dst: Iterable[int], weight: Iterable[float]
-) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """The published rows of (src, dst, weight) rows in any order, by src."""
-    src, dst, weight = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weight)
-    order = np.argsort(src, kind="stable")
-    return list(neighbor_list_rows([(src[order], dst[order], weight[order])]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from algorhythms_store.coldstart import FeatureSpec, pack_arrays
-from algorhythms_store.neighbor_lists import neighbor_lists
+from algorhythms_store.neighbor_lists import neighbor_list_rows
 from algorhythms_store.publish import PublishResult, TrackModel, Tracks, publish
 from algorhythms_store.schema import TRACK_VECTORS
 from algorhythms_store.title_index import whole_title_rows
@@ -84,6 +84,13 @@ def publish_catalogue(
     return publish(
         url, {TRACK_VECTORS: tracks.rows(), **rows}, model, run_id=run_id, metrics=metrics
     )
+
+
+def neighbor_lists(src, dst, weight) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """The published `track_neighbors` rows of (src, dst, weight) rows in any order, by src."""
+    src, dst, weight = np.asarray(src, np.int64), np.asarray(dst, np.int64), np.asarray(weight)
+    order = np.argsort(src, kind="stable")
+    return list(neighbor_list_rows([(src[order], dst[order], weight[order])]))
 
 
 def titles() -> list[tuple[str, int, float, int]]:

@@ -144,7 +144,6 @@ def block_rows(
         return
     uniq_tracks, col = dense_codes(tracks)
     uniq_pids, row = dense_codes(pids)
-    del pids, tracks
     owns = np.ones(uniq_tracks.size, bool) if owned is None else owned(uniq_tracks)
     windowed = None
     if window is not None and positions is not None:

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from algorhythms_store.neighbor_lists import NotClustered, neighbor_list_rows, neighbor_lists
+from algorhythms_store.neighbor_lists import NotClustered, neighbor_list_rows
+from tests.catalogue import neighbor_lists
 
 
 def clustered_rows(seed: int = 0, tracks: int = 60):

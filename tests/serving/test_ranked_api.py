@@ -30,11 +30,10 @@ TABLES = ranking_tables(LISTS)
 STORE = MemoryStore(TABLES, vectors=catalogue("v1").vectors)
 
 
-@pytest.fixture(scope="module")
-def ranked_database(postgres_server):
-    """(url of a database with version 1 published with a ranker, the ranker)."""
+def publish_ranked(postgres_server, name: str):
+    """(url of a new database `name` with version 1 published with a ranker, the ranker)."""
     ranker = small_ranker(STORE, LISTS)
-    url = create_database(postgres_server, "serving_ranked")
+    url = create_database(postgres_server, name)
     publish_catalogue(
         url,
         catalogue("v1"),
@@ -43,6 +42,11 @@ def ranked_database(postgres_server):
         **{name: table_rows(frame, list(frame.columns)) for name, frame in TABLES.items()},
     )
     return url, ranker
+
+
+@pytest.fixture(scope="module")
+def ranked_database(postgres_server):
+    return publish_ranked(postgres_server, "serving_ranked")
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +172,63 @@ def test_the_title_index_reads_whole_titles_or_groups_title_tracks(postgres_serv
         assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     whole = [r for r in rows if r[0] == keys[0]]
     assert sorted(published_rows[2][0].tolist()) == sorted(r[1] for r in whole)
+
+
+# The live `track_neighbors` lists turned back into the pair rows a version published before
+# them holds.
+TO_PAIRS = """
+CREATE TABLE track_neighbors_pairs AS
+    SELECT n.src, u.dst, u.weight
+    FROM track_neighbors n CROSS JOIN LATERAL unnest(n.dst, n.weight) AS u(dst, weight);
+ALTER TABLE track_neighbors_pairs ADD PRIMARY KEY (src, dst);
+DROP TABLE track_neighbors;
+ALTER TABLE track_neighbors_pairs RENAME TO track_neighbors;
+"""
+SEED_SETS = [[3, 10, 20, 60], [501, 502], [1001], [7, 8, 9, 1500, 1510, 42]]
+
+
+def _layout_answers(client) -> list[dict]:
+    """The ranked and the song route's answers for each of SEED_SETS."""
+    answers = []
+    for seeds in SEED_SETS:
+        ranked = client.post(
+            "/v1/playlists/continue", json={"tracks": [uri(i) for i in seeds], "count": 30}
+        )
+        songs = client.post(
+            "/v1/recommendations", json={"songs": [{"id": uri(i)} for i in seeds], "count": 30}
+        )
+        assert ranked.status_code == songs.status_code == 200, (ranked.text, songs.text)
+        answers.append({"ranked": ranked.json()["items"], "songs": songs.json()["items"]})
+    return answers
+
+
+def _neighbor_dst_type(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'track_neighbors'::regclass AND attname = 'dst'"
+        ).fetchone()[0]
+
+
+def test_a_version_with_track_neighbors_as_pair_rows_gets_the_same_answers(
+    postgres_server, tmp_path
+):
+    """`track_neighbors` is published as one row of arrays per track; a version published with
+    one row per pair (before that layout, and live again after a rollback) is served the same."""
+    url, _ = publish_ranked(postgres_server, "serving_neighbor_layouts")
+    assert _neighbor_dst_type(url) == "integer[]"
+    with psycopg.connect(url) as conn:
+        lists = conn.execute(
+            "SELECT count(*), sum(cardinality(dst)) FROM track_neighbors"
+        ).fetchone()
+    pairs = TABLES["track_neighbors"]
+    assert lists == (pairs["src"].nunique(), len(pairs))
+    with api_client(url, tmp_path / "api.log") as client:
+        before = _layout_answers(client)
+        # the co-occurrence rows took part: some answers are explained by them
+        reasons = {r["source"] for a in before for item in a["ranked"] for r in item["reasons"]}
+        assert "co-occurrence" in reasons
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(TO_PAIRS)
+        assert _neighbor_dst_type(url) == "integer"
+        assert _layout_answers(client) == before
